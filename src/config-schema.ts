@@ -1,0 +1,209 @@
+// The zod schema of app.yaml (SPEC.md "Config"): every key, its default and its
+// validation. Pure: no file or environment access (src/config.ts loads, substitutes,
+// resolves paths and freezes). Key names here are the public contract.
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+
+export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"] as const;
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** Splits "host:port" / "[v6]:port"; returns a reason string when invalid. Port 0 = ephemeral. */
+export function splitListen(listen: string): { host: string; port: number } | string {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(listen);
+  if (!m) return `must be host:port (IPv6 as [::1]:8100), got "${listen}"`;
+  const host = (m[1] ?? m[2]) as string;
+  const port = Number(m[3]);
+  if (m[1] !== undefined && !ipaddr.IPv6.isValid(host)) return `invalid IPv6 address "${host}"`;
+  if (m[2] !== undefined) {
+    if (/^[\d.]+$/.test(host) && !ipaddr.IPv4.isValidFourPartDecimal(host)) return `invalid IPv4 address "${host}"`;
+    if (!/^[A-Za-z0-9.-]+$/.test(host)) return `invalid host "${host}"`;
+  }
+  if (port > 65535) return `port must be 0..65535, got ${port}`;
+  return { host, port };
+}
+
+/** "10.0.0.0/8" stays as is; a bare IP becomes "/32" or "/128"; null when invalid. */
+export function normalizeCidr(value: string): string | null {
+  const [addr = "", prefix, extra] = value.trim().split("/");
+  if (extra !== undefined) return null;
+  const v4 = ipaddr.IPv4.isValidFourPartDecimal(addr);
+  if (!v4 && !ipaddr.IPv6.isValid(addr)) return null;
+  if (prefix === undefined) return `${addr}/${v4 ? 32 : 128}`;
+  if (!/^\d{1,3}$/.test(prefix)) return null;
+  try {
+    ipaddr.parseCIDR(`${addr}/${prefix}`);
+    return `${addr}/${prefix}`;
+  } catch {
+    return null;
+  }
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
+const numeric = (v: unknown) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
+const boolish = (v: unknown) => (v === "true" ? true : v === "false" ? false : v);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(numeric, z.number().int().min(min).max(max));
+const num = (min: number, exclusive = false) =>
+  z.preprocess(numeric, exclusive ? z.number().gt(min) : z.number().min(min));
+const bool = () => z.preprocess(boolish, z.boolean());
+const port = () => int(1, 65535);
+
+const listen = (dflt: string) =>
+  z.string().superRefine((v, ctx) => {
+    const r = splitListen(v);
+    if (typeof r === "string") ctx.addIssue({ code: "custom", message: r });
+  }).default(dflt);
+
+const cidrList = (dflt: readonly string[]) =>
+  z
+    .array(
+      z.string().transform((v, ctx) => {
+        const n = normalizeCidr(v);
+        if (n === null) ctx.addIssue({ code: "custom", message: `invalid CIDR "${v}" (e.g. 10.0.0.0/8, fd00::/8 or a single IP)` });
+        return n ?? v;
+      }),
+    )
+    .default(() => [...dflt]);
+
+const tls = () =>
+  z
+    .strictObject({ cert: z.string().default(""), key: z.string().default("") })
+    .superRefine((t, ctx) => {
+      if ((t.cert === "") !== (t.key === ""))
+        ctx.addIssue({ code: "custom", path: [t.cert === "" ? "cert" : "key"], message: "tls cert and key must both be set or both be empty" });
+    })
+    .prefault({});
+
+/** Adds an issue at [i, field] for each repeated value of `field` in an array of objects. */
+function unique<T>(field: keyof T & string, what: string, reveal = true) {
+  return (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Map<unknown, number>();
+    items.forEach((item, i) => {
+      const v = item[field];
+      const first = seen.get(v);
+      if (first !== undefined)
+        ctx.addIssue({ code: "custom", path: [i, field], message: `duplicate ${what}${reveal ? ` "${String(v)}"` : ""} (also at index ${first})` });
+      else seen.set(v, i);
+    });
+  };
+}
+
+const email = z.string().regex(/^[^\s@<>",;]+@[^\s@<>",;]+$/, "must be a bare email address like mailspool@example.com");
+
+const upstream = z
+  .strictObject({
+    name: z.string().min(1),
+    host: z.string().min(1),
+    port: port().default(587),
+    secure: bool().default(false),
+    requireTLS: bool().default(true),
+    rejectUnauthorized: bool().default(true),
+    user: z.string().default(""),
+    pass: z.string().default(""),
+    maxConnections: int(1).default(5),
+    ratePerSecond: num(0, true).default(10),
+    burst: int(1).default(20),
+    dailyLimit: int(0).default(0),
+  })
+  .superRefine((u, ctx) => {
+    if ((u.user === "") !== (u.pass === ""))
+      ctx.addIssue({ code: "custom", path: [u.user === "" ? "user" : "pass"], message: "user and pass must both be set or both be empty" });
+  });
+
+const quotaWindow = () => z.strictObject({ hour: int(0).default(0), day: int(0).default(0) }).prefault({});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        listen: listen("127.0.0.1:8100"),
+        allow: cidrList(LOOPBACK_CIDRS),
+        trustProxy: cidrList([]),
+        tokens: z
+          .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, "must be at least 16 characters") }))
+          .superRefine(unique("name", "token name"))
+          .superRefine(unique("token", "token value", false))
+          .default(() => []),
+        maxBodyBytes: int(1).default(26214400),
+        tls: tls(),
+      })
+      .prefault({}),
+    spool: z
+      .strictObject({
+        dir: z.string().min(1).default("./data"),
+        minFreeBytes: int(-1).default(0),
+        retentionDays: int(0).default(30),
+        inlineMaxBytes: int(0).default(65536),
+      })
+      .prefault({}),
+    delivery: z
+      .strictObject({
+        from: email.default("mailspool@localhost"),
+        workers: int(1).default(5),
+        maxRecipients: int(1).default(100),
+        connectTimeoutSeconds: num(0, true).default(30),
+        socketTimeoutSeconds: num(0, true).default(120),
+        timezone: z
+          .string()
+          .refine((v) => v === "" || isValidTimeZone(v), "must be \"\" (the host's zone) or an IANA time zone like Europe/Paris")
+          .default(""),
+        batch: z
+          .strictObject({ size: int(1).default(20), delayMs: int(0).default(1000), continueOnError: bool().default(true) })
+          .prefault({}),
+        retry: z
+          .strictObject({ attempts: int(1).default(5), baseSeconds: num(0, true).default(30), maxSeconds: num(0, true).default(1800) })
+          .superRefine((r, ctx) => {
+            if (r.maxSeconds < r.baseSeconds) ctx.addIssue({ code: "custom", path: ["maxSeconds"], message: "must be ≥ baseSeconds" });
+          })
+          .prefault({}),
+        upstreams: z.array(upstream).superRefine(unique("name", "upstream name")).default(() => []),
+      })
+      .prefault({}),
+    failed: z
+      .strictObject({
+        rescan: z.string().trim().min(1, "must be a croner pattern like \"0 * * * *\"").default("0 * * * *"),
+        maxAgeHours: num(0, true).default(120),
+        notify: z
+          .strictObject({
+            webhook: z.string().refine((v) => v === "" || /^https?:\/\/[^\s/]+/.test(v), "must be \"\" or an http(s) URL").default(""),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    quotas: z.strictObject({ perClient: quotaWindow(), global: quotaWindow() }).prefault({}),
+    alerts: z
+      .strictObject({ oldestQueuedMinutes: num(0).default(30), failureRatePercent: z.preprocess(numeric, z.number().min(0).max(100)).default(20) })
+      .prefault({}),
+    admin: z.strictObject({ allow: cidrList(LOOPBACK_CIDRS) }).prefault({}),
+    shutdown: z.strictObject({ graceSeconds: num(0).default(10) }).prefault({}),
+    smtpIntake: z
+      .strictObject({
+        enabled: bool().default(false),
+        listen: listen("127.0.0.1:2525"),
+        requireAuth: bool().default(true),
+        users: z
+          .array(z.strictObject({ user: z.string().min(1), pass: z.string().min(1) }))
+          .superRefine(unique("user", "user"))
+          .default(() => []),
+        allow: cidrList(LOOPBACK_CIDRS),
+        tls: tls(),
+        keepSender: bool().default(false),
+      })
+      .superRefine((s, ctx) => {
+        if (s.enabled && s.requireAuth && s.users.length === 0)
+          ctx.addIssue({ code: "custom", path: ["users"], message: "at least one user is needed when enabled and requireAuth are true" });
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
+  })
+  .prefault({});
+
+export type Config = z.output<typeof configSchema>;
