@@ -1,0 +1,131 @@
+// The in-memory index: id → state, recipients, attempts and where the accepted record
+// lives. A pure fold over spool records, so recovery and live appends share one path.
+import type { AcceptedRecord, SpoolRecord } from "./record.js";
+import type { Location } from "./segment.js";
+import type { MailId, MailState, RecipientKind, RecipientState, Transaction } from "../types.js";
+
+export interface RecipientStatus {
+  address: string;
+  name?: string;
+  kind: RecipientKind;
+  state: RecipientState;
+  lastError?: string;
+}
+
+export interface AttemptStatus {
+  attempt: number;
+  startedAt: string;
+  endedAt?: string;
+  state?: MailState;
+  nextAttemptAt?: string;
+  error?: string;
+  transactions: Transaction[];
+}
+
+export interface MailEntry {
+  id: MailId;
+  state: MailState;
+  acceptedAt: string;
+  client: string;
+  subject: string;
+  location: Location;
+  recipients: RecipientStatus[];
+  attempts: AttemptStatus[];
+  nextAttemptAt?: string;
+}
+
+export interface ListQuery {
+  state?: MailState;
+  since?: Date;
+  limit: number;
+}
+
+export class MailIndex {
+  private readonly mails = new Map<MailId, MailEntry>();
+  orphanRecords = 0;
+
+  get size(): number {
+    return this.mails.size;
+  }
+
+  get(id: MailId): MailEntry | undefined {
+    return this.mails.get(id);
+  }
+
+  apply(record: SpoolRecord, location: Location): void {
+    if (record.type === "accepted") {
+      this.mails.set(record.id, entryFromAccepted(record, location));
+      return;
+    }
+    const entry = this.mails.get(record.id);
+    if (!entry) {
+      this.orphanRecords += 1;
+      return;
+    }
+    const attempt = attemptOf(entry, record.attempt, record.ts);
+    if (record.type === "outcome") {
+      attempt.transactions.push(record.transaction);
+      for (const outcome of record.recipients) {
+        const recipient = entry.recipients.find((r) => r.address === outcome.address);
+        if (!recipient) continue;
+        recipient.state = outcome.state;
+        recipient.lastError = outcome.state === "sent" ? undefined : `${record.transaction.code} ${record.transaction.response}`;
+      }
+    } else if (record.type === "attempt") {
+      Object.assign(attempt, { endedAt: record.ts, state: record.state, nextAttemptAt: record.nextAttemptAt, error: record.error });
+      entry.state = record.state;
+      entry.nextAttemptAt = record.nextAttemptAt;
+      settleOpenRecipients(entry);
+    }
+  }
+
+  /** Mails that still need delivery, oldest first. */
+  undelivered(): MailEntry[] {
+    return [...this.mails.values()].filter((m) => m.state === "queued" || m.state === "deferred" || m.state === "sending");
+  }
+
+  /** Newest first. */
+  list(query: ListQuery): MailEntry[] {
+    const since = query.since?.toISOString();
+    const result: MailEntry[] = [];
+    const all = [...this.mails.values()];
+    for (let i = all.length - 1; i >= 0 && result.length < query.limit; i -= 1) {
+      const entry = all[i]!;
+      if (query.state && entry.state !== query.state) continue;
+      if (since && entry.acceptedAt < since) continue;
+      result.push(entry);
+    }
+    return result;
+  }
+
+  countByState(): Record<MailState, number> {
+    const counts = { queued: 0, sending: 0, deferred: 0, sent: 0, partial: 0, failed: 0, cancelled: 0 };
+    for (const entry of this.mails.values()) counts[entry.state] += 1;
+    return counts;
+  }
+}
+
+function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntry {
+  const { mail } = record;
+  const recipients: RecipientStatus[] = [];
+  for (const kind of ["to", "cc", "bcc"] as const) {
+    for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
+  }
+  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [] };
+}
+
+/** Recipients left open by an attempt become deferred, or failed-transient once the mail is final. */
+function settleOpenRecipients(entry: MailEntry): void {
+  const next = entry.state === "deferred" ? "deferred" : entry.state === "partial" || entry.state === "failed" ? "failed-transient" : null;
+  if (!next) return;
+  for (const r of entry.recipients) if (r.state === "pending" || r.state === "deferred") r.state = next;
+}
+
+function attemptOf(entry: MailEntry, number: number, ts: string): AttemptStatus {
+  let attempt = entry.attempts.find((a) => a.attempt === number);
+  if (!attempt) {
+    attempt = { attempt: number, startedAt: ts, transactions: [] };
+    entry.attempts.push(attempt);
+  }
+  return attempt;
+}

@@ -1,0 +1,84 @@
+// One spool line ⇄ one record. A line is the record's JSON with `"crc"` as its last
+// field: CRC-32C (hex) of the line's UTF-8 bytes before `,"crc"`. Decoding never throws.
+import CRC32C from "crc-32/crc32c";
+import type { Mail, MailId, MailState, RecipientState, Transaction } from "../types.js";
+
+export const recordVersion = 1;
+
+interface RecordBase {
+  v: number;
+  id: MailId;
+  ts: string;
+}
+
+export interface AcceptedRecord extends RecordBase {
+  type: "accepted";
+  client: string;
+  mail: Mail;
+}
+
+/** One transaction of an attempt, appended as soon as the upstream answered. */
+export interface OutcomeRecord extends RecordBase {
+  type: "outcome";
+  attempt: number;
+  transaction: Transaction;
+  recipients: { address: string; state: RecipientState }[];
+}
+
+/** The end of an attempt: the mail's state after it, and when the next one is due. */
+export interface AttemptRecord extends RecordBase {
+  type: "attempt";
+  attempt: number;
+  state: MailState;
+  nextAttemptAt?: string;
+  error?: string;
+}
+
+export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord;
+export type NewRecord = SpoolRecord extends infer R ? (R extends SpoolRecord ? Omit<R, "v" | "ts"> & { ts?: string } : never) : never;
+
+const crcMarker = ',"crc":"';
+
+function crcHex(text: string): string {
+  return (CRC32C.str(text) >>> 0).toString(16).padStart(8, "0");
+}
+
+/** The line for a record, newline included. */
+export function encodeRecord(record: SpoolRecord): string {
+  const json = JSON.stringify(record);
+  const body = json.slice(0, -1);
+  return `${body}${crcMarker}${crcHex(body)}"}\n`;
+}
+
+export type DecodeResult =
+  | { ok: true; record: SpoolRecord }
+  | { ok: false; reason: "checksum" | "syntax" | "shape" | "version"; detail: string };
+
+/** Decodes one line (without its newline). */
+export function decodeRecord(line: string): DecodeResult {
+  const at = line.lastIndexOf(crcMarker);
+  if (at < 0 || !line.endsWith('"}') || line.length !== at + crcMarker.length + 10) {
+    return { ok: false, reason: "checksum", detail: "no crc field at the end of the line" };
+  }
+  const body = line.slice(0, at);
+  const crc = line.slice(at + crcMarker.length, -2);
+  if (crcHex(body) !== crc) return { ok: false, reason: "checksum", detail: "crc mismatch" };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    return { ok: false, reason: "syntax", detail: (error as Error).message };
+  }
+  if (!isRecordShape(parsed)) return { ok: false, reason: "shape", detail: "missing v, type, id or ts" };
+  if (parsed.v > recordVersion) {
+    return { ok: false, reason: "version", detail: `record version ${parsed.v} is newer than this mailspool (${recordVersion})` };
+  }
+  const { crc: _crc, ...record } = parsed as SpoolRecord & { crc: string };
+  return { ok: true, record: record as SpoolRecord };
+}
+
+function isRecordShape(value: unknown): value is SpoolRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return typeof r.v === "number" && typeof r.type === "string" && typeof r.id === "string" && typeof r.ts === "string";
+}

@@ -1,0 +1,150 @@
+// The append-only segment writer, the only code that writes spool lines. Concurrent
+// appends share one write and one fdatasync (group commit). A failed write or fdatasync
+// truncates back to the last good offset, fails that batch, and abandons the file: its
+// fd's later fsync cannot be trusted (fsyncgate), so the next batch opens a new segment.
+import fs from "node:fs";
+import path from "node:path";
+import { spoolIoError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { fdatasync, fsyncDirSync } from "./fsync.js";
+import { segmentName } from "./segment-files.js";
+
+export interface Location {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+/** The two calls a commit makes; tests swap them to inject faults. */
+export interface SegmentIo {
+  write(fd: number, data: Buffer, position: number): number;
+  fdatasync(fd: number): Promise<void>;
+}
+
+export const nodeSegmentIo: SegmentIo = {
+  write: (fd, data, position) => fs.writeSync(fd, data, 0, data.length, position),
+  fdatasync,
+};
+
+interface PendingLine {
+  data: Buffer;
+  resolve(location: Location): void;
+  reject(error: unknown): void;
+}
+
+export interface CommitStats {
+  batches: number;
+  lines: number;
+}
+
+export class SegmentWriter {
+  private fd = -1;
+  private pending: PendingLine[] = [];
+  private flushing: Promise<void> | null = null;
+  readonly stats: CommitStats = { batches: 0, lines: 0 };
+
+  constructor(
+    private readonly dir: string,
+    private number: number,
+    private size: number,
+    private readonly options: { maxBytes: number; log: Logger; io?: SegmentIo },
+  ) {}
+
+  get currentSegment(): number {
+    return this.number;
+  }
+
+  /** Resolves once the line is on disk (fdatasync'd), with where it landed. */
+  append(line: string): Promise<Location> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ data: Buffer.from(line), resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Waits until every line appended so far is committed or failed. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async commit(batch: PendingLine[]): Promise<void> {
+    const io = this.options.io ?? nodeSegmentIo;
+    const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
+    const start = this.size;
+    try {
+      this.ensureOpen();
+      const written = io.write(this.fd, data, start);
+      if (written !== data.length) throw shortWrite(written, data.length);
+      await io.fdatasync(this.fd);
+    } catch (error) {
+      this.abandon(start, error);
+      const failure = spoolIoError(error);
+      for (const line of batch) line.reject(failure);
+      return;
+    }
+    this.size += data.length;
+    this.stats.batches += 1;
+    this.stats.lines += batch.length;
+    let offset = start;
+    for (const line of batch) {
+      line.resolve({ segment: this.number, offset, length: line.data.length });
+      offset += line.data.length;
+    }
+    if (this.size >= this.options.maxBytes) this.rotate();
+  }
+
+  private ensureOpen(): void {
+    if (this.fd >= 0) return;
+    const file = path.join(this.dir, segmentName(this.number));
+    this.fd = fs.openSync(file, fs.existsSync(file) ? "r+" : "wx");
+    if (this.size === 0) fsyncDirSync(this.dir);
+  }
+
+  private abandon(goodSize: number, error: unknown): void {
+    this.options.log.error({ err: error, segment: this.number, offset: goodSize }, "spool write failed; truncating and rotating");
+    if (this.fd < 0) return;
+    try {
+      fs.ftruncateSync(this.fd, goodSize);
+    } catch (truncateError) {
+      this.options.log.error({ err: truncateError, segment: this.number }, "truncate after failed write failed; recovery will handle the tail");
+    }
+    this.rotate();
+  }
+
+  private rotate(): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // the fd is abandoned either way
+      }
+    }
+    this.fd = -1;
+    this.number += 1;
+    this.size = 0;
+  }
+}
+
+function shortWrite(written: number, expected: number): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`short write: ${written} of ${expected} bytes`);
+  error.code = "ENOSPC";
+  return error;
+}

@@ -1,0 +1,176 @@
+// The Spool: the single source of truth. Opens (and for serve, locks and repairs) the data
+// directory, rebuilds the index, appends records through the one segment writer, and
+// refuses intake when the disk is below its reserve.
+import fs from "node:fs";
+import path from "node:path";
+import { MailspoolError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Mail, MailId } from "../types.js";
+import { BlobStore } from "./blobs.js";
+import { acquireLock } from "./lock.js";
+import { MailIndex } from "./mail-index.js";
+import { decodeRecord, encodeRecord, recordVersion, type AcceptedRecord, type NewRecord, type SpoolRecord } from "./record.js";
+import { recoverSegments, type RecoveryResult } from "./recover.js";
+import { SegmentWriter, type SegmentIo } from "./segment.js";
+import { segmentName } from "./segment-files.js";
+
+export interface SpoolOptions {
+  dataDir: string;
+  log: Logger;
+  /** Free bytes below which intake answers 507; -1 = off. */
+  minFreeBytes: number;
+  segmentMaxBytes?: number;
+  io?: SegmentIo;
+  now?: () => Date;
+}
+
+export interface SpoolPaths {
+  data: string;
+  spool: string;
+  blobs: string;
+  corrupt: string;
+  failed: string;
+  pickup: string;
+  outbox: string;
+  archive: string;
+  lock: string;
+}
+
+export function spoolPaths(dataDir: string): SpoolPaths {
+  const at = (name: string) => path.join(dataDir, name);
+  return {
+    data: dataDir,
+    spool: at("spool"),
+    blobs: at("blobs"),
+    corrupt: at("corrupt"),
+    failed: at("failed"),
+    pickup: at("pickup"),
+    outbox: at("outbox"),
+    archive: at("archive"),
+    lock: at("lock"),
+  };
+}
+
+const freeSpaceCheckMs = 250;
+
+export class Spool {
+  readonly index = new MailIndex();
+  readonly paths: SpoolPaths;
+  readonly blobs: BlobStore;
+  private writer: SegmentWriter | null = null;
+  private releaseLock: (() => void) | null = null;
+  private freeBytes = Number.POSITIVE_INFINITY;
+  private freeCheckedAt = 0;
+  recovery: RecoveryResult | null = null;
+
+  private constructor(private readonly options: SpoolOptions) {
+    this.paths = spoolPaths(options.dataDir);
+    this.blobs = new BlobStore(this.paths.blobs);
+  }
+
+  /** For serve: lock the directory, repair torn tails, and open the writer. */
+  static open(options: SpoolOptions): Spool {
+    const spool = new Spool(options);
+    for (const dir of ["spool", "blobs", "corrupt", "failed", "pickup", "outbox", "archive"] as const) {
+      fs.mkdirSync(spool.paths[dir], { recursive: true });
+    }
+    spool.releaseLock = acquireLock(spool.paths.lock);
+    try {
+      spool.load(true);
+      const { lastSegment, lastSize } = spool.recovery!;
+      spool.writer = new SegmentWriter(spool.paths.spool, lastSegment, lastSize, {
+        maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
+        log: options.log,
+        io: options.io,
+      });
+    } catch (error) {
+      spool.releaseLock();
+      throw error;
+    }
+    return spool;
+  }
+
+  /** For CLI readers: never locks, never writes; torn tails are skipped. */
+  static read(options: Pick<SpoolOptions, "dataDir" | "log">): Spool {
+    const spool = new Spool({ ...options, minFreeBytes: -1 });
+    if (fs.existsSync(spool.paths.spool)) spool.load(false);
+    return spool;
+  }
+
+  private load(repair: boolean): void {
+    const started = Date.now();
+    this.recovery = recoverSegments({
+      spoolDir: this.paths.spool,
+      corruptDir: this.paths.corrupt,
+      repair,
+      log: this.options.log,
+      onRecord: (record, location) => this.index.apply(record, location),
+    });
+    this.options.log.info({ ...this.recovery, mails: this.index.size, ms: Date.now() - started }, "spool loaded");
+  }
+
+  get commitStats() {
+    return this.writer?.stats ?? { batches: 0, lines: 0 };
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  /** Throws 507 when the spool disk is below its reserve (checked at most every 250 ms). */
+  checkCapacity(): void {
+    if (this.options.minFreeBytes < 0) return;
+    const now = Date.now();
+    if (now - this.freeCheckedAt >= freeSpaceCheckMs) {
+      const stats = fs.statfsSync(this.paths.spool);
+      this.freeBytes = stats.bavail * stats.bsize;
+      this.freeCheckedAt = now;
+    }
+    if (this.freeBytes < this.options.minFreeBytes) {
+      throw new MailspoolError("insufficient_storage", "Spool disk is below its free-space reserve");
+    }
+  }
+
+  get availableBytes(): number {
+    return this.freeBytes;
+  }
+
+  /** Appends the accepted record; resolves once it is durable. */
+  async accept(id: MailId, mail: Mail, client: string): Promise<void> {
+    this.checkCapacity();
+    await this.append({ type: "accepted", id, client, mail });
+  }
+
+  /** Appends a record and folds it into the index once it is durable. */
+  async append(record: NewRecord): Promise<SpoolRecord> {
+    if (!this.writer) throw new Error("spool is read-only");
+    const { type, id, ts, ...rest } = record;
+    const ordered = { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
+    const location = await this.writer.append(encodeRecord(ordered));
+    this.index.apply(ordered, location);
+    return ordered;
+  }
+
+  async readAccepted(id: MailId): Promise<AcceptedRecord> {
+    const entry = this.index.get(id);
+    if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
+    const { segment, offset, length } = entry.location;
+    const handle = await fs.promises.open(path.join(this.paths.spool, segmentName(segment)), "r");
+    try {
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, offset);
+      const decoded = decodeRecord(buffer.toString("utf8", 0, length - 1));
+      if (!decoded.ok || decoded.record.type !== "accepted") throw new Error(`accepted record of ${id} is unreadable`);
+      return decoded.record;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.close();
+    this.writer = null;
+    this.releaseLock?.();
+    this.releaseLock = null;
+  }
+}

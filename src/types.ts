@@ -1,0 +1,44 @@
+// Domain types shared by intake, spool, delivery and the status API (SPEC "Mail states").
+
+export type MailId = string;
+
+export type RecipientKind = "to" | "cc" | "bcc";
+export type RecipientState = "pending" | "sent" | "deferred" | "failed-transient" | "failed-permanent";
+export type MailState = "queued" | "sending" | "deferred" | "sent" | "partial" | "failed" | "cancelled";
+
+export const mailStates: readonly MailState[] = ["queued", "sending", "deferred", "sent", "partial", "failed", "cancelled"];
+
+export interface Address {
+  address: string;
+  name?: string;
+}
+
+/** An attachment as stored: by sha256, its bytes either inline (base64) or in blobs/<sha256>. */
+export interface AttachmentRef {
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  inline?: string;
+}
+
+export interface Mail {
+  subject: string;
+  html: string;
+  text?: string;
+  fromName?: string;
+  to: Address[];
+  cc: Address[];
+  bcc: Address[];
+  replyTo?: Address;
+  attachments: AttachmentRef[];
+  messageId: string;
+}
+
+/** One SMTP transaction (or outbox write) of an attempt. */
+export interface Transaction {
+  upstream: string;
+  envelope: { from: string; to: string[] };
+  code: number;
+  response: string;
+}
