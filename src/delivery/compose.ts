@@ -1,0 +1,33 @@
+// Builds the MIME message once per mail with nodemailer's MailComposer, from our own
+// stored bytes only: file and URL access are disabled and no path/href/raw is passed.
+import { convert } from "html-to-text";
+import MailComposer from "nodemailer/lib/mail-composer/index.js";
+import type { AcceptedRecord } from "../spool/record.js";
+import type { BlobStore } from "../spool/blobs.js";
+
+export async function composeMessage(record: AcceptedRecord, from: string, blobs: BlobStore): Promise<Buffer> {
+  const { mail } = record;
+  const attachments = await Promise.all(
+    mail.attachments.map(async (a) => ({
+      filename: a.filename,
+      contentType: a.contentType,
+      content: a.inline !== undefined ? Buffer.from(a.inline, "base64") : await blobs.read(a.sha256),
+      contentDisposition: "attachment" as const,
+    })),
+  );
+  const composer = new MailComposer({
+    from: mail.fromName ? { name: mail.fromName, address: from } : from,
+    to: mail.to,
+    cc: mail.cc.length ? mail.cc : undefined,
+    replyTo: mail.replyTo,
+    subject: mail.subject,
+    html: mail.html,
+    text: mail.text ?? convert(mail.html, { wordwrap: 100 }),
+    attachments,
+    messageId: mail.messageId,
+    date: new Date(record.ts),
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  return composer.compile().build();
+}

@@ -1,0 +1,35 @@
+// The embedded outbox: with no upstream configured, "delivering" writes the message to
+// <spool.dir>/outbox/<id>.eml (temp file, fsync, rename, directory fsync).
+import fs from "node:fs";
+import path from "node:path";
+import { fsyncDir } from "../../spool/fsync.js";
+import type { OutgoingMessage, Transport, TransactionResult } from "./transport.js";
+
+export function outboxTransport(dir: string): Transport {
+  return {
+    name: "outbox",
+    async send(message: OutgoingMessage): Promise<TransactionResult[]> {
+      const file = path.join(dir, `${message.id}.eml`);
+      const temp = `${file}.tmp`;
+      const handle = await fs.promises.open(temp, "w");
+      try {
+        await handle.writeFile(message.raw);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(temp, file);
+      await fsyncDir(dir);
+      return [
+        {
+          transaction: { upstream: "outbox", envelope: message.envelope, code: 250, response: `written to outbox/${message.id}.eml` },
+          recipients: message.envelope.to.map((address) => ({ address, state: "sent" as const })),
+        },
+      ];
+    },
+    async verify() {
+      await fs.promises.access(dir, fs.constants.W_OK);
+    },
+    async close() {},
+  };
+}

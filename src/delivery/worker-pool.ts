@@ -1,0 +1,49 @@
+// N workers taking mail ids from the queue and running a delivery function on each. The
+// pool knows nothing of SMTP; stop() lets in-flight work finish within a grace period.
+import type { Logger } from "../log.js";
+import type { MailId } from "../types.js";
+import type { DeliveryQueue } from "./queue.js";
+
+export class WorkerPool {
+  private readonly inFlight = new Set<Promise<void>>();
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly size: number,
+    private readonly queue: DeliveryQueue,
+    private readonly deliver: (id: MailId) => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    this.loops = Array.from({ length: this.size }, () => this.work());
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const id = await this.queue.take();
+      if (id === null) return;
+      const job = this.deliver(id).catch((error) => this.log.error({ err: error, mailId: id }, "delivery failed unexpectedly"));
+      this.inFlight.add(job);
+      await job;
+      this.inFlight.delete(job);
+    }
+  }
+
+  /** Closes the queue and waits up to graceMs for in-flight deliveries; true if all ended. */
+  async stop(graceMs: number): Promise<boolean> {
+    this.queue.close();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const finished = Promise.all(this.loops).then(() => true as const);
+    const result = await Promise.race([finished, expired]);
+    clearTimeout(timer);
+    return result;
+  }
+}

@@ -1,0 +1,47 @@
+// Access middleware: the CIDR allowlist (403) and named bearer tokens (401), compared in
+// constant time. Loopback clients reach /health and /metrics without a token.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { MailspoolError } from "../errors.js";
+import type { AppEnv } from "./app-env.js";
+import { clientAddress, inCidrs, parseAddress, parseCidrs } from "./client-address.js";
+
+export interface AccessOptions {
+  allow: readonly string[];
+  trustProxy: readonly string[];
+  tokens: readonly { name: string; token: string }[];
+  /** Paths that loopback clients may call without a token. */
+  tokenFreeFromLoopback: readonly string[];
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+export function accessControl(options: AccessOptions): MiddlewareHandler<AppEnv> {
+  const allow = parseCidrs(options.allow);
+  const allowWhenProxied = allow.filter(([range]) => range.range() !== "loopback");
+  const trustProxy = parseCidrs(options.trustProxy);
+  const tokens = options.tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+
+  return async function access(c, next) {
+    const client = clientAddress(c.env?.remoteAddress, c.req.header("x-forwarded-for"), trustProxy);
+    c.set("client", client);
+    const address = parseAddress(client.ip);
+    if (!address || !inCidrs(address, client.proxied ? allowWhenProxied : allow)) {
+      throw new MailspoolError("forbidden", "Client address is not allowed");
+    }
+    if (tokens.length === 0) return next();
+    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (presented !== undefined) {
+      const candidate = digest(presented);
+      let match: string | undefined;
+      for (const token of tokens) if (timingSafeEqual(candidate, token.digest)) match = token.name;
+      if (match) {
+        c.set("client", { ...client, tokenName: match });
+        return next();
+      }
+    }
+    if (client.loopback && options.tokenFreeFromLoopback.includes(c.req.path)) return next();
+    c.header("WWW-Authenticate", 'Bearer realm="mailspool"');
+    throw new MailspoolError("unauthorized", presented === undefined ? "A bearer token is required" : "Invalid token");
+  };
+}

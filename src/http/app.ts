@@ -1,0 +1,57 @@
+// createApp(deps): the Hono app with its middleware, routes and one error handler.
+// It never listens (http/serve.ts does); tests may call app.request() in memory.
+import { Hono } from "hono";
+import type { Config } from "../config.js";
+import { MailspoolError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Spool } from "../spool/spool.js";
+import type { MailId } from "../types.js";
+import { accessControl } from "./access.js";
+import type { AppEnv } from "./app-env.js";
+import { failure } from "./envelope.js";
+import { requestId } from "./request-id.js";
+import { healthRoute } from "./routes/health.js";
+import { recordsRoute } from "./routes/records.js";
+import { sendRoute } from "./routes/send.js";
+import { statusRoute } from "./routes/status.js";
+
+export interface IntakeGate {
+  /** False while shutting down: intake answers 503. */
+  accepting: boolean;
+}
+
+export interface AppDeps {
+  config: Config;
+  spool: Spool;
+  log: Logger;
+  gate: IntakeGate;
+  onAccepted(id: MailId): void;
+}
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { config, log } = deps;
+  const app = new Hono<AppEnv>();
+  app.use(requestId());
+  app.use(
+    accessControl({
+      allow: config.server.allow,
+      trustProxy: config.server.trustProxy,
+      tokens: config.server.tokens,
+      tokenFreeFromLoopback: ["/health", "/metrics"],
+    }),
+  );
+  app.route("/", healthRoute(deps));
+  app.route("/", sendRoute(deps));
+  app.route("/", statusRoute(deps));
+  app.route("/", recordsRoute(deps));
+  app.notFound((c) => failure(c, new MailspoolError("not_found")));
+  app.onError((error, c) => {
+    if (error instanceof MailspoolError) {
+      if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);
+      return failure(c, error);
+    }
+    log.error({ err: error, requestId: c.get("requestId"), path: c.req.path }, "unhandled error");
+    return failure(c, new MailspoolError("internal"));
+  });
+  return app;
+}

@@ -1,0 +1,14 @@
+// The `{code, message, data}` answer envelope of the original email_server API.
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { MailspoolError } from "../errors.js";
+
+export function success(c: Context, data: unknown) {
+  return c.json({ code: 200, message: "success", data });
+}
+
+export function failure(c: Context, error: MailspoolError) {
+  const status = error.status as ContentfulStatusCode;
+  if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="mailspool"');
+  return c.json({ code: status, message: error.message, data: error.errors ? { errors: error.errors } : null }, status);
+}

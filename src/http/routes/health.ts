@@ -1,0 +1,32 @@
+// GET /health in the original service's shape: 200 while intake can accept mail
+// (`degraded` when delivery has trouble), 503 only when it cannot.
+import { Hono } from "hono";
+import { MailspoolError } from "../../errors.js";
+import type { AppDeps } from "../app.js";
+import type { AppEnv } from "../app-env.js";
+
+export function healthRoute({ spool, gate }: AppDeps) {
+  return new Hono<AppEnv>().get("/health", (c) => {
+    let canAccept = gate.accepting;
+    try {
+      spool.checkCapacity();
+    } catch (error) {
+      if (!(error instanceof MailspoolError)) throw error;
+      canAccept = false;
+    }
+    const counts = spool.index.countByState();
+    const processed = counts.sent + counts.partial + counts.failed;
+    const body = {
+      status: canAccept ? "ok" : "degraded",
+      timestamp: new Date().toISOString(),
+      details: {
+        disk_space_available_mb: Number.isFinite(spool.availableBytes) ? Math.floor(spool.availableBytes / 1048576) : null,
+        queued_emails: counts.queued + counts.deferred + counts.sending,
+        failed_emails: counts.partial + counts.failed,
+        total_emails_processed: processed,
+        success_rate: processed ? Math.round((counts.sent / processed) * 10000) / 100 : 100,
+      },
+    };
+    return c.json(body, canAccept ? 200 : 503);
+  });
+}

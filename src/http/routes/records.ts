@@ -1,0 +1,50 @@
+// GET /api/email?state=&since=&limit=: the send records, newest first.
+import { zValidator } from "@hono/zod-validator";
+import { Hono } from "hono";
+import { z } from "zod";
+import { parseSince } from "../../duration.js";
+import { MailspoolError } from "../../errors.js";
+import { mailStates } from "../../types.js";
+import type { AppDeps } from "../app.js";
+import type { AppEnv } from "../app-env.js";
+import { success } from "../envelope.js";
+
+const querySchema = z.object({
+  state: z.enum(mailStates as [string, ...string[]]).optional(),
+  since: z
+    .string()
+    .refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date")
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+});
+
+export function recordsRoute({ spool }: AppDeps) {
+  return new Hono<AppEnv>().get(
+    "/api/email",
+    zValidator("query", querySchema, (result) => {
+      if (!result.success) {
+        throw new MailspoolError("invalid_param", undefined, {
+          errors: result.error.issues.map((i) => ({ field: String(i.path[0] ?? "query"), message: i.message })),
+        });
+      }
+    }),
+    (c) => {
+      const query = c.req.valid("query");
+      const entries = spool.index.list({
+        state: query.state as never,
+        since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
+        limit: query.limit,
+      });
+      return success(c, {
+        items: entries.map((e) => ({
+          id: e.id,
+          state: e.state,
+          subject: e.subject,
+          acceptedAt: e.acceptedAt,
+          recipients: e.recipients.length,
+          attempts: e.attempts.length,
+        })),
+      });
+    },
+  );
+}

@@ -1,0 +1,27 @@
+// POST /api/email/send: multipart, form or JSON → a durable accepted record → 200 {id}.
+import { Hono } from "hono";
+import { MailspoolError } from "../../errors.js";
+import { acceptMail } from "../../intake/accept-mail.js";
+import { readSendRequest } from "../../intake/send-request.js";
+import type { AppDeps } from "../app.js";
+import { clientId, type AppEnv } from "../app-env.js";
+import { success } from "../envelope.js";
+
+export const maxAttachments = 100;
+const maxFields = 50;
+
+export function sendRoute({ config, spool, log, gate, onAccepted }: AppDeps) {
+  const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
+  const limits = { maxBodyBytes: config.server.maxBodyBytes, inlineMaxBytes: config.spool.inlineMaxBytes, maxFiles: maxAttachments, maxFields };
+  return new Hono<AppEnv>().post("/api/email/send", async (c) => {
+    if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
+    spool.checkCapacity();
+    const started = performance.now();
+    const input = await readSendRequest(c.req.raw, limits, spool.blobs);
+    const client = clientId(c.get("client"));
+    const id = await acceptMail(spool, policy, input, client);
+    onAccepted(id);
+    log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started) }, "mail accepted");
+    return success(c, { id });
+  });
+}

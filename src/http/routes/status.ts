@@ -1,0 +1,27 @@
+// GET /api/email/:id: the mail's state, its recipients with their states, and attempts.
+import { Hono } from "hono";
+import { MailspoolError } from "../../errors.js";
+import type { MailEntry } from "../../spool/mail-index.js";
+import type { AppDeps } from "../app.js";
+import type { AppEnv } from "../app-env.js";
+import { success } from "../envelope.js";
+
+export function mailStatus(entry: MailEntry) {
+  return {
+    id: entry.id,
+    state: entry.state,
+    subject: entry.subject,
+    acceptedAt: entry.acceptedAt,
+    nextAttemptAt: entry.nextAttemptAt ?? null,
+    recipients: entry.recipients.map((r) => ({ address: r.address, kind: r.kind, state: r.state, lastError: r.lastError ?? null })),
+    attempts: entry.attempts,
+  };
+}
+
+export function statusRoute({ spool }: AppDeps) {
+  return new Hono<AppEnv>().get("/api/email/:id", (c) => {
+    const entry = spool.index.get(c.req.param("id"));
+    if (!entry) throw new MailspoolError("not_found", "No such mail");
+    return success(c, mailStatus(entry));
+  });
+}

@@ -1,0 +1,85 @@
+// The only runtime-specific file: Bun.serve under Bun (the executable, npm start), or
+// @hono/node-server under Node. Passes the socket's address to the app as a binding.
+import fs from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Hono } from "hono";
+import type { AppEnv } from "./app-env.js";
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  tls?: { cert: string; key: string };
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  runtime: "bun" | "node";
+  /** Stops accepting connections and waits for open requests to end. */
+  close(): Promise<void>;
+}
+
+interface BunServer {
+  port: number;
+  requestIP(request: Request): { address: string } | null;
+  stop(closeActive?: boolean): Promise<void> | void;
+}
+interface BunRuntime {
+  serve(options: Record<string, unknown>): BunServer;
+  file(path: string): unknown;
+}
+
+const headerBytesCap = 16 * 1024;
+
+export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise<Listening> {
+  const bun = (globalThis as { Bun?: BunRuntime }).Bun;
+  const scheme = options.tls ? "https" : "http";
+  const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  if (bun) {
+    const server = bun.serve({
+      hostname: options.host,
+      port: options.port,
+      // our own reader answers 413 in the API's envelope; this is only a backstop
+      maxRequestBodySize: options.maxBodyBytes + 1024 * 1024,
+      idleTimeout: 30,
+      ...(options.tls ? { tls: { cert: bun.file(options.tls.cert), key: bun.file(options.tls.key) } } : {}),
+      fetch: (request: Request, srv: BunServer) => app.fetch(request, { remoteAddress: srv.requestIP(request)?.address }),
+    });
+    return {
+      url: `${scheme}://${hostForUrl}:${server.port}`,
+      port: server.port,
+      runtime: "bun",
+      close: async () => {
+        await server.stop(false);
+      },
+    };
+  }
+  const { serve } = await import("@hono/node-server");
+  return new Promise((resolve) => {
+    const server = serve(
+      {
+        fetch: (request: Request, env: { incoming: { socket: { remoteAddress?: string } } }) =>
+          app.fetch(request, { remoteAddress: env.incoming.socket.remoteAddress }),
+        hostname: options.host,
+        port: options.port,
+        ...(options.tls
+          ? { createServer: createHttpsServer, serverOptions: { cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key) } }
+          : {}),
+      } as never,
+      (info: AddressInfo) => {
+        resolve({
+          url: `${scheme}://${hostForUrl}:${info.port}`,
+          port: info.port,
+          runtime: "node",
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        });
+      },
+    ) as unknown as import("node:http").Server;
+    server.headersTimeout = 15_000;
+    server.requestTimeout = 120_000;
+    server.maxHeadersCount = 100;
+    (server as unknown as { maxHeaderSize?: number }).maxHeaderSize = headerBytesCap;
+  });
+}

@@ -1,0 +1,48 @@
+// Validated fields + stored attachments → the Mail that the accepted record holds.
+import { MailspoolError, type FieldError } from "../errors.js";
+import type { AttachmentRef, Mail, MailId } from "../types.js";
+import { dedupeRecipients, parseAddressList, withNames } from "./addresses.js";
+import { fieldErrors, sendFieldsSchema, type SendFields } from "./mail-schema.js";
+
+export interface MailPolicy {
+  from: string;
+  maxRecipients: number;
+}
+
+/** Validates the send fields; throws a 400 listing every problem. */
+export function validateSendFields(input: Record<string, unknown>, policy: MailPolicy, extraErrors: FieldError[] = []): { fields: SendFields; recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo"> } {
+  const parsed = sendFieldsSchema.safeParse(input);
+  const errors = [...extraErrors];
+  if (!parsed.success) throw new MailspoolError("invalid_param", undefined, { errors: [...fieldErrors(parsed.error), ...errors] });
+  const fields = parsed.data;
+  const to = withNames("receiver_name", parseAddressList("receiver", fields.receiver, errors), fields.receiver_name, errors);
+  const [toList, cc, bcc] = dedupeRecipients([
+    to,
+    parseAddressList("cc", fields.cc, errors).map((address) => ({ address })),
+    parseAddressList("bcc", fields.bcc, errors).map((address) => ({ address })),
+  ]) as [Mail["to"], Mail["cc"], Mail["bcc"]];
+  if (toList.length === 0 && !errors.some((e) => e.field === "receiver")) errors.push({ field: "receiver", message: "receiver is required" });
+  const total = toList.length + cc.length + bcc.length;
+  if (total > policy.maxRecipients) errors.push({ field: "receiver", message: `too many recipients: ${total} (at most ${policy.maxRecipients} over receiver, cc and bcc)` });
+  const replyTo = parseAddressList("reply_to", fields.reply_to, errors);
+  if (replyTo.length > 1) errors.push({ field: "reply_to", message: "only one reply_to address is allowed" });
+  if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
+  return { fields, recipients: { to: toList, cc, bcc, replyTo: replyTo[0] ? { address: replyTo[0] } : undefined } };
+}
+
+export function buildMail(id: MailId, fields: SendFields, recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo">, attachments: AttachmentRef[], policy: MailPolicy): Mail {
+  const domain = policy.from.split("@").pop() || "localhost";
+  const mail: Mail = {
+    subject: fields.title,
+    html: fields.content,
+    to: recipients.to,
+    cc: recipients.cc,
+    bcc: recipients.bcc,
+    attachments,
+    messageId: `<${id}@${domain}>`,
+  };
+  if (fields.text !== undefined) mail.text = fields.text;
+  if (fields.sender_name) mail.fromName = fields.sender_name;
+  if (recipients.replyTo) mail.replyTo = recipients.replyTo;
+  return mail;
+}

@@ -1,0 +1,88 @@
+// Streams multipart/form-data and x-www-form-urlencoded bodies through @fastify/busboy
+// with limits, keeping each part's declared Content-Type and raw file name (so a bad
+// name can be refused, not silently rewritten). Over the body limit → 413; on any
+// failure every spilled temp file is removed.
+import { Busboy, type BusboyFileStream } from "@fastify/busboy";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { MailspoolError, invalidField } from "../errors.js";
+import type { BlobStore } from "../spool/blobs.js";
+import { limitedChunks } from "./body-reader.js";
+import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
+
+export interface FormLimits {
+  maxBodyBytes: number;
+  inlineMaxBytes: number;
+  maxFiles: number;
+  maxFields: number;
+}
+
+export interface ParsedForm {
+  fields: Record<string, string>;
+  files: IncomingFile[];
+}
+
+export async function parseForm(request: Request, contentType: string, limits: FormLimits, store: BlobStore): Promise<ParsedForm> {
+  const fields: Record<string, string> = {};
+  const files: IncomingFile[] = [];
+  const collectors = new Set<FileCollector>();
+  let failure: unknown = null;
+  const fail = (error: unknown) => {
+    failure ??= error;
+  };
+  const pending: Promise<void>[] = [];
+
+  let busboy;
+  try {
+    busboy = new Busboy({
+      headers: { "content-type": contentType },
+      defCharset: "utf8",
+      preservePath: true,
+      limits: {
+        fieldSize: limits.maxBodyBytes,
+        fields: limits.maxFields,
+        files: limits.maxFiles,
+        parts: limits.maxFields + limits.maxFiles,
+        headerPairs: 20,
+      },
+    });
+  } catch (error) {
+    throw invalidField("Content-Type", (error as Error).message);
+  }
+
+  busboy.on("field", (name, value, _nameTruncated, valueTruncated) => {
+    if (valueTruncated) fail(invalidField(name, "value is too long"));
+    else if (!(name in fields)) fields[name] = value;
+  });
+  busboy.on("file", (field, stream: BusboyFileStream, filename, _encoding, mimeType) => {
+    const collector = new FileCollector(store, limits.inlineMaxBytes);
+    collectors.add(collector);
+    pending.push(
+      (async () => {
+        for await (const chunk of stream) await collector.write(chunk as Buffer);
+        files.push(collector.finish({ field, filename, contentType: mimeType }));
+        collectors.delete(collector);
+      })().catch((error) => {
+        fail(error);
+        stream.resume();
+      }),
+    );
+  });
+  busboy.on("filesLimit", () => fail(invalidField("attachment[]", `too many attachments (at most ${limits.maxFiles})`)));
+  busboy.on("fieldsLimit", () => fail(invalidField("body", `too many fields (at most ${limits.maxFields})`)));
+  busboy.on("partsLimit", () => fail(invalidField("body", "too many parts")));
+
+  try {
+    await pipeline(Readable.from(limitedChunks(request, limits.maxBodyBytes)), busboy);
+    await Promise.all(pending);
+  } catch (error) {
+    fail(error instanceof MailspoolError ? error : invalidField("body", `malformed form body: ${(error as Error).message}`));
+    await Promise.allSettled(pending);
+  }
+  if (failure) {
+    await Promise.all([...collectors].map((c) => c.discard()));
+    await discardFiles(files);
+    throw failure;
+  }
+  return { fields, files };
+}

@@ -1,0 +1,54 @@
+// The send request's fields, as zod schemas shared by every way in (multipart, form,
+// JSON, pickup files). Fields that end up in a header refuse CR, LF and NUL.
+import { z } from "zod";
+import type { FieldError } from "../errors.js";
+
+const headerSafe = (label: string) =>
+  z.string().refine((v) => !/[\r\n\0]/.test(v), { message: `${label} must not contain CR, LF or NUL` });
+
+const optionalHeader = (label: string) => headerSafe(label).max(998, `${label} is too long`).optional();
+
+export const sendFieldsSchema = z.object({
+  title: headerSafe("title").min(1, "title is required").max(998, "title is too long"),
+  content: z.string().min(1, "content is required"),
+  text: z.string().optional(),
+  sender_name: optionalHeader("sender_name"),
+  receiver: headerSafe("receiver").min(1, "receiver is required"),
+  receiver_name: optionalHeader("receiver_name"),
+  cc: headerSafe("cc").optional(),
+  bcc: headerSafe("bcc").optional(),
+  reply_to: headerSafe("reply_to").optional(),
+});
+
+export type SendFields = z.infer<typeof sendFieldsSchema>;
+
+export const jsonAttachmentSchema = z.object({
+  filename: z.string().min(1, "filename is required"),
+  content: z.string().regex(/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/, "content must be base64"),
+  contentType: z.string().optional(),
+});
+
+export const jsonAttachmentsSchema = z.array(jsonAttachmentSchema).optional();
+
+const fileNameForbidden = /[\0-\x1f\x7f/\\]/;
+const contentTypePattern = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\r\n\0]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
+
+/** Problems with one attachment's name and type, named by its position. */
+export function attachmentErrors(index: number, filename: string, contentType: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const field = `attachment[${index}]`;
+  if (filename.length === 0 || filename.length > 255) errors.push({ field: `${field}.filename`, message: "filename must be 1 to 255 characters" });
+  else if (fileNameForbidden.test(filename) || filename === "." || filename === "..") {
+    errors.push({ field: `${field}.filename`, message: "filename must not contain a path, control characters or NUL" });
+  }
+  if (!contentTypePattern.test(contentType)) errors.push({ field: `${field}.contentType`, message: "contentType must be a MIME type like text/plain" });
+  return errors;
+}
+
+/** zod issues as the API's `[{field, message}]`. */
+export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
+  return error.issues.map((issue) => ({
+    field: prefix + (issue.path.length ? issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p))).join("") : "body"),
+    message: issue.code === "invalid_type" && issue.input === undefined ? `${String(issue.path.at(-1) ?? "body")} is required` : issue.message,
+  }));
+}

@@ -1,0 +1,30 @@
+// Entry of the executable: argv → command. Exit codes: 0 ok, 1 failure, 2 usage error.
+import { Command, CommanderError } from "commander";
+import { registerCheckConfig } from "./cli/check-config.js";
+import { registerServe } from "./cli/serve.js";
+import { registerSpoolCommands } from "./cli/spool-commands.js";
+
+const program = new Command("mailspool")
+  .description("outbound mail relay: durable intake, JSON-lines spool, delivery")
+  .version("0.1.0")
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+program.commands.forEach((c) => c.exitOverride());
+registerServe(program);
+registerSpoolCommands(program);
+registerCheckConfig(program);
+for (const command of program.commands) {
+  command.exitOverride();
+  for (const sub of command.commands) sub.exitOverride();
+}
+
+try {
+  await program.parseAsync(process.argv);
+  process.exit(0);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  }
+  process.stderr.write(`mailspool: ${(error as Error).message}\n`);
+  process.exit(1);
+}
