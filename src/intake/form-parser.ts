@@ -5,7 +5,7 @@
 import { Busboy, type BusboyFileStream } from "@fastify/busboy";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { MailspoolError, invalidField } from "../errors.js";
+import { MailspoolError, invalidField, spoolIoError } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
 import { limitedChunks } from "./body-reader.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
@@ -63,7 +63,7 @@ export async function parseForm(request: Request, contentType: string, limits: F
         files.push(collector.finish({ field, filename, contentType: mimeType }));
         collectors.delete(collector);
       })().catch((error) => {
-        fail(error);
+        fail(asFormError(error));
         stream.resume();
       }),
     );
@@ -76,7 +76,7 @@ export async function parseForm(request: Request, contentType: string, limits: F
     await pipeline(Readable.from(limitedChunks(request, limits.maxBodyBytes)), busboy);
     await Promise.all(pending);
   } catch (error) {
-    fail(error instanceof MailspoolError ? error : invalidField("body", `malformed form body: ${(error as Error).message}`));
+    fail(asFormError(error));
     await Promise.allSettled(pending);
   }
   if (failure) {
@@ -85,4 +85,11 @@ export async function parseForm(request: Request, contentType: string, limits: F
     throw failure;
   }
   return { fields, files };
+}
+
+/** Our own errors pass through; file-system errors (spilling a blob) are spool errors; the rest is bad input. */
+function asFormError(error: unknown): MailspoolError {
+  if (error instanceof MailspoolError) return error;
+  if (typeof (error as NodeJS.ErrnoException).syscall === "string") return spoolIoError(error);
+  return invalidField("body", `malformed form body: ${(error as Error).message}`);
 }
