@@ -20,7 +20,7 @@ export async function get(url: string, path: string, headers: Record<string, str
 export function sendForm(fields: Record<string, string>, files: { name?: string; filename: string; type: string; data: Uint8Array }[] = []): FormData {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
-  for (const f of files) form.append(f.name ?? "attachment[]", new Blob([f.data], { type: f.type }), f.filename);
+  for (const f of files) form.append(f.name ?? "attachment[]", new Blob([new Uint8Array(f.data)], { type: f.type }), f.filename);
   return form;
 }
 
