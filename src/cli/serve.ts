@@ -28,6 +28,8 @@ export function registerServe(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        // the default action of SIGHUP would kill the relay; reloading comes with SIGHUP support
+        process.on("SIGHUP", () => log.warn("SIGHUP ignored: this version does not reload its config; restart to apply changes"));
       });
       await server.stop();
       flushLogger(log);
