@@ -27,9 +27,10 @@ export class DeliveryQueue {
   }
 
   schedule(id: MailId, at: number): void {
+    clearTimeout(this.timers.get(id));
+    this.timers.delete(id);
     const delay = at - this.now();
     if (delay <= 0) return this.push(id);
-    clearTimeout(this.timers.get(id));
     const timer = setTimeout(() => {
       this.timers.delete(id);
       this.push(id);

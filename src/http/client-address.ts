@@ -41,6 +41,8 @@ export function clientAddress(remote: string | undefined, forwardedFor: string |
       if (!hop) return { ip: "invalid", loopback: false, proxied: true };
       if (!inCidrs(hop, trustProxy)) return { ip: hop.toString(), loopback: false, proxied: true };
     }
+    // every hop is a trusted proxy: the left-most is the best guess, and still proxied
+    return { ip: hops[0]!.toString(), loopback: false, proxied: true };
   }
   return { ip: socket.toString(), loopback: socket.range() === "loopback", proxied: false };
 }

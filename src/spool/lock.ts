@@ -1,14 +1,24 @@
 // data/lock: one serve per data directory. The file holds the owner's pid; a lock whose
 // pid is gone (or is our own, as after a container restart) is stale and taken over.
 import fs from "node:fs";
+import path from "node:path";
 
 export class LockHeldError extends Error {}
 
+/** Locks this process holds: a lock file with our own pid is stale only if it is not one of them. */
+const heldHere = new Set<string>();
+
 export function acquireLock(file: string): () => void {
+  const key = path.resolve(file);
+  if (heldHere.has(key)) throw new LockHeldError(`this process already holds ${file}`);
   for (let tries = 0; tries < 2; tries += 1) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
-      return () => releaseLock(file);
+      heldHere.add(key);
+      return () => {
+        heldHere.delete(key);
+        releaseLock(file);
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }

@@ -69,10 +69,12 @@ export function decodeRecord(line: string): DecodeResult {
   } catch (error) {
     return { ok: false, reason: "syntax", detail: (error as Error).message };
   }
-  if (!isRecordShape(parsed)) return { ok: false, reason: "shape", detail: "missing v, type, id or ts" };
-  if (parsed.v > recordVersion) {
-    return { ok: false, reason: "version", detail: `record version ${parsed.v} is newer than this mailspool (${recordVersion})` };
+  // the version first: a newer record may have a shape this version does not know
+  const version = (parsed as { v?: unknown } | null)?.v;
+  if (typeof version === "number" && version > recordVersion) {
+    return { ok: false, reason: "version", detail: `record version ${version} is newer than this mailspool (${recordVersion})` };
   }
+  if (!isRecordShape(parsed)) return { ok: false, reason: "shape", detail: "missing v, type, id or ts" };
   const { crc: _crc, ...record } = parsed as SpoolRecord & { crc: string };
   return { ok: true, record: record as SpoolRecord };
 }
