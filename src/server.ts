@@ -1,9 +1,11 @@
 // Composition root of `serve`: config → spool (lock, recover) → delivery → HTTP.
 // Shutdown runs in reverse: intake answers 503, open requests and in-flight deliveries
 // get shutdown.graceSeconds, the segment writer drains, the lock is released.
-import type { LoadedConfig } from "./config.js";
+import type { Config, LoadedConfig } from "./config.js";
 import { parseListen } from "./config.js";
+import { DailyCounter } from "./delivery/daily-counter.js";
 import { Delivery } from "./delivery/delivery.js";
+import { smtpTransport } from "./delivery/transports/smtp.js";
 import { outboxTransport } from "./delivery/transports/outbox.js";
 import type { Transport } from "./delivery/transports/transport.js";
 import { createApp, type IntakeGate } from "./http/app.js";
@@ -23,29 +25,38 @@ export interface RunningServer {
 export interface ServerOverrides {
   io?: SegmentIo;
   transport?: Transport;
+  /** Injected time for tests: the clock, timers' sleep and backoff jitter. */
+  clock?: { now?: () => number; sleep?: (ms: number) => Promise<void>; random?: () => number };
 }
 
 export async function startServer(loaded: LoadedConfig, log: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const { config } = loaded;
-  if (config.delivery.upstreams.length > 0 && !overrides.transport) {
-    throw new Error("delivery.upstreams is set, but this version delivers only to the embedded outbox; remove the upstreams to use it");
-  }
-  const spool = Spool.open({ dataDir: loaded.dataDir, log: log.child({ component: "spool" }), minFreeBytes: config.spool.minFreeBytes, io: overrides.io });
+  const daily = new DailyCounter(config.delivery.timezone);
+  const spool = Spool.open({
+    dataDir: loaded.dataDir,
+    log: log.child({ component: "spool" }),
+    minFreeBytes: config.spool.minFreeBytes,
+    io: overrides.io,
+    observers: [(record) => daily.observe(record)],
+  });
   let listening: Listening | undefined;
   let delivery: Delivery | undefined;
   try {
     delivery = new Delivery({
       spool,
-      transport: overrides.transport ?? outboxTransport(spool.paths.outbox),
+      transport: overrides.transport ?? createTransport(config, spool, daily, log.child({ component: "smtp" })),
       from: config.delivery.from,
       workers: config.delivery.workers,
       retry: config.delivery.retry,
+      batch: config.delivery.batch,
+      failureWebhook: config.failed.notify.webhook,
       log: log.child({ component: "delivery" }),
+      ...overrides.clock,
     });
     const gate: IntakeGate = { accepting: true };
     const app = createApp({ config, spool, log: log.child({ component: "http" }), gate, onAccepted: (id) => delivery!.enqueue(id) });
     listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
-    delivery.start();
+    await delivery.start();
     log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
     const running = { url: listening.url, spool, delivery, listening };
     return { ...running, stop: () => stopServer(running, gate, config.shutdown.graceSeconds * 1000, log) };
@@ -54,6 +65,20 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
     await spool.close();
     throw error;
   }
+}
+
+/** The embedded outbox without upstreams, else SMTP through them in order. */
+function createTransport(config: Config, spool: Spool, daily: DailyCounter, log: Logger): Transport {
+  const { delivery } = config;
+  if (delivery.upstreams.length === 0) return outboxTransport(spool.paths.outbox);
+  return smtpTransport({
+    upstreams: delivery.upstreams,
+    batchSize: delivery.batch.size,
+    connectTimeoutSeconds: delivery.connectTimeoutSeconds,
+    socketTimeoutSeconds: delivery.socketTimeoutSeconds,
+    daily,
+    log,
+  });
 }
 
 async function stopServer(running: Omit<RunningServer, "stop">, gate: IntakeGate, graceMs: number, log: Logger): Promise<void> {

@@ -1,12 +1,16 @@
-// The delivery service: the queue, the worker pool and a transport wired together.
-// Start-up requeues every undelivered mail from the index; a mail whose records cannot
-// be appended (spool I/O error) is put back after a pause, never dropped.
+// The delivery service: queue, worker pool and transport wired together. Start-up
+// requeues every undelivered mail from the index (saying which were mid-send, and so
+// may be duplicated), keeps the failed-spool view current, and calls the failure
+// webhook. A mail whose records cannot be appended is put back later, never dropped.
 import type { Logger } from "../log.js";
+import { writeFailedView } from "../spool/failed-view.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import type { RetryPolicy } from "./backoff.js";
+import { notifyFailure } from "./failure-webhook.js";
+import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
-import { runAttempt } from "./run-attempt.js";
+import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
 import type { Transport } from "./transports/transport.js";
 import { WorkerPool } from "./worker-pool.js";
 
@@ -16,30 +20,50 @@ export interface DeliveryOptions {
   from: string;
   workers: number;
   retry: RetryPolicy;
+  batch: BatchPolicy;
+  failureWebhook: string;
   log: Logger;
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
 }
 
 const spoolErrorPauseMs = 5_000;
+const failedViewDelayMs = 100;
+const messageCacheBytes = 64 * 1024 * 1024;
 
 export class Delivery {
   readonly queue: DeliveryQueue;
   private readonly pool: WorkerPool;
-  private readonly now: () => number;
+  private readonly attemptDeps: AttemptDeps;
+  private failedViewTimer: NodeJS.Timeout | null = null;
+  private failedViewWrite: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: DeliveryOptions) {
-    this.now = options.now ?? Date.now;
-    this.queue = new DeliveryQueue(this.now);
+    const now = options.now ?? Date.now;
+    this.queue = new DeliveryQueue(now);
     this.pool = new WorkerPool(options.workers, this.queue, (id) => this.deliver(id), options.log);
+    this.attemptDeps = {
+      ...options,
+      now,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      cache: new MessageCache(messageCacheBytes),
+    };
   }
 
-  start(): void {
-    const undelivered = this.options.spool.index.undelivered();
+  async start(): Promise<void> {
+    const { spool, log } = this.options;
+    const undelivered = spool.index.undelivered();
     for (const entry of undelivered) {
+      const last = entry.attempts.at(-1);
+      if (last && !last.endedAt) {
+        log.warn({ mailId: entry.id, attempt: last.attempt }, "mail was being sent when the relay stopped; recipients without a recorded outcome are retried and may receive it twice");
+      }
       if (entry.state === "deferred" && entry.nextAttemptAt) this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
       else this.enqueue(entry.id);
     }
-    this.options.log.info({ requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name }, "delivery started");
+    await this.writeFailedView();
+    log.info({ requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name }, "delivery started");
     this.pool.start();
   }
 
@@ -54,20 +78,44 @@ export class Delivery {
   private async deliver(id: MailId): Promise<void> {
     const { spool, log } = this.options;
     try {
-      const nextAt = await runAttempt(id, { ...this.options, now: this.now });
-      if (nextAt !== null) this.queue.schedule(id, nextAt);
+      const end = await runAttempt(id, this.attemptDeps);
+      if (end.kind === "retry" || end.kind === "limited") this.queue.schedule(id, end.at);
+      if (end.kind === "final" && end.state !== "sent") this.onFailed(id);
     } catch (error) {
       const entry = spool.index.get(id);
       if (entry?.state === "sending") entry.state = "queued";
       log.error({ err: error, mailId: id }, "could not record delivery; retrying later");
-      this.queue.schedule(id, this.now() + spoolErrorPauseMs);
+      this.queue.schedule(id, this.attemptDeps.now() + spoolErrorPauseMs);
     }
+  }
+
+  private onFailed(id: MailId): void {
+    const entry = this.options.spool.index.get(id);
+    if (entry && this.options.failureWebhook) void notifyFailure(this.options.failureWebhook, entry, this.options.log);
+    this.failedViewTimer ??= setTimeout(() => {
+      this.failedViewTimer = null;
+      void this.writeFailedView();
+    }, failedViewDelayMs);
+  }
+
+  private writeFailedView(): Promise<unknown> {
+    const { spool, log } = this.options;
+    this.failedViewWrite = this.failedViewWrite
+      .then(() => writeFailedView(spool.index, spool.paths.failed))
+      .catch((error) => log.error({ err: error }, "could not write failed/failed.jsonl"));
+    return this.failedViewWrite;
   }
 
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
     const finished = await this.pool.stop(graceMs);
     if (!finished) this.options.log.warn({ inFlight: this.pool.busy }, "grace period over; unfinished deliveries resume at next start");
+    if (this.failedViewTimer) {
+      clearTimeout(this.failedViewTimer);
+      this.failedViewTimer = null;
+      await this.writeFailedView();
+    }
+    await this.failedViewWrite;
     await this.options.transport.close();
   }
 }

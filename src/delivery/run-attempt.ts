@@ -1,55 +1,105 @@
-// One attempt for one mail: compose once, hand the open recipients to the transport,
-// append an outcome record right after each transaction, then the attempt record with
-// the mail's new state and, when deferred, when to try again.
+// One attempt for one mail: one pass over the upstreams for its open recipients, split
+// into envelopes of at most the transport's batch size, `batch.delayMs` apart, with the
+// MIME built once. Each transaction's outcome record is appended as soon as the reply
+// arrives; the attempt record closes the pass with the mail's new state.
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
 import { composeMessage } from "./compose.js";
 import { mailStateAfterAttempt } from "./mail-outcome.js";
-import type { Transport } from "./transports/transport.js";
+import type { MessageCache } from "./message-cache.js";
+import { RateLimited, type TransactionResult, type Transport } from "./transports/transport.js";
+
+export interface BatchPolicy {
+  delayMs: number;
+  continueOnError: boolean;
+}
 
 export interface AttemptDeps {
   spool: Spool;
   transport: Transport;
   from: string;
   retry: RetryPolicy;
+  batch: BatchPolicy;
+  cache: MessageCache;
   log: Logger;
   now: () => number;
+  sleep: (ms: number) => Promise<void>;
   random?: () => number;
 }
 
-/** Runs the attempt; returns when the next one is due, or null when the mail is final. */
-export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<number | null> {
+export type AttemptEnd =
+  | { kind: "final"; state: "sent" | "partial" | "failed" }
+  | { kind: "retry"; at: number }
+  /** Only limits stopped it: no attempt was used. */
+  | { kind: "limited"; at: number }
+  | { kind: "skipped" };
+
+export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<AttemptEnd> {
   const { spool, log } = deps;
   const entry = spool.index.get(id);
-  if (!entry || (entry.state !== "queued" && entry.state !== "deferred")) return null;
+  if (!entry || (entry.state !== "queued" && entry.state !== "deferred")) return { kind: "skipped" };
+  const previousState = entry.state;
   const attempt = entry.attempts.length + 1;
-  const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred");
+  const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred").map((r) => r.address);
   entry.state = "sending";
+  let transactions = 0;
+  let hintSeconds = 0;
+  let limitedUntil: number | null = null;
   let error: string | undefined;
+  const record = async (result: TransactionResult) => {
+    await spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients });
+    transactions += 1;
+    hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
+    const { upstream, code, envelope } = result.transaction;
+    log.info({ mailId: id, attempt, upstream, code, recipients: envelope.to.length }, "smtp transaction");
+  };
   try {
-    const accepted = await spool.readAccepted(id);
-    const raw = await composeMessage(accepted, deps.from, spool.blobs);
-    const results = await deps.transport.send({ id, envelope: { from: deps.from, to: open.map((r) => r.address) }, raw });
-    for (const result of results) {
-      await spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients });
-      log.info({ mailId: id, attempt, upstream: result.transaction.upstream, code: result.transaction.code }, "smtp transaction");
+    let raw = deps.cache.get(id);
+    if (!raw) {
+      raw = await composeMessage(await spool.readAccepted(id), deps.from, spool.blobs);
+      deps.cache.set(id, raw);
+    }
+    const size = deps.transport.maxRecipientsPerEnvelope;
+    for (let start = 0; start < open.length; start += size) {
+      if (start > 0) await deps.sleep(deps.batch.delayMs);
+      const to = open.slice(start, start + size);
+      try {
+        await deps.transport.send({ id, envelope: { from: deps.from, to }, raw }, record);
+      } catch (failure) {
+        if (!(failure instanceof RateLimited)) throw failure;
+        limitedUntil = Math.min(limitedUntil ?? failure.until, failure.until);
+      }
+      const failedHere = entry.recipients.some((r) => to.includes(r.address) && r.state === "failed-permanent");
+      if (failedHere && !deps.batch.continueOnError) break;
     }
   } catch (failure) {
     error = (failure as Error).message;
     log.warn({ err: failure, mailId: id, attempt }, "attempt failed");
   }
+  if (transactions === 0 && limitedUntil !== null && error === undefined) {
+    entry.state = previousState;
+    log.info({ mailId: id, until: new Date(limitedUntil).toISOString() }, "every upstream is at its daily limit; mail waits");
+    return { kind: "limited", at: limitedUntil };
+  }
   const state = mailStateAfterAttempt(entry.recipients, attempt, deps.retry.attempts);
-  const nextAt = state === "deferred" ? deps.now() + backoffMs(attempt, deps.retry, deps.random) : null;
+  const at = state === "deferred" ? nextAttemptAt(attempt, hintSeconds, limitedUntil, deps) : null;
   await spool.append({
     type: "attempt",
     id,
     attempt,
     state,
-    ...(nextAt !== null ? { nextAttemptAt: new Date(nextAt).toISOString() } : {}),
+    ...(at !== null ? { nextAttemptAt: new Date(at).toISOString() } : {}),
     ...(error !== undefined ? { error } : {}),
   });
   log.info({ mailId: id, attempt, state }, "attempt ended");
-  return nextAt;
+  if (state !== "deferred") deps.cache.delete(id);
+  return at === null ? { kind: "final", state: state as "sent" | "partial" | "failed" } : { kind: "retry", at };
+}
+
+/** Backoff with jitter, stretched to a 4xx's asked-for delay or a daily limit, capped at retry.maxSeconds. */
+function nextAttemptAt(attempt: number, hintSeconds: number, limitedUntil: number | null, deps: AttemptDeps): number {
+  const wait = Math.max(backoffMs(attempt, deps.retry, deps.random), Math.min(hintSeconds, deps.retry.maxSeconds) * 1000);
+  return Math.max(deps.now() + wait, limitedUntil ?? 0);
 }

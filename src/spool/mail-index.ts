@@ -81,7 +81,12 @@ export class MailIndex {
 
   /** Mails that still need delivery, oldest first. */
   undelivered(): MailEntry[] {
-    return [...this.mails.values()].filter((m) => m.state === "queued" || m.state === "deferred" || m.state === "sending");
+    return this.inStates(["queued", "deferred", "sending"]);
+  }
+
+  /** Mails in any of these states, oldest first. */
+  inStates(states: readonly MailState[]): MailEntry[] {
+    return [...this.mails.values()].filter((m) => states.includes(m.state));
   }
 
   /** Newest first. */

@@ -11,7 +11,7 @@ import { acquireLock } from "./lock.js";
 import { MailIndex } from "./mail-index.js";
 import { decodeRecord, encodeRecord, recordVersion, type AcceptedRecord, type NewRecord, type SpoolRecord } from "./record.js";
 import { recoverSegments, type RecoveryResult } from "./recover.js";
-import { SegmentWriter, type SegmentIo } from "./segment.js";
+import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { segmentName } from "./segment-files.js";
 
 export interface SpoolOptions {
@@ -22,6 +22,8 @@ export interface SpoolOptions {
   segmentMaxBytes?: number;
   io?: SegmentIo;
   now?: () => Date;
+  /** Called for every record folded into the index, at recovery and live. */
+  observers?: ((record: SpoolRecord) => void)[];
 }
 
 export interface SpoolPaths {
@@ -104,7 +106,7 @@ export class Spool {
       corruptDir: this.paths.corrupt,
       repair,
       log: this.options.log,
-      onRecord: (record, location) => this.index.apply(record, location),
+      onRecord: (record, location) => this.applyRecord(record, location),
     });
     this.options.log.info({ ...this.recovery, mails: this.index.size, ms: Date.now() - started }, "spool loaded");
   }
@@ -147,8 +149,13 @@ export class Spool {
     const { type, id, ts, ...rest } = record;
     const ordered = { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
     const location = await this.writer.append(encodeRecord(ordered));
-    this.index.apply(ordered, location);
+    this.applyRecord(ordered, location);
     return ordered;
+  }
+
+  private applyRecord(record: SpoolRecord, location: Location): void {
+    this.index.apply(record, location);
+    for (const observe of this.options.observers ?? []) observe(record);
   }
 
   async readAccepted(id: MailId): Promise<AcceptedRecord> {

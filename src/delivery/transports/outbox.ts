@@ -3,12 +3,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fsyncDir } from "../../spool/fsync.js";
-import type { OutgoingMessage, Transport, TransactionResult } from "./transport.js";
+import type { OutgoingMessage, RecordTransaction, Transport } from "./transport.js";
 
 export function outboxTransport(dir: string): Transport {
   return {
     name: "outbox",
-    async send(message: OutgoingMessage): Promise<TransactionResult[]> {
+    maxRecipientsPerEnvelope: Number.POSITIVE_INFINITY,
+    async send(message: OutgoingMessage, record: RecordTransaction): Promise<void> {
       const file = path.join(dir, `${message.id}.eml`);
       const temp = `${file}.tmp`;
       const handle = await fs.promises.open(temp, "w");
@@ -20,12 +21,10 @@ export function outboxTransport(dir: string): Transport {
       }
       await fs.promises.rename(temp, file);
       await fsyncDir(dir);
-      return [
-        {
-          transaction: { upstream: "outbox", envelope: message.envelope, code: 250, response: `written to outbox/${message.id}.eml` },
-          recipients: message.envelope.to.map((address) => ({ address, state: "sent" as const })),
-        },
-      ];
+      await record({
+        transaction: { upstream: "outbox", envelope: message.envelope, code: 250, response: `written to outbox/${message.id}.eml` },
+        recipients: message.envelope.to.map((address) => ({ address, state: "sent" as const })),
+      });
     },
     async verify() {
       await fs.promises.access(dir, fs.constants.W_OK);

@@ -1,5 +1,6 @@
-// The transport contract (after nodemailer's): send one message to one envelope and
-// report, per SMTP transaction, the reply and each recipient's resulting state.
+// The transport contract (after nodemailer's): deliver one message to one envelope,
+// reporting each SMTP transaction as soon as its reply arrives so the caller can record
+// it before doing anything else (the duplicate window stays one append wide).
 import type { MailId, RecipientState, Transaction } from "../../types.js";
 
 export interface OutgoingMessage {
@@ -11,12 +12,30 @@ export interface OutgoingMessage {
 export interface TransactionResult {
   transaction: Transaction;
   recipients: { address: string; state: RecipientState }[];
+  /** Seconds a 4xx reply asked us to wait, if it said. */
+  retryHintSeconds?: number;
 }
+
+export type RecordTransaction = (result: TransactionResult) => Promise<void>;
 
 export interface Transport {
   readonly name: string;
-  /** One result per transaction; throws only for failures no transaction describes. */
-  send(message: OutgoingMessage): Promise<TransactionResult[]>;
+  /** Most recipients one envelope may carry (batch.size for SMTP). */
+  readonly maxRecipientsPerEnvelope: number;
+  /**
+   * Delivers to as many of the envelope's recipients as it can, calling `record` after every
+   * transaction. Recipients no transaction settled stay open. Throws RateLimited when only
+   * limits (daily caps) kept it from trying at all.
+   */
+  send(message: OutgoingMessage, record: RecordTransaction): Promise<void>;
   verify(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Limits delay mail, they never fail it and never count as an attempt. */
+export class RateLimited extends Error {
+  constructor(readonly until: number) {
+    super(`rate limited until ${new Date(until).toISOString()}`);
+    this.name = "RateLimited";
+  }
 }

@@ -1,0 +1,37 @@
+// The failed-spool view: data/failed/failed.jsonl, one line per partial or failed mail
+// (id, subject, recipients with their last error, attempts, first/last failure time),
+// regenerated atomically (temp file, fsync, rename) from the index. The records stay the truth.
+import fs from "node:fs";
+import path from "node:path";
+import type { MailEntry, MailIndex } from "./mail-index.js";
+import { fsyncDir } from "./fsync.js";
+
+export function failedViewLine(entry: MailEntry): string {
+  const failedAttempts = entry.attempts.filter((a) => a.transactions.some((t) => t.code !== 250) || a.error);
+  return JSON.stringify({
+    id: entry.id,
+    state: entry.state,
+    subject: entry.subject,
+    acceptedAt: entry.acceptedAt,
+    recipients: entry.recipients.map((r) => ({ address: r.address, state: r.state, lastError: r.lastError ?? null })),
+    attempts: entry.attempts.length,
+    firstFailureAt: failedAttempts[0]?.startedAt ?? null,
+    lastFailureAt: failedAttempts.at(-1)?.endedAt ?? failedAttempts.at(-1)?.startedAt ?? null,
+  });
+}
+
+export async function writeFailedView(index: MailIndex, dir: string): Promise<number> {
+  const entries = index.inStates(["partial", "failed"]);
+  const file = path.join(dir, "failed.jsonl");
+  const temp = `${file}.tmp`;
+  const handle = await fs.promises.open(temp, "w");
+  try {
+    await handle.writeFile(entries.map((e) => `${failedViewLine(e)}\n`).join(""));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(temp, file);
+  await fsyncDir(dir);
+  return entries.length;
+}
