@@ -5,7 +5,9 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { crashLoop } from "../helpers/crash-harness.js";
 import { get } from "../helpers/http.js";
-import { startRelay } from "../helpers/server-process.js";
+import { startRelay, writeConfig } from "../helpers/server-process.js";
+import { startSmtpSink } from "../helpers/smtp-sink.js";
+import { upstreamYaml } from "../helpers/relay-in-process.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
 const kills = Number(process.env.MAILSPOOL_CRASH_KILLS ?? 10);
@@ -37,4 +39,37 @@ it(`loses no acknowledged mail across ${kills} kill -9 restarts`, async () => {
     expect(await relay.stop()).toBe(0);
   }
   console.log(`kill -9 harness: ${result.kills} kills, ${result.attempted} sends attempted, ${result.acknowledged.length} acknowledged, 0 lost`);
+}, 180_000);
+
+it(`delivers every acknowledged mail to a live upstream across ${kills} kill -9 restarts, duplicates bounded`, async () => {
+  const dir = tmpDir();
+  const workers = 5;
+  const sink = await startSmtpSink();
+  writeConfig(dir, ["delivery:", `  workers: ${workers}`, "  retry: { attempts: 10, baseSeconds: 0.05, maxSeconds: 0.5 }", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"));
+  try {
+    const result = await crashLoop({
+      cwd: dir,
+      kills,
+      senders: 8,
+      makeBody: (n) => ({ body: new URLSearchParams({ title: `crash ${n}`, content: "<p>x</p>", receiver: "a@example.com" }).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } }),
+    });
+    const relay = await startRelay({ cwd: dir });
+    const idOf = (raw: Buffer) => /Message-ID: <([0-9A-Z]{26})@/.exec(raw.toString())?.[1];
+    try {
+      const wanted = new Set(result.acknowledged);
+      await waitFor(() => {
+        const arrived = new Set(sink.messages.map((m) => idOf(m.raw)));
+        return [...wanted].every((id) => arrived.has(id));
+      }, 30_000, "every acknowledged mail at the upstream");
+    } finally {
+      expect(await relay.stop()).toBe(0);
+    }
+    const perId = new Map<string, number>();
+    for (const m of sink.messages) perId.set(idOf(m.raw)!, (perId.get(idOf(m.raw)!) ?? 0) + 1);
+    const duplicates = [...perId.values()].reduce((sum, n) => sum + n - 1, 0);
+    expect(duplicates).toBeLessThanOrEqual(kills * workers);
+    console.log(`kill -9 with upstream: ${kills} kills, ${result.acknowledged.length} acknowledged, all arrived, ${duplicates} duplicates (bound ${kills * workers})`);
+  } finally {
+    await sink.close();
+  }
 }, 180_000);
