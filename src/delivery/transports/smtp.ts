@@ -75,6 +75,8 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
     }),
   }));
 
+  const reserved = new Map<string, number>();
+
   async function sendVia(upstream: Upstream, message: OutgoingMessage, to: string[], record: RecordTransaction): Promise<string[]> {
     const envelope = { from: message.envelope.from, to };
     const name = upstream.config.name;
@@ -126,7 +128,7 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         let batch = open;
         const { dailyLimit, name } = upstream.config;
         if (dailyLimit > 0) {
-          const left = dailyLimit - options.daily.count(name, now());
+          const left = dailyLimit - options.daily.count(name, now()) - (reserved.get(name) ?? 0);
           if (left <= 0) {
             const until = now() + options.daily.msUntilMidnight(now());
             limitedUntil = Math.min(limitedUntil ?? until, until);
@@ -137,8 +139,14 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         }
         await upstream.bucket.take(sleep);
         tried = true;
-        const settled = new Set(await sendVia(upstream, message, batch, record));
-        open = open.filter((address) => !settled.has(address));
+        // workers sending at once must not overshoot the daily limit between send and record
+        reserved.set(name, (reserved.get(name) ?? 0) + batch.length);
+        try {
+          const settled = new Set(await sendVia(upstream, message, batch, record));
+          open = open.filter((address) => !settled.has(address));
+        } finally {
+          reserved.set(name, reserved.get(name)! - batch.length);
+        }
       }
       if (!tried && limitedUntil !== null) throw new RateLimited(limitedUntil);
     },
