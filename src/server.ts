@@ -11,6 +11,12 @@ import type { Transport } from "./delivery/transports/transport.js";
 import { createApp, type IntakeGate } from "./http/app.js";
 import { listen, type Listening } from "./http/serve.js";
 import type { Logger } from "./log.js";
+import path from "node:path";
+import type { Cron } from "croner";
+import { PickupWatcher } from "./intake/pickup.js";
+import { intakeLimits } from "./intake/limits.js";
+import { scheduleRescan } from "./jobs/rescan-failed.js";
+import { StateFile } from "./spool/state-file.js";
 import { Spool } from "./spool/spool.js";
 import type { SegmentIo } from "./spool/segment.js";
 
@@ -19,6 +25,8 @@ export interface RunningServer {
   spool: Spool;
   delivery: Delivery;
   listening: Listening;
+  pickup: PickupWatcher;
+  rescan: Cron;
   stop(): Promise<void>;
 }
 
@@ -27,6 +35,7 @@ export interface ServerOverrides {
   transport?: Transport;
   /** Injected time for tests: the clock, timers' sleep and backoff jitter. */
   clock?: { now?: () => number; sleep?: (ms: number) => Promise<void>; random?: () => number };
+  pickupIntervalMs?: number;
 }
 
 export async function startServer(loaded: LoadedConfig, log: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
@@ -53,12 +62,40 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       log: log.child({ component: "delivery" }),
       ...overrides.clock,
     });
+    const state = await StateFile.open(path.join(loaded.dataDir, "state.json"), log);
+    const setPaused = async (paused: boolean) => {
+      await state.setPaused(paused);
+      delivery!.setPaused(paused);
+    };
+    if (state.paused) delivery.setPaused(true);
     const gate: IntakeGate = { accepting: true };
-    const app = createApp({ config, spool, log: log.child({ component: "http" }), gate, onAccepted: (id) => delivery!.enqueue(id) });
+    const app = createApp({
+      config,
+      spool,
+      log: log.child({ component: "http" }),
+      gate,
+      admin: { delivery, setPaused },
+      onAccepted: (id) => delivery!.enqueue(id),
+    });
     listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
     await delivery.start();
+    const pickup = new PickupWatcher({
+      spool,
+      delivery,
+      policy: { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients },
+      limits: intakeLimits(config),
+      log: log.child({ component: "pickup" }),
+      intervalMs: overrides.pickupIntervalMs,
+    });
+    pickup.start();
+    const rescan = scheduleRescan(config.failed.rescan, {
+      index: spool.index,
+      replay: (id, options) => delivery!.replay(id, options),
+      maxAgeHours: config.failed.maxAgeHours,
+      log: log.child({ component: "rescan" }),
+    });
     log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
-    const running = { url: listening.url, spool, delivery, listening };
+    const running = { url: listening.url, spool, delivery, listening, pickup, rescan };
     return { ...running, stop: () => stopServer(running, gate, config.shutdown.graceSeconds * 1000, log) };
   } catch (error) {
     await listening?.close();
@@ -83,7 +120,9 @@ function createTransport(config: Config, spool: Spool, daily: DailyCounter, log:
 
 async function stopServer(running: Omit<RunningServer, "stop">, gate: IntakeGate, graceMs: number, log: Logger): Promise<void> {
   gate.accepting = false;
+  running.rescan.stop();
   log.info({ graceMs }, "shutting down: intake closed");
+  await running.pickup.stop();
   await Promise.all([running.delivery.stop(graceMs), withTimeout(running.listening.close(), graceMs)]);
   await running.spool.close();
   log.info("shutdown complete");

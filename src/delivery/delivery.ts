@@ -8,6 +8,7 @@ import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import type { RetryPolicy } from "./backoff.js";
 import { notifyFailure } from "./failure-webhook.js";
+import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
@@ -75,6 +76,29 @@ export class Delivery {
     return this.pool.busy;
   }
 
+  get paused(): boolean {
+    return this.pool.paused;
+  }
+
+  /** Delivery only: intake keeps accepting while paused (used while rotating credentials). */
+  setPaused(paused: boolean): void {
+    if (paused) this.pool.pause();
+    else this.pool.unpause();
+    this.options.log.info({ paused }, paused ? "delivery paused" : "delivery resumed");
+  }
+
+  async replay(id: MailId, options: ReplayOptions): Promise<string[]> {
+    const recipients = await replayMail(this.options.spool, (mailId) => this.enqueue(mailId), id, options);
+    this.refreshFailedView();
+    return recipients;
+  }
+
+  async cancel(id: MailId, reason: string, idempotencyKey?: string): Promise<void> {
+    await cancelMail(this.options.spool, id, reason, idempotencyKey);
+    this.attemptDeps.cache.delete(id);
+    this.refreshFailedView();
+  }
+
   private async deliver(id: MailId): Promise<void> {
     const { spool, log } = this.options;
     try {
@@ -92,6 +116,11 @@ export class Delivery {
   private onFailed(id: MailId): void {
     const entry = this.options.spool.index.get(id);
     if (entry && this.options.failureWebhook) void notifyFailure(this.options.failureWebhook, entry, this.options.log);
+    this.refreshFailedView();
+  }
+
+  /** Rewrites failed/failed.jsonl shortly (coalescing bursts of changes). */
+  private refreshFailedView(): void {
     this.failedViewTimer ??= setTimeout(() => {
       this.failedViewTimer = null;
       void this.writeFailedView();

@@ -26,6 +26,17 @@ export class DeliveryQueue {
     else this.ready.push(id);
   }
 
+  /** Back to the head of the line (a worker that was paused while it waited). */
+  pushFront(id: MailId): void {
+    if (this.closed) return;
+    if (this.head > 0) {
+      this.head -= 1;
+      this.ready[this.head] = id;
+    } else {
+      this.ready.unshift(id);
+    }
+  }
+
   schedule(id: MailId, at: number): void {
     clearTimeout(this.timers.get(id));
     this.timers.delete(id);

@@ -83,8 +83,9 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     log.info({ mailId: id, until: new Date(limitedUntil).toISOString() }, "every upstream is at its daily limit; mail waits");
     return { kind: "limited", at: limitedUntil };
   }
-  const state = mailStateAfterAttempt(entry.recipients, attempt, deps.retry.attempts);
-  const at = state === "deferred" ? nextAttemptAt(attempt, hintSeconds, limitedUntil, deps) : null;
+  const sinceReplay = attempt - entry.attemptsBeforeReplay;
+  const state = mailStateAfterAttempt(entry.recipients, sinceReplay, entry.replayBudget ?? deps.retry.attempts);
+  const at = state === "deferred" ? nextAttemptAt(sinceReplay, hintSeconds, limitedUntil, deps) : null;
   await spool.append({
     type: "attempt",
     id,

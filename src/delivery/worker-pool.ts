@@ -7,6 +7,8 @@ import type { DeliveryQueue } from "./queue.js";
 export class WorkerPool {
   private readonly inFlight = new Set<Promise<void>>();
   private loops: Promise<void>[] = [];
+  private resumed: Promise<void> | null = null;
+  private resume: (() => void) | null = null;
 
   constructor(
     private readonly size: number,
@@ -23,10 +25,31 @@ export class WorkerPool {
     this.loops = Array.from({ length: this.size }, () => this.work());
   }
 
+  get paused(): boolean {
+    return this.resumed !== null;
+  }
+
+  /** Workers finish what they hold and take nothing new until resumed. */
+  pause(): void {
+    this.resumed ??= new Promise((resolve) => (this.resume = resolve));
+  }
+
+  unpause(): void {
+    this.resume?.();
+    this.resumed = null;
+    this.resume = null;
+  }
+
   private async work(): Promise<void> {
     for (;;) {
+      while (this.resumed) await this.resumed;
       const id = await this.queue.take();
       if (id === null) return;
+      if (this.resumed) {
+        // paused while this worker waited: hand the mail back, first in line
+        this.queue.pushFront(id);
+        continue;
+      }
       const job = this.deliver(id).catch((error) => this.log.error({ err: error, mailId: id }, "delivery failed unexpectedly"));
       this.inFlight.add(job);
       await job;
@@ -37,6 +60,7 @@ export class WorkerPool {
   /** Closes the queue and waits up to graceMs for in-flight deliveries; true if all ended. */
   async stop(graceMs: number): Promise<boolean> {
     this.queue.close();
+    this.unpause();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), graceMs);

@@ -2,6 +2,7 @@
 // It never listens (http/serve.ts does); tests may call app.request() in memory.
 import { Hono } from "hono";
 import type { Config } from "../config.js";
+import type { Delivery } from "../delivery/delivery.js";
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
@@ -10,6 +11,7 @@ import { accessControl } from "./access.js";
 import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
 import { requestId } from "./request-id.js";
+import { adminRoute } from "./routes/admin.js";
 import { healthRoute } from "./routes/health.js";
 import { recordsRoute } from "./routes/records.js";
 import { sendRoute } from "./routes/send.js";
@@ -20,11 +22,18 @@ export interface IntakeGate {
   accepting: boolean;
 }
 
+/** What the admin API acts on. */
+export interface AdminDeps {
+  delivery: Pick<Delivery, "cancel" | "replay">;
+  setPaused(paused: boolean): Promise<void>;
+}
+
 export interface AppDeps {
   config: Config;
   spool: Spool;
   log: Logger;
   gate: IntakeGate;
+  admin: AdminDeps;
   onAccepted(id: MailId): void;
 }
 
@@ -44,6 +53,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", sendRoute(deps));
   app.route("/", statusRoute(deps));
   app.route("/", recordsRoute(deps));
+  app.route("/", adminRoute(deps));
   app.notFound((c) => failure(c, new MailspoolError("not_found")));
   app.onError((error, c) => {
     if (error instanceof MailspoolError) {

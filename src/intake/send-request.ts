@@ -40,6 +40,11 @@ async function readJson(request: Request, limits: FormLimits, store: BlobStore):
   } catch (error) {
     throw invalidField("body", `malformed JSON: ${(error as Error).message}`);
   }
+  return sendInputFromJson(parsed, limits, store);
+}
+
+/** A parsed JSON send request (HTTP body or pickup file) → fields and collected files. */
+export async function sendInputFromJson(parsed: unknown, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidField("body", "the JSON body must be an object");
   const { attachment, "attachment[]": bracketed, ...fields } = parsed as Record<string, unknown>;
   const key = bracketed !== undefined ? "attachment[]" : "attachment";

@@ -45,6 +45,7 @@ describe("MailIndex fold", () => {
       client: "10.0.0.7",
       subject: "subject of m1",
       location: at(0),
+      attemptsBeforeReplay: 0,
       recipients: [
         { address: "a@x.test", name: "a", kind: "to", state: "pending" },
         { address: "b@x.test", name: "b", kind: "to", state: "pending" },
@@ -188,5 +189,23 @@ describe("MailIndex views", () => {
     const index = populated();
     expect(ids(index.undelivered())).toEqual(["m2", "m4"]);
     expect(index.countByState()).toEqual({ queued: 1, sending: 0, deferred: 1, sent: 2, partial: 0, failed: 0, cancelled: 0 });
+  });
+});
+
+describe("MailIndex operator records", () => {
+  it("a replay re-queues the named recipients with a fresh budget; a cancel is terminal", () => {
+    const index = new MailIndex();
+    index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"]), at(0));
+    index.apply({ v: 1, type: "attempt", id: "m1", ts: "2025-01-15T09:01:00.000Z", attempt: 1, state: "failed" }, at(100));
+    expect(index.get("m1")!.recipients.map((r) => r.state)).toEqual(["failed-transient", "failed-transient"]);
+    index.apply({ v: 1, type: "replay", id: "m1", ts: "2025-01-15T10:00:00.000Z", recipients: ["b@x.test"], attempts: 1, reason: "test", idempotencyKey: "pickup:r.json" }, at(200));
+    const entry = index.get("m1")!;
+    expect(entry.state).toBe("queued");
+    expect(entry.recipients.map((r) => r.state)).toEqual(["failed-transient", "pending"]);
+    expect(entry).toMatchObject({ attemptsBeforeReplay: 1, replayBudget: 1 });
+    expect(index.byIdempotencyKey("pickup:r.json", new Date("2025-01-15T00:00:00.000Z"))).toBe("m1");
+    expect(index.byIdempotencyKey("pickup:r.json", new Date("2025-01-16T11:00:00.000Z"))).toBeUndefined();
+    index.apply({ v: 1, type: "cancel", id: "m1", ts: "2025-01-15T10:01:00.000Z", reason: "test" }, at(300));
+    expect(index.get("m1")!.state).toBe("cancelled");
   });
 });

@@ -32,6 +32,11 @@ export interface MailEntry {
   recipients: RecipientStatus[];
   attempts: AttemptStatus[];
   nextAttemptAt?: string;
+  /** Attempts made before the last replay: the retry budget counts from here. */
+  attemptsBeforeReplay: number;
+  /** The last replay's budget, when it set one (the rescan allows a single attempt). */
+  replayBudget?: number;
+  idempotencyKey?: string;
 }
 
 export interface ListQuery {
@@ -42,6 +47,8 @@ export interface ListQuery {
 
 export class MailIndex {
   private readonly mails = new Map<MailId, MailEntry>();
+  /** Idempotency keys (HTTP and pickup file names) → the mail and when the key was used. */
+  private readonly keys = new Map<string, { id: MailId; ts: string }>();
   orphanRecords = 0;
 
   get size(): number {
@@ -52,7 +59,14 @@ export class MailIndex {
     return this.mails.get(id);
   }
 
+  /** The mail a key was used for within the window, if any. */
+  byIdempotencyKey(key: string, since: Date): MailId | undefined {
+    const used = this.keys.get(key);
+    return used && used.ts >= since.toISOString() ? used.id : undefined;
+  }
+
   apply(record: SpoolRecord, location: Location): void {
+    if ("idempotencyKey" in record && record.idempotencyKey) this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts });
     if (record.type === "accepted") {
       this.mails.set(record.id, entryFromAccepted(record, location));
       return;
@@ -60,6 +74,12 @@ export class MailIndex {
     const entry = this.mails.get(record.id);
     if (!entry) {
       this.orphanRecords += 1;
+      return;
+    }
+    if (record.type === "replay") return applyReplay(entry, record.recipients, record.attempts);
+    if (record.type === "cancel") {
+      entry.state = "cancelled";
+      entry.nextAttemptAt = undefined;
       return;
     }
     const attempt = attemptOf(entry, record.attempt, record.ts);
@@ -116,7 +136,16 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
-  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [] };
+  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey };
+}
+
+function applyReplay(entry: MailEntry, recipients: string[], budget: number | undefined): void {
+  const named = new Set(recipients);
+  for (const r of entry.recipients) if (named.has(r.address)) r.state = "pending";
+  entry.state = "queued";
+  entry.nextAttemptAt = undefined;
+  entry.attemptsBeforeReplay = entry.attempts.length;
+  entry.replayBudget = budget;
 }
 
 /** Recipients left open by an attempt become deferred, or failed-transient once the mail is final. */

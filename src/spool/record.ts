@@ -15,6 +15,8 @@ export interface AcceptedRecord extends RecordBase {
   type: "accepted";
   client: string;
   mail: Mail;
+  /** Idempotency-Key (HTTP, scoped by client) or pickup file name. */
+  idempotencyKey?: string;
 }
 
 /** One transaction of an attempt, appended as soon as the upstream answered. */
@@ -34,7 +36,25 @@ export interface AttemptRecord extends RecordBase {
   error?: string;
 }
 
-export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord;
+/** Back to the queue for the named (else every not-yet-sent) recipients, with a fresh retry budget. */
+export interface ReplayRecord extends RecordBase {
+  type: "replay";
+  recipients: string[];
+  /** Attempts this replay allows (the rescan gives one); absent = retry.attempts. */
+  attempts?: number;
+  reason: string;
+  /** The pickup file it came from, so a crash before the file is removed cannot replay twice. */
+  idempotencyKey?: string;
+}
+
+/** Stops a queued, deferred or failed mail for good. */
+export interface CancelRecord extends RecordBase {
+  type: "cancel";
+  reason: string;
+  idempotencyKey?: string;
+}
+
+export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord | ReplayRecord | CancelRecord;
 export type NewRecord = SpoolRecord extends infer R ? (R extends SpoolRecord ? Omit<R, "v" | "ts"> & { ts?: string } : never) : never;
 
 const crcMarker = ',"crc":"';

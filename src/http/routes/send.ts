@@ -2,17 +2,15 @@
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
 import { acceptMail } from "../../intake/accept-mail.js";
+import { intakeLimits } from "../../intake/limits.js";
 import { readSendRequest } from "../../intake/send-request.js";
 import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 
-export const maxAttachments = 100;
-const maxFields = 50;
-
 export function sendRoute({ config, spool, log, gate, onAccepted }: AppDeps) {
   const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
-  const limits = { maxBodyBytes: config.server.maxBodyBytes, inlineMaxBytes: config.spool.inlineMaxBytes, maxFiles: maxAttachments, maxFields };
+  const limits = intakeLimits(config);
   return new Hono<AppEnv>().post("/api/email/send", async (c) => {
     if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
     spool.checkCapacity();

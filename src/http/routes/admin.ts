@@ -1,0 +1,54 @@
+// The admin API: pause/resume delivery (intake keeps accepting; the flag survives a
+// restart), cancel a mail, and re-drive the failed spool.
+import { Hono } from "hono";
+import { z } from "zod";
+import { parseSince } from "../../duration.js";
+import { MailspoolError } from "../../errors.js";
+import { fieldErrors } from "../../intake/mail-schema.js";
+import type { AppDeps } from "../app.js";
+import type { AppEnv } from "../app-env.js";
+import { adminAccess } from "../admin-access.js";
+import { success } from "../envelope.js";
+
+const retryFilterSchema = z.object({
+  since: z.string().refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date").optional(),
+  state: z.enum(["partial", "failed"]).optional(),
+  ids: z.array(z.string()).max(10_000).optional(),
+});
+
+export function adminRoute({ config, spool, admin }: AppDeps) {
+  const app = new Hono<AppEnv>();
+  app.use("/admin/*", adminAccess(config.admin.allow));
+  app.post("/admin/pause", async (c) => {
+    await admin.setPaused(true);
+    return success(c, { paused: true });
+  });
+  app.post("/admin/resume", async (c) => {
+    await admin.setPaused(false);
+    return success(c, { paused: false });
+  });
+  app.post("/admin/cancel/:id", async (c) => {
+    const id = c.req.param("id");
+    await admin.delivery.cancel(id, `admin API (${c.get("client").tokenName ?? c.get("client").ip})`);
+    return success(c, { id, state: "cancelled" });
+  });
+  app.post("/admin/retry-failed", async (c) => {
+    const text = await c.req.text();
+    let body: unknown = {};
+    try {
+      body = text.trim() ? JSON.parse(text) : {};
+    } catch {
+      throw new MailspoolError("invalid_param", undefined, { errors: [{ field: "body", message: "malformed JSON" }] });
+    }
+    const parsed = retryFilterSchema.safeParse(body);
+    if (!parsed.success) throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(parsed.error) });
+    const since = parsed.data.since ? parseSince(parsed.data.since)!.toISOString() : "";
+    const ids = parsed.data.ids ? new Set(parsed.data.ids) : null;
+    const chosen = spool.index
+      .inStates(parsed.data.state ? [parsed.data.state] : ["partial", "failed"])
+      .filter((e) => e.acceptedAt >= since && (!ids || ids.has(e.id)));
+    for (const entry of chosen) await admin.delivery.replay(entry.id, { reason: "admin retry-failed" });
+    return success(c, { count: chosen.length, ids: chosen.map((e) => e.id) });
+  });
+  return app;
+}
