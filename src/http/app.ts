@@ -24,7 +24,7 @@ export interface IntakeGate {
 
 /** What the admin API acts on. */
 export interface AdminDeps {
-  delivery: Pick<Delivery, "cancel" | "replay">;
+  delivery: Pick<Delivery, "cancel" | "replay" | "paused">;
   setPaused(paused: boolean): Promise<void>;
 }
 

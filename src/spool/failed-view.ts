@@ -7,7 +7,7 @@ import type { MailEntry, MailIndex } from "./mail-index.js";
 import { fsyncDir } from "./fsync.js";
 
 export function failedViewLine(entry: MailEntry): string {
-  const failedAttempts = entry.attempts.filter((a) => a.transactions.some((t) => t.code !== 250) || a.error);
+  const failedAttempts = entry.attempts.filter((a) => a.state !== "sent");
   return JSON.stringify({
     id: entry.id,
     state: entry.state,

@@ -89,7 +89,7 @@ export class MailIndex {
         const recipient = entry.recipients.find((r) => r.address === outcome.address);
         if (!recipient) continue;
         recipient.state = outcome.state;
-        recipient.lastError = outcome.state === "sent" ? undefined : `${record.transaction.code} ${record.transaction.response}`;
+        recipient.lastError = outcome.state === "sent" ? undefined : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
       }
     } else if (record.type === "attempt") {
       Object.assign(attempt, { endedAt: record.ts, state: record.state, nextAttemptAt: record.nextAttemptAt, error: record.error });

@@ -24,7 +24,8 @@ export interface OutcomeRecord extends RecordBase {
   type: "outcome";
   attempt: number;
   transaction: Transaction;
-  recipients: { address: string; state: RecipientState }[];
+  /** `error`: this recipient's own reply when it differs from the transaction's (a RCPT rejection). */
+  recipients: { address: string; state: RecipientState; error?: string }[];
 }
 
 /** The end of an attempt: the mail's state after it, and when the next one is due. */

@@ -102,12 +102,12 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 
   /** Records the transaction; returns the recipients it settled (sent or failed for good). */
   async function settle(upstream: string, envelope: { from: string; to: string[] }, code: number, response: string, accepted: string[], rejected: RejectedRecipient[], record: RecordTransaction): Promise<string[]> {
-    const recipients: { address: string; state: RecipientState }[] = accepted.map((address) => ({ address, state: "sent" }));
+    const recipients: { address: string; state: RecipientState; error?: string }[] = accepted.map((address) => ({ address, state: "sent" }));
     let hint: number | undefined;
     for (const r of rejected) {
       if (!r.recipient) continue;
       const rcode = r.responseCode ?? 0;
-      recipients.push({ address: r.recipient, state: recipientRejectionIsPermanent(rcode) ? "failed-permanent" : "deferred" });
+      recipients.push({ address: r.recipient, state: recipientRejectionIsPermanent(rcode) ? "failed-permanent" : "deferred", error: r.response ?? String(rcode) });
       const asked = retryHintSeconds(rcode, r.response ?? "");
       if (asked !== null) hint = Math.max(hint ?? 0, asked);
     }

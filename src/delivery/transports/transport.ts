@@ -11,7 +11,7 @@ export interface OutgoingMessage {
 
 export interface TransactionResult {
   transaction: Transaction;
-  recipients: { address: string; state: RecipientState }[];
+  recipients: { address: string; state: RecipientState; error?: string }[];
   /** Seconds a 4xx reply asked us to wait, if it said. */
   retryHintSeconds?: number;
 }
