@@ -25,12 +25,15 @@ export interface FieldError {
 export class MailspoolError extends Error {
   readonly code: ErrorCode;
   readonly errors?: FieldError[];
+  /** For 429: seconds until the quota window ends (the Retry-After header). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message?: string, options: { errors?: FieldError[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, options: { errors?: FieldError[]; cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(message ?? errorTable[code].message, { cause: options.cause });
     this.name = "MailspoolError";
     this.code = code;
     this.errors = options.errors;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

@@ -13,7 +13,9 @@ import { listen, type Listening } from "./http/serve.js";
 import type { Logger } from "./log.js";
 import path from "node:path";
 import type { Cron } from "croner";
+import { Idempotency } from "./intake/idempotency.js";
 import { PickupWatcher } from "./intake/pickup.js";
+import { Quotas } from "./intake/quotas.js";
 import { intakeLimits } from "./intake/limits.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
 import { StateFile } from "./spool/state-file.js";
@@ -41,12 +43,13 @@ export interface ServerOverrides {
 export async function startServer(loaded: LoadedConfig, log: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const { config } = loaded;
   const daily = new DailyCounter(config.delivery.timezone);
+  const quotas = new Quotas(config.quotas, config.delivery.timezone, log.child({ component: "quotas" }), overrides.clock?.now);
   const spool = Spool.open({
     dataDir: loaded.dataDir,
     log: log.child({ component: "spool" }),
     minFreeBytes: config.spool.minFreeBytes,
     io: overrides.io,
-    observers: [(record) => daily.observe(record)],
+    observers: [(record) => daily.observe(record), (record) => quotas.observe(record)],
   });
   let listening: Listening | undefined;
   let delivery: Delivery | undefined;
@@ -75,6 +78,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       log: log.child({ component: "http" }),
       gate,
       admin: { delivery, setPaused },
+      intake: { quotas, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
       onAccepted: (id) => delivery!.enqueue(id),
     });
     listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });

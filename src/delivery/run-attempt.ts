@@ -85,10 +85,12 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   }
   const sinceReplay = attempt - entry.attemptsBeforeReplay;
   const state = mailStateAfterAttempt(entry.recipients, sinceReplay, entry.replayBudget ?? deps.retry.attempts);
-  const at = state === "deferred" ? nextAttemptAt(sinceReplay, hintSeconds, limitedUntil, deps) : null;
+  const endedAt = deps.now();
+  const at = state === "deferred" ? nextAttemptAt(endedAt, sinceReplay, hintSeconds, limitedUntil, deps) : null;
   await spool.append({
     type: "attempt",
     id,
+    ts: new Date(endedAt).toISOString(),
     attempt,
     state,
     ...(at !== null ? { nextAttemptAt: new Date(at).toISOString() } : {}),
@@ -100,7 +102,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
 }
 
 /** Backoff with jitter, stretched to a 4xx's asked-for delay or a daily limit, capped at retry.maxSeconds. */
-function nextAttemptAt(attempt: number, hintSeconds: number, limitedUntil: number | null, deps: AttemptDeps): number {
+function nextAttemptAt(now: number, attempt: number, hintSeconds: number, limitedUntil: number | null, deps: AttemptDeps): number {
   const wait = Math.max(backoffMs(attempt, deps.retry, deps.random), Math.min(hintSeconds, deps.retry.maxSeconds) * 1000);
-  return Math.max(deps.now() + wait, limitedUntil ?? 0);
+  return Math.max(now + wait, limitedUntil ?? 0);
 }

@@ -3,6 +3,8 @@
 import { Hono } from "hono";
 import type { Config } from "../config.js";
 import type { Delivery } from "../delivery/delivery.js";
+import type { Idempotency } from "../intake/idempotency.js";
+import type { Quotas } from "../intake/quotas.js";
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
@@ -28,12 +30,19 @@ export interface AdminDeps {
   setPaused(paused: boolean): Promise<void>;
 }
 
+/** Intake policies that keep state across requests. */
+export interface IntakeDeps {
+  quotas: Pick<Quotas, "check">;
+  idempotency: Idempotency;
+}
+
 export interface AppDeps {
   config: Config;
   spool: Spool;
   log: Logger;
   gate: IntakeGate;
   admin: AdminDeps;
+  intake: IntakeDeps;
   onAccepted(id: MailId): void;
 }
 

@@ -10,5 +10,9 @@ export function success(c: Context, data: unknown) {
 export function failure(c: Context, error: MailspoolError) {
   const status = error.status as ContentfulStatusCode;
   if (error.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer realm="mailspool"');
+  if (error.retryAfterSeconds !== undefined) {
+    c.header("Retry-After", String(error.retryAfterSeconds));
+    return c.json({ code: status, message: error.message, data: { retryAfter: error.retryAfterSeconds } }, status);
+  }
   return c.json({ code: status, message: error.message, data: error.errors ? { errors: error.errors } : null }, status);
 }

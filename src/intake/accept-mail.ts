@@ -9,14 +9,14 @@ import { discardFiles, storeFiles } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
 import type { SendInput } from "./send-request.js";
 
-export async function acceptMail(spool: Spool, policy: MailPolicy, input: SendInput, client: string, idempotencyKey?: string): Promise<MailId> {
+export async function acceptMail(spool: Spool, policy: MailPolicy, input: SendInput, client: string, idempotency?: { key: string; requestHash?: string }): Promise<MailId> {
   try {
     const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
     const { fields, recipients } = validateSendFields(input.fields, policy, fileErrors);
     spool.checkCapacity();
     const attachments = await storeFiles(input.files, spool.blobs);
     const id = ulid();
-    await spool.accept(id, buildMail(id, fields, recipients, attachments, policy), client, idempotencyKey);
+    await spool.accept(id, buildMail(id, fields, recipients, attachments, policy), client, idempotency);
     return id;
   } catch (error) {
     await discardFiles(input.files);

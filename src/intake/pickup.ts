@@ -96,7 +96,7 @@ export class PickupWatcher {
       log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
     } else {
       const input = await sendInputFromJson(content, this.options.limits, spool.blobs);
-      const id = await acceptMail(spool, this.options.policy, input, "pickup", key);
+      const id = await acceptMail(spool, this.options.policy, input, "pickup", { key });
       delivery.enqueue(id);
       log.info({ file: name, mailId: id }, "pickup: mail accepted");
     }

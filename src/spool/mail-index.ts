@@ -37,6 +37,7 @@ export interface MailEntry {
   /** The last replay's budget, when it set one (the rescan allows a single attempt). */
   replayBudget?: number;
   idempotencyKey?: string;
+  requestHash?: string;
 }
 
 export interface ListQuery {
@@ -136,7 +137,7 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
-  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey };
+  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash };
 }
 
 function applyReplay(entry: MailEntry, recipients: string[], budget: number | undefined): void {

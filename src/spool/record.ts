@@ -17,6 +17,8 @@ export interface AcceptedRecord extends RecordBase {
   mail: Mail;
   /** Idempotency-Key (HTTP, scoped by client) or pickup file name. */
   idempotencyKey?: string;
+  /** With an HTTP Idempotency-Key: the hash that tells "the same request" (normalised fields, attachment sha256s). */
+  requestHash?: string;
 }
 
 /** One transaction of an attempt, appended as soon as the upstream answered. */

@@ -138,9 +138,9 @@ export class Spool {
   }
 
   /** Appends the accepted record; resolves once it is durable. */
-  async accept(id: MailId, mail: Mail, client: string, idempotencyKey?: string): Promise<void> {
+  async accept(id: MailId, mail: Mail, client: string, idempotency?: { key: string; requestHash?: string }): Promise<void> {
     this.checkCapacity();
-    await this.append({ type: "accepted", id, client, mail, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    await this.append({ type: "accepted", id, client, mail, ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}) });
   }
 
   /** Appends a record and folds it into the index once it is durable. */

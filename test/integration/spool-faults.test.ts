@@ -10,6 +10,7 @@ import { nodeSegmentIo, type SegmentIo } from "../../src/spool/segment.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { createApp } from "../../src/http/app.js";
 import { Spool } from "../../src/spool/spool.js";
+import { Idempotency } from "../../src/intake/idempotency.js";
 import { get, post } from "../helpers/http.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
@@ -108,7 +109,7 @@ describe("shutdown", () => {
     const loaded = loadConfig({ cwd: dir, env: {} });
     const spool = Spool.open({ dataDir: loaded.dataDir, log: createLogger("silent"), minFreeBytes: -1 });
     try {
-      const app = createApp({ config: loaded.config, spool, log: createLogger("silent"), gate: { accepting: false }, admin: { delivery: { cancel: async () => undefined, replay: async () => [], paused: false }, setPaused: async () => undefined }, onAccepted: () => undefined });
+      const app = createApp({ config: loaded.config, spool, log: createLogger("silent"), gate: { accepting: false }, admin: { delivery: { cancel: async () => undefined, replay: async () => [], paused: false }, setPaused: async () => undefined }, intake: { quotas: { check: () => undefined }, idempotency: new Idempotency(spool.index) }, onAccepted: () => undefined });
       const response = await app.request("/api/email/send", { method: "POST", body: form("late"), headers: formHeaders }, { remoteAddress: "127.0.0.1" });
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ code: 503 });

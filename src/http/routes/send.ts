@@ -4,20 +4,43 @@ import { MailspoolError } from "../../errors.js";
 import { acceptMail } from "../../intake/accept-mail.js";
 import { intakeLimits } from "../../intake/limits.js";
 import { readSendRequest } from "../../intake/send-request.js";
+import { requestHash, scopedKey } from "../../intake/idempotency.js";
+import { discardFiles } from "../../intake/incoming-file.js";
 import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 
-export function sendRoute({ config, spool, log, gate, onAccepted }: AppDeps) {
+export function sendRoute({ config, spool, log, gate, intake, onAccepted }: AppDeps) {
   const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
   const limits = intakeLimits(config);
   return new Hono<AppEnv>().post("/api/email/send", async (c) => {
     if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
     spool.checkCapacity();
     const started = performance.now();
-    const input = await readSendRequest(c.req.raw, limits, spool.blobs);
     const client = clientId(c.get("client"));
-    const id = await acceptMail(spool, policy, input, client);
+    const header = c.req.header("idempotency-key");
+    const key = header === undefined ? undefined : scopedKey(client, header);
+    const input = await readSendRequest(c.req.raw, limits, spool.blobs);
+    const accept = (requestHash?: string) => {
+      intake.quotas.check(client);
+      return acceptMail(spool, policy, input, client, key ? { key, requestHash } : undefined);
+    };
+    let id: string;
+    let repeated = false;
+    try {
+      if (key) {
+        const hash = requestHash(input);
+        ({ id, repeated } = await intake.idempotency.run(key, hash, () => accept(hash)));
+      } else {
+        id = await accept();
+      }
+    } finally {
+      if (repeated) await discardFiles(input.files);
+    }
+    if (repeated) {
+      log.info({ mailId: id, requestId: c.get("requestId"), client }, "repeated Idempotency-Key: first answer returned, nothing queued");
+      return success(c, { id });
+    }
     onAccepted(id);
     log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started) }, "mail accepted");
     return success(c, { id });
