@@ -142,6 +142,7 @@ export const configSchema = z
         minFreeBytes: int(-1).default(0),
         retentionDays: int(0).default(30),
         inlineMaxBytes: int(0).default(65536),
+        segmentMaxBytes: int(4096).default(64 * 1024 * 1024),
       })
       .prefault({}),
     delivery: z

@@ -19,6 +19,7 @@ import { Quotas } from "./intake/quotas.js";
 import { intakeLimits } from "./intake/limits.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
 import { StateFile } from "./spool/state-file.js";
+import { startCompactor, type Compactor } from "./jobs/compact-spool.js";
 import { Spool } from "./spool/spool.js";
 import type { SegmentIo } from "./spool/segment.js";
 
@@ -29,6 +30,7 @@ export interface RunningServer {
   listening: Listening;
   pickup: PickupWatcher;
   rescan: Cron;
+  compactor: Compactor;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
     dataDir: loaded.dataDir,
     log: log.child({ component: "spool" }),
     minFreeBytes: config.spool.minFreeBytes,
+    segmentMaxBytes: config.spool.segmentMaxBytes,
     io: overrides.io,
     observers: [(record) => daily.observe(record), (record) => quotas.observe(record)],
   });
@@ -99,7 +102,8 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       log: log.child({ component: "rescan" }),
     });
     log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
-    const running = { url: listening.url, spool, delivery, listening, pickup, rescan };
+    const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: log.child({ component: "compact" }) });
+    const running = { url: listening.url, spool, delivery, listening, pickup, rescan, compactor };
     return { ...running, stop: () => stopServer(running, gate, config.shutdown.graceSeconds * 1000, log) };
   } catch (error) {
     await listening?.close();
@@ -125,6 +129,7 @@ function createTransport(config: Config, spool: Spool, daily: DailyCounter, log:
 async function stopServer(running: Omit<RunningServer, "stop">, gate: IntakeGate, graceMs: number, log: Logger): Promise<void> {
   gate.accepting = false;
   running.rescan.stop();
+  await running.compactor.stop();
   log.info({ graceMs }, "shutting down: intake closed");
   await running.pickup.stop();
   await Promise.all([running.delivery.stop(graceMs), withTimeout(running.listening.close(), graceMs)]);

@@ -20,6 +20,8 @@ export interface AttachmentRef {
   size: number;
   sha256: string;
   inline?: string;
+  /** Set in archive/: the bytes (inline or blob) were dropped when the segment was archived. */
+  archived?: true;
 }
 
 export interface Mail {

@@ -46,6 +46,7 @@ describe("MailIndex fold", () => {
       subject: "subject of m1",
       location: at(0),
       attemptsBeforeReplay: 0,
+      blobs: [],
       recipients: [
         { address: "a@x.test", name: "a", kind: "to", state: "pending" },
         { address: "b@x.test", name: "b", kind: "to", state: "pending" },

@@ -38,6 +38,8 @@ export interface MailEntry {
   replayBudget?: number;
   idempotencyKey?: string;
   requestHash?: string;
+  /** sha256s of the attachments stored in blobs/ (not inline): they live while the mail does. */
+  blobs: string[];
 }
 
 export interface ListQuery {
@@ -124,6 +126,17 @@ export class MailIndex {
     return result;
   }
 
+  /** Drops an archived mail from memory (its idempotency key had expired before archiving). */
+  remove(id: MailId): void {
+    const entry = this.mails.get(id);
+    this.mails.delete(id);
+    if (entry?.idempotencyKey && this.keys.get(entry.idempotencyKey)?.id === id) this.keys.delete(entry.idempotencyKey);
+  }
+
+  entries(): IterableIterator<MailEntry> {
+    return this.mails.values();
+  }
+
   countByState(): Record<MailState, number> {
     const counts = { queued: 0, sending: 0, deferred: 0, sent: 0, partial: 0, failed: 0, cancelled: 0 };
     for (const entry of this.mails.values()) counts[entry.state] += 1;
@@ -137,7 +150,7 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
-  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash };
+  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash, blobs: mail.attachments.filter((a) => a.inline === undefined && !a.archived).map((a) => a.sha256) };
 }
 
 function applyReplay(entry: MailEntry, recipients: string[], budget: number | undefined): void {

@@ -16,6 +16,8 @@ export interface RecoveryOptions {
   corruptDir: string;
   /** serve owns the spool and truncates torn tails; readers only skip them. */
   repair: boolean;
+  /** Reading archive/: locations are marked archived. */
+  archived?: boolean;
   log: Logger;
   onRecord(record: SpoolRecord, location: Location): void;
 }
@@ -47,7 +49,7 @@ function readSegment(file: string, segment: number, options: RecoveryOptions, re
     if (end < 0) break;
     const line = data.toString("utf8", offset, end);
     const decoded = decodeRecord(line);
-    const location = { segment, offset, length: end + 1 - offset };
+    const location = { segment, offset, length: end + 1 - offset, ...(options.archived ? { archived: true } : {}) };
     if (decoded.ok) {
       options.onRecord(decoded.record, location);
       result.records += 1;

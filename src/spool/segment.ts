@@ -13,6 +13,8 @@ export interface Location {
   segment: number;
   offset: number;
   length: number;
+  /** In archive/ rather than spool/ (only readers load archived segments). */
+  archived?: boolean;
 }
 
 /** The two calls a commit makes; tests swap them to inject faults. */
@@ -65,6 +67,12 @@ export class SegmentWriter {
   /** Waits until every line appended so far is committed or failed. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+
+  /** The next append opens a new segment (an idle segment can then be archived). */
+  async startNewSegment(): Promise<void> {
+    await this.drain();
+    if (this.size > 0) this.rotate();
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,8 @@ import { MailIndex } from "./mail-index.js";
 import { decodeRecord, encodeRecord, recordVersion, type AcceptedRecord, type NewRecord, type SpoolRecord } from "./record.js";
 import { recoverSegments, type RecoveryResult } from "./recover.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
-import { segmentName } from "./segment-files.js";
+import { listSegments, segmentName } from "./segment-files.js";
+import { SegmentMap } from "./segment-map.js";
 
 export interface SpoolOptions {
   dataDir: string;
@@ -57,6 +58,8 @@ const freeSpaceCheckMs = 250;
 
 export class Spool {
   readonly index = new MailIndex();
+  /** Live segments → mails, for the compactor. */
+  readonly segments = new SegmentMap();
   readonly paths: SpoolPaths;
   readonly blobs: BlobStore;
   private writer: SegmentWriter | null = null;
@@ -80,7 +83,9 @@ export class Spool {
     try {
       spool.load(true);
       const { lastSegment, lastSize } = spool.recovery!;
-      spool.writer = new SegmentWriter(spool.paths.spool, lastSegment, lastSize, {
+      // numbers are never reused: after everything was archived, continue past the archive
+      const first = listSegments(spool.paths.spool).length ? lastSegment : Math.max(lastSegment, ...listSegments(spool.paths.archive).map((n) => n + 1));
+      spool.writer = new SegmentWriter(spool.paths.spool, first, lastSize, {
         maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
         log: options.log,
         io: options.io,
@@ -95,20 +100,33 @@ export class Spool {
   /** For CLI readers: never locks, never writes; torn tails are skipped. */
   static read(options: Pick<SpoolOptions, "dataDir" | "log">): Spool {
     const spool = new Spool({ ...options, minFreeBytes: -1 });
+    if (fs.existsSync(spool.paths.archive)) spool.load(false, true);
     if (fs.existsSync(spool.paths.spool)) spool.load(false);
     return spool;
   }
 
-  private load(repair: boolean): void {
+  /** Reads spool/ (or, for readers, archive/ first) into the index. */
+  private load(repair: boolean, archived = false): void {
     const started = Date.now();
     this.recovery = recoverSegments({
-      spoolDir: this.paths.spool,
+      spoolDir: archived ? this.paths.archive : this.paths.spool,
       corruptDir: this.paths.corrupt,
       repair,
+      archived,
       log: this.options.log,
       onRecord: (record, location) => this.applyRecord(record, location),
     });
     this.options.log.info({ ...this.recovery, mails: this.index.size, ms: Date.now() - started }, "spool loaded");
+  }
+
+  /** Closes the segment being written (after pending commits) so it can be archived. */
+  async closeCurrentSegment(): Promise<void> {
+    await this.writer?.startNewSegment();
+  }
+
+  /** The segment being written: never archived. */
+  get currentSegment(): number {
+    return this.writer?.currentSegment ?? Number.POSITIVE_INFINITY;
   }
 
   get commitStats() {
@@ -155,6 +173,7 @@ export class Spool {
 
   private applyRecord(record: SpoolRecord, location: Location): void {
     this.index.apply(record, location);
+    if (!location.archived) this.segments.add(location.segment, record.id, record.ts);
     for (const observe of this.options.observers ?? []) observe(record);
   }
 
@@ -162,7 +181,7 @@ export class Spool {
     const entry = this.index.get(id);
     if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
     const { segment, offset, length } = entry.location;
-    const handle = await fs.promises.open(path.join(this.paths.spool, segmentName(segment)), "r");
+    const handle = await fs.promises.open(path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment)), "r");
     try {
       const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, offset);

@@ -1,6 +1,7 @@
 // GET /api/email/:id: the mail's state, its recipients with their states, and attempts.
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
+import { findArchived } from "../../spool/archive-lookup.js";
 import type { MailEntry } from "../../spool/mail-index.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
@@ -19,8 +20,9 @@ export function mailStatus(entry: MailEntry) {
 }
 
 export function statusRoute({ spool }: AppDeps) {
-  return new Hono<AppEnv>().get("/api/email/:id", (c) => {
-    const entry = spool.index.get(c.req.param("id"));
+  return new Hono<AppEnv>().get("/api/email/:id", async (c) => {
+    const id = c.req.param("id");
+    const entry = spool.index.get(id) ?? (/^[0-9A-Z]{26}$/.test(id) ? await findArchived(spool.paths.archive, id) : undefined);
     if (!entry) throw new MailspoolError("not_found", "No such mail");
     return success(c, mailStatus(entry));
   });

@@ -1,0 +1,116 @@
+// Keeps the live spool small: a closed segment whose mails are all finished — sent or
+// cancelled, or partial/failed and older than spool.retentionDays — and whose newest
+// record is over a day old (idempotency keys, quota and daily-limit windows need a day)
+// moves to archive/ with attachment bytes dropped; blobs no live mail refers to are
+// removed; archive/ and outbox/ files past retentionDays are deleted.
+import fs from "node:fs";
+import path from "node:path";
+import type { Logger } from "../log.js";
+import type { MailEntry } from "./mail-index.js";
+import { decodeRecord, encodeRecord, type SpoolRecord } from "./record.js";
+import { fsyncDir } from "./fsync.js";
+import { blobTempPrefix } from "./blobs.js";
+import { segmentName } from "./segment-files.js";
+import type { Spool } from "./spool.js";
+
+export interface CompactOptions {
+  retentionDays: number;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface CompactResult {
+  archivedSegments: number;
+  archivedMails: number;
+  removedBlobs: number;
+  removedFiles: number;
+}
+
+const dayMs = 86_400_000;
+/** A blob younger than this may belong to a request whose record is not appended yet. */
+const blobGraceMs = 10 * 60_000;
+
+export async function compactSpool(spool: Spool, options: CompactOptions): Promise<CompactResult> {
+  const now = (options.now ?? Date.now)();
+  const result: CompactResult = { archivedSegments: 0, archivedMails: 0, removedBlobs: 0, removedFiles: 0 };
+  const dayAgo = new Date(now - dayMs).toISOString();
+  const retentionEdge = options.retentionDays > 0 ? new Date(now - options.retentionDays * dayMs).toISOString() : "";
+  const finished = (entry: MailEntry | undefined) =>
+    !entry || entry.state === "sent" || entry.state === "cancelled" || (retentionEdge !== "" && (entry.state === "partial" || entry.state === "failed") && entry.acceptedAt < retentionEdge);
+
+  const current = spool.segments.newestRecord(spool.currentSegment);
+  if (current && current < dayAgo && spool.segments.mails(spool.currentSegment).every((id) => finished(spool.index.get(id)))) {
+    await spool.closeCurrentSegment();
+  }
+  for (const segment of spool.segments.segments()) {
+    if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
+    if (!spool.segments.mails(segment).every((id) => finished(spool.index.get(id)))) continue;
+    await archiveSegment(spool, segment);
+    for (const id of spool.segments.remove(segment)) {
+      spool.index.remove(id);
+      result.archivedMails += 1;
+    }
+    result.archivedSegments += 1;
+  }
+  result.removedBlobs = await removeUnreferencedBlobs(spool, now);
+  if (options.retentionDays > 0) result.removedFiles = (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs)) + (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
+  if (result.archivedSegments || result.removedBlobs || result.removedFiles) options.log.info(result, "spool compacted");
+  return result;
+}
+
+/** Rewrites the segment into archive/ without attachment bytes, then removes it from spool/. */
+async function archiveSegment(spool: Spool, segment: number): Promise<void> {
+  const source = path.join(spool.paths.spool, segmentName(segment));
+  const target = path.join(spool.paths.archive, segmentName(segment));
+  const lines = (await fs.promises.readFile(source, "utf8")).split("\n").filter((line) => line.length > 0);
+  const archived = lines.map((line) => {
+    const decoded = decodeRecord(line);
+    return decoded.ok ? encodeRecord(withoutAttachmentBytes(decoded.record)) : `${line}\n`;
+  });
+  const temp = `${target}.tmp`;
+  const handle = await fs.promises.open(temp, "w");
+  try {
+    await handle.writeFile(archived.join(""));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(temp, target);
+  await fsyncDir(spool.paths.archive);
+  await fs.promises.rm(source);
+  await fsyncDir(spool.paths.spool);
+}
+
+function withoutAttachmentBytes(record: SpoolRecord): SpoolRecord {
+  if (record.type !== "accepted" || record.mail.attachments.length === 0) return record;
+  const attachments = record.mail.attachments.map(({ inline: _inline, ...a }) => ({ ...a, archived: true as const }));
+  return { ...record, mail: { ...record.mail, attachments } };
+}
+
+async function removeUnreferencedBlobs(spool: Spool, now: number): Promise<number> {
+  const referenced = new Set<string>();
+  for (const entry of spool.index.entries()) for (const sha of entry.blobs) referenced.add(sha);
+  let removed = 0;
+  for (const name of await fs.promises.readdir(spool.paths.blobs)) {
+    if (referenced.has(name)) continue;
+    const file = path.join(spool.paths.blobs, name);
+    const stat = await fs.promises.stat(file);
+    const grace = name.startsWith(blobTempPrefix) ? dayMs : blobGraceMs;
+    if (now - stat.mtimeMs < grace) continue;
+    await fs.promises.rm(file, { force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+async function removeOlderThan(dir: string, edge: number): Promise<number> {
+  let removed = 0;
+  for (const name of await fs.promises.readdir(dir)) {
+    const file = path.join(dir, name);
+    const stat = await fs.promises.stat(file);
+    if (!stat.isFile() || stat.mtimeMs >= edge) continue;
+    await fs.promises.rm(file, { force: true });
+    removed += 1;
+  }
+  return removed;
+}
