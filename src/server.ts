@@ -1,37 +1,49 @@
-// Composition root of `serve`: config → spool (lock, recover) → delivery → HTTP.
+// Composition root of `serve`: config → spool (lock, recover) → delivery → HTTP → jobs.
 // Shutdown runs in reverse: intake answers 503, open requests and in-flight deliveries
 // get shutdown.graceSeconds, the segment writer drains, the lock is released.
-import type { Config, LoadedConfig } from "./config.js";
-import { parseListen } from "./config.js";
-import { DailyCounter } from "./delivery/daily-counter.js";
-import { Delivery } from "./delivery/delivery.js";
-import { smtpTransport } from "./delivery/transports/smtp.js";
-import { outboxTransport } from "./delivery/transports/outbox.js";
-import type { Transport } from "./delivery/transports/transport.js";
-import { createApp, type IntakeGate } from "./http/app.js";
-import { listen, type Listening } from "./http/serve.js";
-import type { Logger } from "./log.js";
 import path from "node:path";
 import type { Cron } from "croner";
+import type { Config, LoadedConfig } from "./config.js";
+import { parseListen } from "./config.js";
+import { createTransport } from "./delivery/create-transport.js";
+import { DailyCounter } from "./delivery/daily-counter.js";
+import { Delivery } from "./delivery/delivery.js";
+import type { Transport } from "./delivery/transports/transport.js";
+import { createApp, type AppDeps, type IntakeGate } from "./http/app.js";
+import { listen, type Listening } from "./http/serve.js";
 import { Idempotency } from "./intake/idempotency.js";
+import { intakeLimits } from "./intake/limits.js";
 import { PickupWatcher } from "./intake/pickup.js";
 import { Quotas } from "./intake/quotas.js";
-import { intakeLimits } from "./intake/limits.js";
-import { scheduleRescan } from "./jobs/rescan-failed.js";
-import { StateFile } from "./spool/state-file.js";
+import { Alerts } from "./jobs/alerts.js";
 import { startCompactor, type Compactor } from "./jobs/compact-spool.js";
-import { Spool } from "./spool/spool.js";
+import { scheduleRescan } from "./jobs/rescan-failed.js";
+import type { Logger } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { reloadServer } from "./server-reload.js";
 import type { SegmentIo } from "./spool/segment.js";
+import { Spool } from "./spool/spool.js";
+import { StateFile } from "./spool/state-file.js";
 
 export interface RunningServer {
   url: string;
+  config: Config;
   spool: Spool;
   delivery: Delivery;
   listening: Listening;
+  gate: IntakeGate;
+  app: AppDeps;
+  quotas: Quotas;
+  alerts: Alerts;
+  metrics: Metrics;
+  daily: DailyCounter;
   pickup: PickupWatcher;
   rescan: Cron;
   compactor: Compactor;
+  log: Logger;
   stop(): Promise<void>;
+  /** SIGHUP: swaps upstreams, limits, tokens and quotas; throws (keeping the old config) when it cannot. */
+  reload(loaded: LoadedConfig): void;
 }
 
 export interface ServerOverrides {
@@ -44,67 +56,92 @@ export interface ServerOverrides {
 
 export async function startServer(loaded: LoadedConfig, log: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
   const { config } = loaded;
+  const child = (component: string) => log.child({ component });
   const daily = new DailyCounter(config.delivery.timezone);
-  const quotas = new Quotas(config.quotas, config.delivery.timezone, log.child({ component: "quotas" }), overrides.clock?.now);
+  const quotas = new Quotas(config.quotas, config.delivery.timezone, child("quotas"), overrides.clock?.now);
+  let metrics: Metrics | undefined;
   const spool = Spool.open({
     dataDir: loaded.dataDir,
-    log: log.child({ component: "spool" }),
+    log: child("spool"),
     minFreeBytes: config.spool.minFreeBytes,
     segmentMaxBytes: config.spool.segmentMaxBytes,
     io: overrides.io,
+    onCommit: (lines, seconds) => metrics?.commit(lines, seconds),
     observers: [(record) => daily.observe(record), (record) => quotas.observe(record)],
   });
   let listening: Listening | undefined;
-  let delivery: Delivery | undefined;
   try {
-    delivery = new Delivery({
+    metrics = new Metrics(spool.index);
+    const delivery = new Delivery({
       spool,
-      transport: overrides.transport ?? createTransport(config, spool, daily, log.child({ component: "smtp" })),
+      transport: overrides.transport ?? createTransport(config, spool.paths.outbox, daily, metrics, child("smtp")),
       from: config.delivery.from,
       workers: config.delivery.workers,
       retry: config.delivery.retry,
       batch: config.delivery.batch,
       failureWebhook: config.failed.notify.webhook,
-      log: log.child({ component: "delivery" }),
+      log: child("delivery"),
+      metrics,
       ...overrides.clock,
     });
     const state = await StateFile.open(path.join(loaded.dataDir, "state.json"), log);
+    if (state.paused) delivery.setPaused(true);
     const setPaused = async (paused: boolean) => {
       await state.setPaused(paused);
-      delivery!.setPaused(paused);
+      delivery.setPaused(paused);
     };
-    if (state.paused) delivery.setPaused(true);
+    const alerts = new Alerts(spool.index, metrics, config.alerts, child("alerts"), overrides.clock?.now);
     const gate: IntakeGate = { accepting: true };
-    const app = createApp({
+    const app: AppDeps = {
       config,
       spool,
-      log: log.child({ component: "http" }),
+      log: child("http"),
       gate,
       admin: { delivery, setPaused },
       intake: { quotas, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
-      onAccepted: (id) => delivery!.enqueue(id),
-    });
-    listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
+      observe: { metrics, alerts },
+      onAccepted: (id) => delivery.enqueue(id),
+    };
+    listening = await listen(createApp(app), { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
     await delivery.start();
+    alerts.start();
     const pickup = new PickupWatcher({
       spool,
       delivery,
-      policy: { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients },
-      limits: intakeLimits(config),
-      log: log.child({ component: "pickup" }),
+      policy: () => ({ from: app.config.delivery.from, maxRecipients: app.config.delivery.maxRecipients }),
+      limits: () => intakeLimits(app.config),
+      log: child("pickup"),
       intervalMs: overrides.pickupIntervalMs,
     });
     pickup.start();
     const rescan = scheduleRescan(config.failed.rescan, {
       index: spool.index,
-      replay: (id, options) => delivery!.replay(id, options),
+      replay: (id, options) => delivery.replay(id, options),
       maxAgeHours: config.failed.maxAgeHours,
-      log: log.child({ component: "rescan" }),
+      log: child("rescan"),
     });
+    const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
     log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
-    const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: log.child({ component: "compact" }) });
-    const running = { url: listening.url, spool, delivery, listening, pickup, rescan, compactor };
-    return { ...running, stop: () => stopServer(running, gate, config.shutdown.graceSeconds * 1000, log) };
+    const running: RunningServer = {
+      url: listening.url,
+      config,
+      spool,
+      delivery,
+      listening,
+      gate,
+      app,
+      quotas,
+      alerts,
+      metrics,
+      daily,
+      pickup,
+      rescan,
+      compactor,
+      log,
+      stop: () => stopServer(running),
+      reload: (next) => reloadServer(running, next),
+    };
+    return running;
   } catch (error) {
     await listening?.close();
     await spool.close();
@@ -112,29 +149,17 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
   }
 }
 
-/** The embedded outbox without upstreams, else SMTP through them in order. */
-function createTransport(config: Config, spool: Spool, daily: DailyCounter, log: Logger): Transport {
-  const { delivery } = config;
-  if (delivery.upstreams.length === 0) return outboxTransport(spool.paths.outbox);
-  return smtpTransport({
-    upstreams: delivery.upstreams,
-    batchSize: delivery.batch.size,
-    connectTimeoutSeconds: delivery.connectTimeoutSeconds,
-    socketTimeoutSeconds: delivery.socketTimeoutSeconds,
-    daily,
-    log,
-  });
-}
-
-async function stopServer(running: Omit<RunningServer, "stop">, gate: IntakeGate, graceMs: number, log: Logger): Promise<void> {
-  gate.accepting = false;
+async function stopServer(running: RunningServer): Promise<void> {
+  const graceMs = running.config.shutdown.graceSeconds * 1000;
+  running.gate.accepting = false;
+  running.log.info({ graceMs }, "shutting down: intake closed");
   running.rescan.stop();
+  running.alerts.stop();
   await running.compactor.stop();
-  log.info({ graceMs }, "shutting down: intake closed");
   await running.pickup.stop();
   await Promise.all([running.delivery.stop(graceMs), withTimeout(running.listening.close(), graceMs)]);
   await running.spool.close();
-  log.info("shutdown complete");
+  running.log.info("shutdown complete");
 }
 
 async function withTimeout(work: Promise<void>, ms: number): Promise<void> {

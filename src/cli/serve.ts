@@ -1,8 +1,9 @@
 // mailspool serve: run the relay until SIGTERM/SIGINT, then shut down in order and exit 0.
+// SIGHUP reloads the config; an invalid new file is refused with a log line.
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { createLogger, flushLogger } from "../log.js";
-import { startServer } from "../server.js";
+import { startServer, type RunningServer } from "../server.js";
 import type { ConfigOption } from "./context.js";
 
 export function registerServe(program: Command): void {
@@ -13,7 +14,7 @@ export function registerServe(program: Command): void {
     .action(async (options: ConfigOption) => {
       const loaded = loadConfig({ explicitPath: options.config });
       const log = createLogger(loaded.config.log.level);
-      let server;
+      let server: RunningServer;
       try {
         server = await startServer(loaded, log);
       } catch (error) {
@@ -21,6 +22,14 @@ export function registerServe(program: Command): void {
         flushLogger(log);
         throw error;
       }
+      const reload = () => {
+        try {
+          server.reload(loadConfig({ explicitPath: options.config }));
+        } catch (error) {
+          log.error({ err: error }, "SIGHUP: new config refused; the old one stays");
+        }
+      };
+      process.on("SIGHUP", reload);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, "signal received");
@@ -28,9 +37,8 @@ export function registerServe(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
-        // the default action of SIGHUP would kill the relay; reloading comes with SIGHUP support
-        process.on("SIGHUP", () => log.warn("SIGHUP ignored: this version does not reload its config; restart to apply changes"));
       });
+      process.off("SIGHUP", reload);
       await server.stop();
       flushLogger(log);
     });

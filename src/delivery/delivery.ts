@@ -3,6 +3,7 @@
 // may be duplicated), keeps the failed-spool view current, and calls the failure
 // webhook. A mail whose records cannot be appended is put back later, never dropped.
 import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
 import { writeFailedView } from "../spool/failed-view.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
@@ -24,6 +25,7 @@ export interface DeliveryOptions {
   batch: BatchPolicy;
   failureWebhook: string;
   log: Logger;
+  metrics?: Metrics;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -135,6 +137,20 @@ export class Delivery {
     return this.failedViewWrite;
   }
 
+  /**
+   * SIGHUP: new upstreams and policies for the next attempts. Attempts in flight finish on
+   * the old transport, which is closed once they had time to (never mid-transaction).
+   */
+  reconfigure(transport: Transport | undefined, policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "failureWebhook">, closeOldAfterMs: number): void {
+    Object.assign(this.options, policies);
+    Object.assign(this.attemptDeps, policies);
+    if (!transport) return;
+    const old = this.attemptDeps.transport;
+    this.options.transport = transport;
+    this.attemptDeps.transport = transport;
+    setTimeout(() => void old.close(), closeOldAfterMs).unref();
+  }
+
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
     const finished = await this.pool.stop(graceMs);
@@ -145,6 +161,6 @@ export class Delivery {
       await this.writeFailedView();
     }
     await this.failedViewWrite;
-    await this.options.transport.close();
+    await this.attemptDeps.transport.close();
   }
 }

@@ -8,6 +8,7 @@ import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
 import { composeMessage } from "./compose.js";
 import { mailStateAfterAttempt } from "./mail-outcome.js";
+import type { Metrics } from "../metrics.js";
 import type { MessageCache } from "./message-cache.js";
 import { RateLimited, type TransactionResult, type Transport } from "./transports/transport.js";
 
@@ -27,6 +28,7 @@ export interface AttemptDeps {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   random?: () => number;
+  metrics?: Pick<Metrics, "transaction" | "attemptEnded">;
 }
 
 export type AttemptEnd =
@@ -53,6 +55,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     transactions += 1;
     hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
     const { upstream, code, envelope } = result.transaction;
+    deps.metrics?.transaction(upstream, code, result.recipients.length === 0);
     log.info({ mailId: id, attempt, upstream, code, recipients: envelope.to.length }, "smtp transaction");
   };
   try {
@@ -97,6 +100,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     ...(error !== undefined ? { error } : {}),
   });
   log.info({ mailId: id, attempt, state }, "attempt ended");
+  deps.metrics?.attemptEnded(state);
   if (state !== "deferred") deps.cache.delete(id);
   return at === null ? { kind: "final", state: state as "sent" | "partial" | "failed" } : { kind: "retry", at };
 }

@@ -16,13 +16,18 @@ export interface AccessOptions {
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
-export function accessControl(options: AccessOptions): MiddlewareHandler<AppEnv> {
-  const allow = parseCidrs(options.allow);
-  const allowWhenProxied = allow.filter(([range]) => range.range() !== "loopback");
-  const trustProxy = parseCidrs(options.trustProxy);
-  const tokens = options.tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
+/** `options` is read per request (SIGHUP swaps it); its parsed form is cached per object. */
+export function accessControl(options: () => AccessOptions): MiddlewareHandler<AppEnv> {
+  const parsed = new WeakMap<AccessOptions, ReturnType<typeof parse>>();
+  const current = () => {
+    const raw = options();
+    let value = parsed.get(raw);
+    if (!value) parsed.set(raw, (value = parse(raw)));
+    return value;
+  };
 
   return async function access(c, next) {
+    const { allow, allowWhenProxied, trustProxy, tokens, tokenFreeFromLoopback } = current();
     const client = clientAddress(c.env?.remoteAddress, c.req.header("x-forwarded-for"), trustProxy);
     c.set("client", client);
     const address = parseAddress(client.ip);
@@ -40,8 +45,18 @@ export function accessControl(options: AccessOptions): MiddlewareHandler<AppEnv>
         return next();
       }
     }
-    if (client.loopback && options.tokenFreeFromLoopback.includes(c.req.path)) return next();
-    c.header("WWW-Authenticate", 'Bearer realm="mailspool"');
+    if (client.loopback && tokenFreeFromLoopback.includes(c.req.path)) return next();
     throw new MailspoolError("unauthorized", presented === undefined ? "A bearer token is required" : "Invalid token");
+  };
+}
+
+function parse(options: AccessOptions) {
+  const allow = parseCidrs(options.allow);
+  return {
+    allow,
+    allowWhenProxied: allow.filter(([range]) => range.range() !== "loopback"),
+    trustProxy: parseCidrs(options.trustProxy),
+    tokens: options.tokens.map((t) => ({ name: t.name, digest: digest(t.token) })),
+    tokenFreeFromLoopback: options.tokenFreeFromLoopback,
   };
 }

@@ -3,17 +3,19 @@
 import type { MiddlewareHandler } from "hono";
 import { MailspoolError } from "../errors.js";
 import type { AppEnv } from "./app-env.js";
-import { inCidrs, parseAddress, parseCidrs } from "./client-address.js";
+import { inCidrs, parseAddress, parseCidrs, type CidrList } from "./client-address.js";
 
-export function adminAccess(allowList: readonly string[]): MiddlewareHandler<AppEnv> {
-  const allow = parseCidrs(allowList);
-  const allowWhenProxied = allow.filter(([range]) => range.range() !== "loopback");
+/** `allowList` is read per request (SIGHUP swaps it). */
+export function adminAccess(allowList: () => readonly string[]): MiddlewareHandler<AppEnv> {
+  const parsed = new WeakMap<readonly string[], CidrList>();
   return async function adminAllow(c, next) {
+    const list = allowList();
+    let allow = parsed.get(list);
+    if (!allow) parsed.set(list, (allow = parseCidrs(list)));
     const client = c.get("client");
     const address = parseAddress(client.ip);
-    if (!address || !inCidrs(address, client.proxied ? allowWhenProxied : allow)) {
-      throw new MailspoolError("forbidden", "Client address is not allowed to use the admin API");
-    }
+    const ranges = client.proxied ? allow.filter(([range]) => range.range() !== "loopback") : allow;
+    if (!address || !inCidrs(address, ranges)) throw new MailspoolError("forbidden", "Client address is not allowed to use the admin API");
     await next();
   };
 }

@@ -5,15 +5,18 @@ import type { Config } from "../config.js";
 import type { Delivery } from "../delivery/delivery.js";
 import type { Idempotency } from "../intake/idempotency.js";
 import type { Quotas } from "../intake/quotas.js";
+import type { Alerts } from "../jobs/alerts.js";
+import type { Metrics } from "../metrics.js";
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
-import { accessControl } from "./access.js";
+import { accessControl, type AccessOptions } from "./access.js";
 import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
 import { requestId } from "./request-id.js";
 import { adminRoute } from "./routes/admin.js";
+import { metricsRoute } from "./routes/metrics.js";
 import { healthRoute } from "./routes/health.js";
 import { recordsRoute } from "./routes/records.js";
 import { sendRoute } from "./routes/send.js";
@@ -36,8 +39,16 @@ export interface IntakeDeps {
   idempotency: Idempotency;
 }
 
+/** What the app reports to and reads from: metrics and alerts. */
+export interface ObserveDeps {
+  metrics: Metrics;
+  alerts: Pick<Alerts, "activeAlerts">;
+}
+
 export interface AppDeps {
+  /** Replaced by SIGHUP: handlers read it per request. */
   config: Config;
+  observe: ObserveDeps;
   spool: Spool;
   log: Logger;
   gate: IntakeGate;
@@ -47,24 +58,25 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const { config, log } = deps;
+  const { log } = deps;
   const app = new Hono<AppEnv>();
+  const tokenFreeFromLoopback = ["/health", "/metrics"];
   app.use(requestId());
-  app.use(
-    accessControl({
-      allow: config.server.allow,
-      trustProxy: config.server.trustProxy,
-      tokens: config.server.tokens,
-      tokenFreeFromLoopback: ["/health", "/metrics"],
-    }),
-  );
+  let access: { config: Config; options: AccessOptions } | null = null;
+  const accessOptions = () => {
+    if (access?.config !== deps.config) access = { config: deps.config, options: { ...deps.config.server, tokenFreeFromLoopback } };
+    return access.options;
+  };
+  app.use(accessControl(accessOptions));
   app.route("/", healthRoute(deps));
   app.route("/", sendRoute(deps));
   app.route("/", statusRoute(deps));
   app.route("/", recordsRoute(deps));
   app.route("/", adminRoute(deps));
+  app.route("/", metricsRoute(deps));
   app.notFound((c) => failure(c, new MailspoolError("not_found")));
   app.onError((error, c) => {
+    if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error instanceof MailspoolError ? error.code : "internal");
     if (error instanceof MailspoolError) {
       if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);
       return failure(c, error);

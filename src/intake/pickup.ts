@@ -18,8 +18,9 @@ import { sendInputFromJson } from "./send-request.js";
 export interface PickupOptions {
   spool: Spool;
   delivery: Delivery;
-  policy: MailPolicy;
-  limits: FormLimits;
+  /** Read per file: SIGHUP may change them. */
+  policy: () => MailPolicy;
+  limits: () => FormLimits;
   log: Logger;
   intervalMs?: number;
 }
@@ -75,7 +76,7 @@ export class PickupWatcher {
 
   private async read(file: string): Promise<unknown> {
     const text = await fs.promises.readFile(file, "utf8");
-    if (text.length > this.options.limits.maxBodyBytes * 2) throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
+    if (text.length > this.options.limits().maxBodyBytes * 2) throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
     try {
       return JSON.parse(text);
     } catch (error) {
@@ -95,8 +96,8 @@ export class PickupWatcher {
       await delivery.cancel(request.cancel, reason, key);
       log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
     } else {
-      const input = await sendInputFromJson(content, this.options.limits, spool.blobs);
-      const id = await acceptMail(spool, this.options.policy, input, "pickup", { key });
+      const input = await sendInputFromJson(content, this.options.limits(), spool.blobs);
+      const id = await acceptMail(spool, this.options.policy(), input, "pickup", { key });
       delivery.enqueue(id);
       log.info({ file: name, mailId: id }, "pickup: mail accepted");
     }

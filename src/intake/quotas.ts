@@ -20,12 +20,16 @@ export class Quotas {
   private windows = "";
 
   constructor(
-    private readonly limits: QuotaLimits,
+    private limits: QuotaLimits,
     timezone: string,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     this.clock = new LocalClock(timezone);
+  }
+
+  setLimits(limits: QuotaLimits): void {
+    this.limits = limits;
   }
 
   /** Spool observer: counts accepted mails (pickup files are the operator's and exempt). */

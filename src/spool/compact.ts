@@ -12,6 +12,7 @@ import { fsyncDir } from "./fsync.js";
 import { blobTempPrefix } from "./blobs.js";
 import { segmentName } from "./segment-files.js";
 import type { Spool } from "./spool.js";
+import { addEntry, readArchiveTotals, writeArchiveTotals } from "./totals.js";
 
 export interface CompactOptions {
   retentionDays: number;
@@ -42,16 +43,20 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   if (current && current < dayAgo && spool.segments.mails(spool.currentSegment).every((id) => finished(spool.index.get(id)))) {
     await spool.closeCurrentSegment();
   }
+  const totals = readArchiveTotals(spool.paths.archive);
   for (const segment of spool.segments.segments()) {
     if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
     if (!spool.segments.mails(segment).every((id) => finished(spool.index.get(id)))) continue;
     await archiveSegment(spool, segment);
     for (const id of spool.segments.remove(segment)) {
+      const entry = spool.index.get(id);
+      if (entry) addEntry(totals, entry);
       spool.index.remove(id);
       result.archivedMails += 1;
     }
     result.archivedSegments += 1;
   }
+  if (result.archivedMails) writeArchiveTotals(spool.paths.archive, totals);
   result.removedBlobs = await removeUnreferencedBlobs(spool, now);
   if (options.retentionDays > 0) result.removedFiles = (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs)) + (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
   if (result.archivedSegments || result.removedBlobs || result.removedFiles) options.log.info(result, "spool compacted");
@@ -106,6 +111,7 @@ async function removeUnreferencedBlobs(spool: Spool, now: number): Promise<numbe
 async function removeOlderThan(dir: string, edge: number): Promise<number> {
   let removed = 0;
   for (const name of await fs.promises.readdir(dir)) {
+    if (name === "totals.json") continue;
     const file = path.join(dir, name);
     const stat = await fs.promises.stat(file);
     if (!stat.isFile() || stat.mtimeMs >= edge) continue;

@@ -49,7 +49,7 @@ export class SegmentWriter {
     private readonly dir: string,
     private number: number,
     private size: number,
-    private readonly options: { maxBytes: number; log: Logger; io?: SegmentIo },
+    private readonly options: { maxBytes: number; log: Logger; io?: SegmentIo; onCommit?: (lines: number, seconds: number) => void },
   ) {}
 
   get currentSegment(): number {
@@ -97,6 +97,7 @@ export class SegmentWriter {
     const io = this.options.io ?? nodeSegmentIo;
     const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
     const start = this.size;
+    const began = performance.now();
     try {
       this.ensureOpen();
       const written = io.write(this.fd, data, start);
@@ -111,6 +112,7 @@ export class SegmentWriter {
     this.size += data.length;
     this.stats.batches += 1;
     this.stats.lines += batch.length;
+    this.options.onCommit?.(batch.length, (performance.now() - began) / 1000);
     let offset = start;
     for (const line of batch) {
       line.resolve({ segment: this.number, offset, length: line.data.length });

@@ -23,6 +23,8 @@ export interface SpoolOptions {
   segmentMaxBytes?: number;
   io?: SegmentIo;
   now?: () => Date;
+  /** Called after every group commit: lines in it and seconds it took. */
+  onCommit?: (lines: number, seconds: number) => void;
   /** Called for every record folded into the index, at recovery and live. */
   observers?: ((record: SpoolRecord) => void)[];
 }
@@ -89,6 +91,7 @@ export class Spool {
         maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
         log: options.log,
         io: options.io,
+        onCommit: options.onCommit,
       });
     } catch (error) {
       spool.releaseLock();

@@ -54,13 +54,14 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
 
   const result = await compactSpool(relay.spool, { retentionDays: 30, log, now: () => Date.now() + 2 * day });
   expect(result.archivedSegments).toBeGreaterThan(0);
-  expect(fs.readdirSync(path.join(relay.dir, "data/archive")).length).toBe(result.archivedSegments);
+  expect(fs.readdirSync(path.join(relay.dir, "data/archive")).filter((f) => f.endsWith(".jsonl")).length).toBe(result.archivedSegments);
+  expect(JSON.parse(fs.readFileSync(path.join(relay.dir, "data/archive/totals.json"), "utf8")).emails).toBe(result.archivedMails);
   expect(fs.readdirSync(path.join(relay.dir, "data/spool")).length).toBeLessThan(liveBefore);
   expect(relay.spool.index.get(sent)).toBeUndefined();
   expect(relay.spool.index.get(failed)?.state).toBe("failed");
   expect(fs.existsSync(blob(sentBlob))).toBe(false);
   expect(fs.existsSync(blob(failedBlob))).toBe(true);
-  const archived = fs.readdirSync(path.join(relay.dir, "data/archive")).map((f) => fs.readFileSync(path.join(relay.dir, "data/archive", f), "utf8")).join("");
+  const archived = fs.readdirSync(path.join(relay.dir, "data/archive")).filter((f) => f.endsWith(".jsonl")).map((f) => fs.readFileSync(path.join(relay.dir, "data/archive", f), "utf8")).join("");
   expect(archived).toContain(`"id":"${sent}"`);
   expect(archived).toContain('"archived":true');
   expect(archived).not.toContain(sentBlob.toString("base64").slice(0, 40));

@@ -8,9 +8,6 @@ import { loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { nodeSegmentIo, type SegmentIo } from "../../src/spool/segment.js";
 import { startServer, type RunningServer } from "../../src/server.js";
-import { createApp } from "../../src/http/app.js";
-import { Spool } from "../../src/spool/spool.js";
-import { Idempotency } from "../../src/intake/idempotency.js";
 import { get, post } from "../helpers/http.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
@@ -104,18 +101,13 @@ describe("spool faults", () => {
 });
 
 describe("shutdown", () => {
-  it("answers 503 to sends once shutdown began", async () => {
-    const dir = tmpDir();
-    const loaded = loadConfig({ cwd: dir, env: {} });
-    const spool = Spool.open({ dataDir: loaded.dataDir, log: createLogger("silent"), minFreeBytes: -1 });
-    try {
-      const app = createApp({ config: loaded.config, spool, log: createLogger("silent"), gate: { accepting: false }, admin: { delivery: { cancel: async () => undefined, replay: async () => [], paused: false }, setPaused: async () => undefined }, intake: { quotas: { check: () => undefined }, idempotency: new Idempotency(spool.index) }, onAccepted: () => undefined });
-      const response = await app.request("/api/email/send", { method: "POST", body: form("late"), headers: formHeaders }, { remoteAddress: "127.0.0.1" });
-      expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({ code: 503 });
-      expect(spool.index.size).toBe(0);
-    } finally {
-      await spool.close();
-    }
+  it("answers 503 to sends once shutdown began, and writes nothing", async () => {
+    const { server: s, dir } = await start({});
+    s.gate.accepting = false;
+    const answer = await post(s.url, form("late"), formHeaders);
+    expect(answer.status).toBe(503);
+    expect(answer.body.code).toBe(503);
+    expect(s.spool.index.size).toBe(0);
+    expect(fs.readdirSync(path.join(dir, "data/spool")).map((f) => fs.statSync(path.join(dir, "data/spool", f)).size).reduce((a, b) => a + b, 0)).toBe(0);
   });
 });

@@ -34,6 +34,7 @@ export interface SmtpTransportOptions {
   log: Logger;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  onBucketWait?: (upstream: string, ms: number) => void;
 }
 
 interface Upstream {
@@ -137,7 +138,7 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
           }
           batch = open.slice(0, left);
         }
-        await upstream.bucket.take(sleep);
+        options.onBucketWait?.(name, await upstream.bucket.take(sleep));
         tried = true;
         // workers sending at once must not overshoot the daily limit between send and record
         reserved.set(name, (reserved.get(name) ?? 0) + batch.length);

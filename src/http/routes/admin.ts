@@ -16,9 +16,10 @@ const retryFilterSchema = z.object({
   ids: z.array(z.string()).max(10_000).optional(),
 });
 
-export function adminRoute({ config, spool, admin }: AppDeps) {
+export function adminRoute(deps: AppDeps) {
+  const { spool, admin } = deps;
   const app = new Hono<AppEnv>();
-  app.use("/admin/*", adminAccess(config.admin.allow));
+  app.use("/admin/*", adminAccess(() => deps.config.admin.allow));
   app.post("/admin/pause", async (c) => {
     await admin.setPaused(true);
     return success(c, { paused: true });

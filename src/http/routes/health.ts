@@ -5,7 +5,7 @@ import { MailspoolError } from "../../errors.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 
-export function healthRoute({ spool, gate, admin }: AppDeps) {
+export function healthRoute({ spool, gate, admin, observe }: AppDeps) {
   return new Hono<AppEnv>().get("/health", (c) => {
     let canAccept = gate.accepting;
     try {
@@ -17,7 +17,7 @@ export function healthRoute({ spool, gate, admin }: AppDeps) {
     const counts = spool.index.countByState();
     const processed = counts.sent + counts.partial + counts.failed;
     const body = {
-      status: canAccept && !admin.delivery.paused ? "ok" : "degraded",
+      status: canAccept && !admin.delivery.paused && !observe.metrics.allUpstreamsFailing && observe.alerts.activeAlerts.length === 0 ? "ok" : "degraded",
       timestamp: new Date().toISOString(),
       details: {
         disk_space_available_mb: Number.isFinite(spool.availableBytes) ? Math.floor(spool.availableBytes / 1048576) : null,

@@ -10,10 +10,12 @@ import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 
-export function sendRoute({ config, spool, log, gate, intake, onAccepted }: AppDeps) {
-  const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
-  const limits = intakeLimits(config);
+export function sendRoute(deps: AppDeps) {
+  const { spool, log, gate, intake, observe, onAccepted } = deps;
   return new Hono<AppEnv>().post("/api/email/send", async (c) => {
+    const { config } = deps;
+    const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
+    const limits = intakeLimits(config);
     if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
     spool.checkCapacity();
     const started = performance.now();
@@ -42,6 +44,7 @@ export function sendRoute({ config, spool, log, gate, intake, onAccepted }: AppD
       return success(c, { id });
     }
     onAccepted(id);
+    observe.metrics.mailAccepted((performance.now() - started) / 1000);
     log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started) }, "mail accepted");
     return success(c, { id });
   });

@@ -1,0 +1,18 @@
+// GET /metrics (admin.allow; no token from loopback): Prometheus text, or with
+// ?format=json the original service's totals, derived from the spool.
+import { Hono } from "hono";
+import { metricsJson, readArchiveTotals } from "../../spool/totals.js";
+import type { AppDeps } from "../app.js";
+import type { AppEnv } from "../app-env.js";
+import { adminAccess } from "../admin-access.js";
+
+export function metricsRoute(deps: AppDeps) {
+  const { spool, observe } = deps;
+  const app = new Hono<AppEnv>();
+  app.get("/metrics", adminAccess(() => deps.config.admin.allow), async (c) => {
+    if (c.req.query("format") === "json") return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));
+    c.header("Content-Type", observe.metrics.registry.contentType);
+    return c.body(await observe.metrics.registry.metrics());
+  });
+  return app;
+}
