@@ -1,6 +1,7 @@
 // Entry of the executable: argv → command. Exit codes: 0 ok, 1 failure, 2 usage error.
 import { Command, CommanderError } from "commander";
 import { registerCheckConfig } from "./cli/check-config.js";
+import { registerFsck } from "./cli/fsck.js";
 import { registerOperatorCommands } from "./cli/operator-commands.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSpoolCommands } from "./cli/spool-commands.js";
@@ -14,6 +15,7 @@ registerServe(program);
 registerSpoolCommands(program);
 registerCheckConfig(program);
 registerOperatorCommands(program);
+registerFsck(program);
 for (const command of program.commands) {
   command.exitOverride();
   for (const sub of command.commands) sub.exitOverride();
