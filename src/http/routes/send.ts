@@ -45,7 +45,8 @@ export function sendRoute(deps: AppDeps) {
     }
     onAccepted(id);
     observe.metrics.mailAccepted((performance.now() - started) / 1000);
-    log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started) }, "mail accepted");
+    const body = config.log.bodies ? { title: input.fields.title, content: input.fields.content, text: input.fields.text } : {};
+    log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started), ...body }, "mail accepted");
     return success(c, { id });
   });
 }
