@@ -21,6 +21,7 @@ import { scheduleRescan } from "./jobs/rescan-failed.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { reloadServer } from "./server-reload.js";
+import { startSmtpIntake } from "./smtp/intake-server.js";
 import type { SegmentIo } from "./spool/segment.js";
 import { Spool } from "./spool/spool.js";
 import { StateFile } from "./spool/state-file.js";
@@ -40,6 +41,8 @@ export interface RunningServer {
   pickup: PickupWatcher;
   rescan: Cron;
   compactor: Compactor;
+  /** The SMTP intake listener, when smtpIntake.enabled. */
+  smtp: { port: number; close(): Promise<void> } | null;
   log: Logger;
   stop(): Promise<void>;
   /** SIGHUP: swaps upstreams, limits, tokens and quotas; throws (keeping the old config) when it cannot. */
@@ -121,7 +124,11 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       log: child("rescan"),
     });
     const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
-    log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
+    const smtp = config.smtpIntake.enabled
+      ? await startSmtpIntake({ config: () => app.config, spool, quotas, onAccepted: (id) => delivery.enqueue(id), log: child("smtp-intake") })
+      : null;
+    const smtpAddress = smtp ? `${parseListen(config.smtpIntake.listen).host}:${smtp.port}` : undefined;
+    log.info({ url: listening.url, smtp: smtpAddress, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
     const running: RunningServer = {
       url: listening.url,
       config,
@@ -137,6 +144,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       pickup,
       rescan,
       compactor,
+      smtp,
       log,
       stop: () => stopServer(running),
       reload: (next) => reloadServer(running, next),
@@ -153,6 +161,7 @@ async function stopServer(running: RunningServer): Promise<void> {
   const graceMs = running.config.shutdown.graceSeconds * 1000;
   running.gate.accepting = false;
   running.log.info({ graceMs }, "shutting down: intake closed");
+  await running.smtp?.close();
   running.rescan.stop();
   running.alerts.stop();
   await running.compactor.stop();

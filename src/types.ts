@@ -35,6 +35,10 @@ export interface Mail {
   replyTo?: Address;
   attachments: AttachmentRef[];
   messageId: string;
+  /** SMTP intake: the message as received (a blob), relayed as-is instead of composed. */
+  raw?: { sha256: string; size: number; archived?: true };
+  /** SMTP intake with keepSender: the client's MAIL FROM, else delivery.from is used. */
+  envelopeFrom?: string;
 }
 
 /** One SMTP transaction (or outbox write) of an attempt. */

@@ -7,6 +7,7 @@ import type { BlobStore } from "../spool/blobs.js";
 
 export async function composeMessage(record: AcceptedRecord, from: string, blobs: BlobStore): Promise<Buffer> {
   const { mail } = record;
+  if (mail.raw) return blobs.read(mail.raw.sha256);
   const attachments = await Promise.all(
     mail.attachments.map(async (a) => ({
       filename: a.filename,

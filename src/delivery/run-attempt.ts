@@ -69,7 +69,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
       if (start > 0) await deps.sleep(deps.batch.delayMs);
       const to = open.slice(start, start + size);
       try {
-        await deps.transport.send({ id, envelope: { from: deps.from, to }, raw }, record);
+        await deps.transport.send({ id, envelope: { from: entry.envelopeFrom ?? deps.from, to }, raw }, record);
       } catch (failure) {
         if (!(failure instanceof RateLimited)) throw failure;
         limitedUntil = Math.min(limitedUntil ?? failure.until, failure.until);

@@ -87,9 +87,10 @@ async function archiveSegment(spool: Spool, segment: number): Promise<void> {
 }
 
 function withoutAttachmentBytes(record: SpoolRecord): SpoolRecord {
-  if (record.type !== "accepted" || record.mail.attachments.length === 0) return record;
+  if (record.type !== "accepted" || (record.mail.attachments.length === 0 && !record.mail.raw)) return record;
   const attachments = record.mail.attachments.map(({ inline: _inline, ...a }) => ({ ...a, archived: true as const }));
-  return { ...record, mail: { ...record.mail, attachments } };
+  const raw = record.mail.raw ? { raw: { ...record.mail.raw, archived: true as const } } : {};
+  return { ...record, mail: { ...record.mail, attachments, ...raw } };
 }
 
 async function removeUnreferencedBlobs(spool: Spool, now: number): Promise<number> {

@@ -126,7 +126,8 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
           const record = decoded.record;
           if (record.type === "accepted") {
             scan.accepted.add(record.id);
-            if (!archived) addBlobRefs(scan, record.id, record.mail?.attachments);
+            const raw = record.mail?.raw && !record.mail.raw.archived ? [{ filename: "(raw SMTP message)", ...record.mail.raw }] : [];
+            if (!archived) addBlobRefs(scan, record.id, [...(record.mail?.attachments ?? []), ...raw]);
           } else {
             followers.push({ id: record.id, type: record.type, file: name, offset });
           }

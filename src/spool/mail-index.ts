@@ -38,8 +38,9 @@ export interface MailEntry {
   replayBudget?: number;
   idempotencyKey?: string;
   requestHash?: string;
-  /** sha256s of the attachments stored in blobs/ (not inline): they live while the mail does. */
+  /** sha256s of the attachments (and raw message) stored in blobs/: they live while the mail does. */
   blobs: string[];
+  envelopeFrom?: string;
 }
 
 export interface ListQuery {
@@ -150,7 +151,13 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
-  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash, blobs: mail.attachments.filter((a) => a.inline === undefined && !a.archived).map((a) => a.sha256) };
+  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash, blobs: referencedBlobs(mail), envelopeFrom: mail.envelopeFrom };
+}
+
+function referencedBlobs(mail: AcceptedRecord["mail"]): string[] {
+  const blobs = mail.attachments.filter((a) => a.inline === undefined && !a.archived).map((a) => a.sha256);
+  if (mail.raw && !mail.raw.archived) blobs.push(mail.raw.sha256);
+  return blobs;
 }
 
 function applyReplay(entry: MailEntry, recipients: string[], budget: number | undefined): void {
