@@ -7,7 +7,7 @@ import type { Idempotency } from "../intake/idempotency.js";
 import type { Quotas } from "../intake/quotas.js";
 import type { Alerts } from "../jobs/alerts.js";
 import type { Metrics } from "../metrics.js";
-import { MailspoolError } from "../errors.js";
+import { MailspoolError, spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
@@ -75,13 +75,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", adminRoute(deps));
   app.route("/", metricsRoute(deps));
   app.notFound((c) => failure(c, new MailspoolError("not_found")));
-  app.onError((error, c) => {
-    if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error instanceof MailspoolError ? error.code : "internal");
-    if (error instanceof MailspoolError) {
+  app.onError((thrown, c) => {
+    // a file-system failure on the way to the spool (a blob write) is a spool error: 507 when full, else 503
+    const error = thrown instanceof MailspoolError ? thrown : typeof (thrown as NodeJS.ErrnoException).syscall === "string" ? spoolIoError(thrown) : null;
+    if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error?.code ?? "internal");
+    if (error) {
       if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);
       return failure(c, error);
     }
-    log.error({ err: error, requestId: c.get("requestId"), path: c.req.path }, "unhandled error");
+    log.error({ err: thrown, requestId: c.get("requestId"), path: c.req.path }, "unhandled error");
     return failure(c, new MailspoolError("internal"));
   });
   return app;

@@ -56,7 +56,10 @@ export async function sendInputFromJson(parsed: unknown, limits: FormLimits, sto
   try {
     for (const entry of entries) {
       const collector = new FileCollector(store, limits.inlineMaxBytes);
-      await collector.write(Buffer.from(entry.content, "base64"));
+      await collector.write(Buffer.from(entry.content, "base64")).catch(async (error) => {
+        await collector.discard();
+        throw error;
+      });
       files.push(collector.finish({ field: key, filename: entry.filename, contentType: entry.contentType ?? "application/octet-stream" }));
     }
   } catch (error) {

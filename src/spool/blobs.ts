@@ -62,11 +62,17 @@ export class BlobWriter {
     this.done = true;
     const { sha256 } = this.end();
     try {
-      await this.handle.sync();
-    } finally {
-      await this.handle.close();
+      try {
+        await this.handle.sync();
+      } finally {
+        await this.handle.close();
+      }
+      await fs.promises.rename(this.tempPath, this.store.pathOf(sha256));
+    } catch (error) {
+      // a blob that could not be made durable is not one: leave no temp file behind
+      await fs.promises.rm(this.tempPath, { force: true });
+      throw error;
     }
-    await fs.promises.rename(this.tempPath, this.store.pathOf(sha256));
     return { sha256, size: this.size };
   }
 
