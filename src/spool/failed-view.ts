@@ -1,10 +1,9 @@
 // The failed-spool view: data/failed/failed.jsonl, one line per partial or failed mail
 // (id, subject, recipients with their last error, attempts, first/last failure time),
 // regenerated atomically (temp file, fsync, rename) from the index. The records stay the truth.
-import fs from "node:fs";
 import path from "node:path";
 import type { MailEntry, MailIndex } from "./mail-index.js";
-import { fsyncDir } from "./fsync.js";
+import { writeFileDurably } from "./fsync.js";
 
 export function failedViewLine(entry: MailEntry): string {
   const failedAttempts = entry.attempts.filter((a) => a.state !== "sent");
@@ -22,16 +21,6 @@ export function failedViewLine(entry: MailEntry): string {
 
 export async function writeFailedView(index: MailIndex, dir: string): Promise<number> {
   const entries = index.inStates(["partial", "failed"]);
-  const file = path.join(dir, "failed.jsonl");
-  const temp = `${file}.tmp`;
-  const handle = await fs.promises.open(temp, "w");
-  try {
-    await handle.writeFile(entries.map((e) => `${failedViewLine(e)}\n`).join(""));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.promises.rename(temp, file);
-  await fsyncDir(dir);
+  await writeFileDurably(path.join(dir, "failed.jsonl"), entries.map((e) => `${failedViewLine(e)}\n`).join(""));
   return entries.length;
 }

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { blobTempPrefix } from "./blobs.js";
 import { scanSegments, type Problem } from "./fsck.js";
-import { fsyncDirSync } from "./fsync.js";
+import { fsyncDirSync, writeFileDurablySync } from "./fsync.js";
 import { decodeRecord } from "./record.js";
 import type { SpoolPaths } from "./spool.js";
 
@@ -84,18 +84,8 @@ function rewriteSegment(paths: SpoolPaths, relFile: string, problems: Problem[])
   }
   if (repairs.length === 0) return [];
   fsyncDirSync(paths.corrupt);
-  const stat = fs.statSync(file);
-  const temp = `${file}.tmp`;
-  const fd = fs.openSync(temp, "w");
-  try {
-    fs.writeSync(fd, Buffer.concat(kept));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.utimesSync(temp, stat.atime, stat.mtime); // retention of archive/ goes by mtime
-  fs.renameSync(temp, file);
-  fsyncDirSync(dir);
+  // retention of archive/ goes by mtime: the rewritten segment keeps its times
+  writeFileDurablySync(file, Buffer.concat(kept), fs.statSync(file));
   return repairs;
 }
 

@@ -3,6 +3,7 @@
 // mail to as it archives it.
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileDurablySync } from "./fsync.js";
 import type { MailEntry } from "./mail-index.js";
 
 export interface Totals {
@@ -41,16 +42,7 @@ export function readArchiveTotals(archiveDir: string): Totals {
 }
 
 export function writeArchiveTotals(archiveDir: string, totals: Totals): void {
-  const file = totalsFile(archiveDir);
-  const temp = `${file}.tmp`;
-  const fd = fs.openSync(temp, "w");
-  try {
-    fs.writeFileSync(fd, JSON.stringify(totals));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
+  writeFileDurablySync(totalsFile(archiveDir), JSON.stringify(totals));
 }
 
 /** The original service's JSON metrics shape. */

@@ -2,7 +2,7 @@
 // <spool.dir>/outbox/<id>.eml (temp file, fsync, rename, directory fsync).
 import fs from "node:fs";
 import path from "node:path";
-import { fsyncDir } from "../../spool/fsync.js";
+import { writeFileDurably } from "../../spool/fsync.js";
 import type { OutgoingMessage, RecordTransaction, Transport } from "./transport.js";
 
 export function outboxTransport(dir: string): Transport {
@@ -10,17 +10,7 @@ export function outboxTransport(dir: string): Transport {
     name: "outbox",
     maxRecipientsPerEnvelope: Number.POSITIVE_INFINITY,
     async send(message: OutgoingMessage, record: RecordTransaction): Promise<void> {
-      const file = path.join(dir, `${message.id}.eml`);
-      const temp = `${file}.tmp`;
-      const handle = await fs.promises.open(temp, "w");
-      try {
-        await handle.writeFile(message.raw);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.promises.rename(temp, file);
-      await fsyncDir(dir);
+      await writeFileDurably(path.join(dir, `${message.id}.eml`), message.raw);
       await record({
         transaction: { upstream: "outbox", envelope: message.envelope, code: 250, response: `written to outbox/${message.id}.eml` },
         recipients: message.envelope.to.map((address) => ({ address, state: "sent" as const })),
