@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { blobTempPrefix } from "./blobs.js";
 import { decodeRecord } from "./record.js";
-import { listSegments, segmentName } from "./segment-files.js";
+import { listSegments, segmentName, terminatedLines } from "./segment-files.js";
 import type { SpoolPaths } from "./spool.js";
 
 export { repairDataDir, type Repair } from "./fsck-repair.js";
@@ -110,10 +110,8 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
         throw error;
       }
       let offset = 0;
-      while (offset < data.length) {
-        const end = data.indexOf(0x0a, offset);
-        if (end < 0) break;
-        const line = data.toString("utf8", offset, end);
+      for (const { line, offset: at, next } of terminatedLines(data)) {
+        offset = at;
         const decoded = decodeRecord(line);
         if (!decoded.ok && decoded.reason === "version") {
           scan.problems.push({ kind: "newer-version", file: name, offset, detail: decoded.detail });
@@ -132,7 +130,7 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
             followers.push({ id: record.id, type: record.type, file: name, offset });
           }
         }
-        offset = end + 1;
+        offset = next;
       }
       const newest = !archived && segment === liveSegments[liveSegments.length - 1];
       if (offset < data.length && !(live && newest)) {

@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Logger } from "../log.js";
 import { decodeRecord, type SpoolRecord } from "./record.js";
 import type { Location } from "./segment.js";
-import { listSegments, segmentName } from "./segment-files.js";
+import { listSegments, segmentName, terminatedLines } from "./segment-files.js";
 
 export class NewerSpoolVersionError extends Error {}
 
@@ -44,12 +44,10 @@ export function recoverSegments(options: RecoveryOptions): RecoveryResult {
 function readSegment(file: string, segment: number, options: RecoveryOptions, result: RecoveryResult): number {
   const data = fs.readFileSync(file);
   let offset = 0;
-  while (offset < data.length) {
-    const end = data.indexOf(0x0a, offset);
-    if (end < 0) break;
-    const line = data.toString("utf8", offset, end);
+  for (const { line, offset: at, next } of terminatedLines(data)) {
+    offset = at;
     const decoded = decodeRecord(line);
-    const location = { segment, offset, length: end + 1 - offset, ...(options.archived ? { archived: true } : {}) };
+    const location = { segment, offset, length: next - offset, ...(options.archived ? { archived: true } : {}) };
     if (decoded.ok) {
       options.onRecord(decoded.record, location);
       result.records += 1;
@@ -57,9 +55,9 @@ function readSegment(file: string, segment: number, options: RecoveryOptions, re
       throw new NewerSpoolVersionError(`${file} at offset ${offset}: ${decoded.detail}; refusing to read it`);
     } else {
       result.corruptLines += 1;
-      quarantine(options, segment, offset, data.subarray(offset, end + 1), decoded.detail);
+      quarantine(options, segment, offset, data.subarray(offset, next), decoded.detail);
     }
-    offset = end + 1;
+    offset = next;
   }
   if (offset < data.length) {
     result.tornTails += 1;

@@ -15,3 +15,19 @@ export function listSegments(dir: string): number[] {
     .map(Number)
     .sort((a, b) => a - b);
 }
+
+export interface SegmentLine {
+  line: string;
+  offset: number;
+  /** Offset just past the line's newline. */
+  next: number;
+}
+
+/** The newline-terminated lines of a segment's bytes; an unterminated tail is not one. */
+export function* terminatedLines(data: Buffer): Generator<SegmentLine> {
+  let offset = 0;
+  for (let end = data.indexOf(0x0a); end >= 0; end = data.indexOf(0x0a, offset)) {
+    yield { line: data.toString("utf8", offset, end), offset, next: end + 1 };
+    offset = end + 1;
+  }
+}
