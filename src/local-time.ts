@@ -18,29 +18,34 @@ export class LocalClock {
     });
   }
 
-  private parts(ms: number): Record<string, string> {
-    return Object.fromEntries(this.format.formatToParts(ms).map((p) => [p.type, p.value]));
+  /** The local hour a moment falls in, computed once per hour (formatToParts costs microseconds). */
+  private cache: { from: number; until: number; hour: string; day: string; dayEnd: number } | null = null;
+
+  private window(ms: number) {
+    if (this.cache && ms >= this.cache.from && ms < this.cache.until) return this.cache;
+    const p = Object.fromEntries(this.format.formatToParts(ms).map((part) => [part.type, part.value]));
+    const intoHour = (Number(p.minute) * 60 + Number(p.second)) * 1000 + (ms % 1000);
+    const intoDay = Number(p.hour) * 3_600_000 + intoHour;
+    const from = ms - intoHour;
+    this.cache = { from, until: from + 3_600_000, hour: `${p.year}-${p.month}-${p.day}T${p.hour}`, day: `${p.year}-${p.month}-${p.day}`, dayEnd: ms - intoDay + 86_400_000 };
+    return this.cache;
   }
 
   /** "2026-11-23" */
   dayOf(ms: number): string {
-    const p = this.parts(ms);
-    return `${p.year}-${p.month}-${p.day}`;
+    return this.window(ms).day;
   }
 
   /** "2026-11-23T14" */
   hourOf(ms: number): string {
-    const p = this.parts(ms);
-    return `${p.year}-${p.month}-${p.day}T${p.hour}`;
+    return this.window(ms).hour;
   }
 
   msUntilMidnight(ms: number): number {
-    const p = this.parts(ms);
-    return 86_400_000 - (((Number(p.hour) * 60 + Number(p.minute)) * 60 + Number(p.second)) * 1000 + (ms % 1000));
+    return this.window(ms).dayEnd - ms;
   }
 
   msUntilNextHour(ms: number): number {
-    const p = this.parts(ms);
-    return 3_600_000 - ((Number(p.minute) * 60 + Number(p.second)) * 1000 + (ms % 1000));
+    return this.window(ms).until - ms;
   }
 }

@@ -2,6 +2,7 @@
 // into envelopes of at most the transport's batch size, `batch.delayMs` apart, with the
 // MIME built once. Each transaction's outcome record is appended as soon as the reply
 // arrives; the attempt record closes the pass with the mail's new state.
+import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
@@ -51,7 +52,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   let limitedUntil: number | null = null;
   let error: string | undefined;
   const record = async (result: TransactionResult) => {
-    await spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients });
+    await appendUntilRecorded(() => spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients }), id, deps);
     transactions += 1;
     hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
     const { upstream, code, envelope } = result.transaction;
@@ -103,6 +104,27 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   deps.metrics?.attemptEnded(state);
   if (state !== "deferred") deps.cache.delete(id);
   return at === null ? { kind: "final", state: state as "sent" | "partial" | "failed" } : { kind: "retry", at };
+}
+
+const recordRetryMs = 10 * 60_000;
+
+/**
+ * What an upstream answered must be recorded, not sent again: while the spool cannot take
+ * the outcome (disk full, I/O error) the append is retried, for up to ten minutes.
+ */
+async function appendUntilRecorded(append: () => Promise<unknown>, id: MailId, deps: AttemptDeps): Promise<void> {
+  const deadline = deps.now() + recordRetryMs;
+  for (let tries = 0; ; tries += 1) {
+    try {
+      await append();
+      return;
+    } catch (error) {
+      const retryable = error instanceof MailspoolError && (error.code === "insufficient_storage" || error.code === "unavailable");
+      if (!retryable || deps.now() > deadline) throw error;
+      if (tries === 0) deps.log.error({ err: error, mailId: id }, "cannot record an upstream's answer; retrying the record, not the send");
+      await deps.sleep(1000);
+    }
+  }
 }
 
 /** Backoff with jitter, stretched to a 4xx's asked-for delay or a daily limit, capped at retry.maxSeconds. */

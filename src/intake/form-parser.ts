@@ -40,9 +40,9 @@ export async function parseForm(request: Request, contentType: string, limits: F
       preservePath: true,
       limits: {
         fieldSize: limits.maxBodyBytes,
-        fields: limits.maxFields,
+        fields: limits.maxFields + 1,
         files: limits.maxFiles,
-        parts: limits.maxFields + limits.maxFiles,
+        parts: limits.maxFields + limits.maxFiles + 1,
         headerPairs: 20,
       },
     });
@@ -50,8 +50,13 @@ export async function parseForm(request: Request, contentType: string, limits: F
     throw invalidField("Content-Type", (error as Error).message);
   }
 
+  let fieldCount = 0;
   busboy.on("field", (name, value, _nameTruncated, valueTruncated) => {
-    if (valueTruncated) fail(invalidField(name, "value is too long"));
+    // busboy reports its own fields limit only on a later write: count here, so one chunk or many answer alike
+    fieldCount += 1;
+    if (fieldCount > limits.maxFields) fail(invalidField("body", `too many fields (at most ${limits.maxFields})`));
+    else if (name === "attachment" || name === "attachment[]") fail(invalidField(name, "an attachment part needs a file name (filename=\"…\")"));
+    else if (valueTruncated) fail(invalidField(name, "value is too long"));
     else if (!(name in fields)) fields[name] = value;
   });
   busboy.on("file", (field, stream: BusboyFileStream, filename, _encoding, mimeType) => {
@@ -73,7 +78,7 @@ export async function parseForm(request: Request, contentType: string, limits: F
   busboy.on("partsLimit", () => fail(invalidField("body", "too many parts")));
 
   try {
-    await pipeline(Readable.from(limitedChunks(request, limits.maxBodyBytes)), busboy);
+    await pipeline(Readable.from(refuseEncodedLineBreaks(limitedChunks(request, limits.maxBodyBytes))), busboy);
     await Promise.all(pending);
   } catch (error) {
     fail(asFormError(error));
@@ -92,4 +97,22 @@ function asFormError(error: unknown): MailspoolError {
   if (error instanceof MailspoolError) return error;
   if (typeof (error as NodeJS.ErrnoException).syscall === "string") return spoolIoError(error);
   return invalidField("body", `malformed form body: ${(error as Error).message}`);
+}
+
+/** A part header parameter (`name*=` / `filename*=`, RFC 5987) that percent-encodes CR or LF. */
+const encodedLineBreak = /name\*=[^\r\n]*%0[da]/i;
+
+/**
+ * busboy silently skips a part whose (file) name decodes to a line break, which would
+ * accept the mail without that attachment; refuse the request instead. The tail of the
+ * previous chunk is kept so a header split across chunks is still seen.
+ */
+async function* refuseEncodedLineBreaks(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let tail = "";
+  for await (const chunk of chunks) {
+    const text = tail + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
+    if (encodedLineBreak.test(text)) throw invalidField("attachment[]", "a part's name or file name must not contain CR or LF");
+    tail = text.slice(-1024);
+    yield chunk;
+  }
 }

@@ -45,10 +45,13 @@ export function attachmentErrors(index: number, filename: string, contentType: s
   return errors;
 }
 
-/** zod issues as the API's `[{field, message}]`. */
+/** zod issues as the API's `[{field, message}]`, the field named by its path (under `prefix`). */
 export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: prefix + (issue.path.length ? issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p))).join("") : "body"),
-    message: issue.code === "invalid_type" && issue.input === undefined ? `${String(issue.path.at(-1) ?? "body")} is required` : issue.message,
-  }));
+  return error.issues.map((issue) => {
+    const path = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p))).join("");
+    const field = prefix ? (path === "" ? prefix : path.startsWith("[") ? prefix + path : `${prefix}.${path}`) : path || "body";
+    // zod 4 says "expected string, received undefined" for a field that is simply absent
+    const missing = issue.code === "invalid_type" && /received undefined$/.test(issue.message);
+    return { field, message: missing ? `${String(issue.path.at(-1) ?? field)} is required` : issue.message };
+  });
 }

@@ -45,10 +45,15 @@ export class BlobWriter {
     private readonly handle: fs.promises.FileHandle,
   ) {}
 
+  /** Writes the whole chunk: a short write is continued, a write of nothing is a full disk. */
   async write(chunk: Uint8Array): Promise<void> {
     this.hash.update(chunk);
     this.size += chunk.length;
-    await this.handle.write(chunk);
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
+      if (bytesWritten === 0) throw Object.assign(new Error("no space left while writing a blob"), { code: "ENOSPC", syscall: "write" });
+      done += bytesWritten;
+    }
   }
 
   /** The blob's identity once every chunk is written; nothing is durable yet. */

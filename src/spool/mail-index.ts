@@ -89,6 +89,7 @@ export class MailIndex {
     const attempt = attemptOf(entry, record.attempt, record.ts);
     if (record.type === "outcome") {
       attempt.transactions.push(record.transaction);
+      if (record.recipients.length === 0 && record.transaction.code !== 250) noteUpstreamFailure(entry, record.transaction);
       for (const outcome of record.recipients) {
         const recipient = entry.recipients.find((r) => r.address === outcome.address);
         if (!recipient) continue;
@@ -152,6 +153,13 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
   return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash, blobs: referencedBlobs(mail), envelopeFrom: mail.envelopeFrom };
+}
+
+/** An upstream-level failure settles nobody, but it is the cause the envelope's open recipients last saw. */
+function noteUpstreamFailure(entry: MailEntry, transaction: Transaction): void {
+  const envelope = new Set(transaction.envelope.to);
+  const cause = `${transaction.upstream}: ${transaction.code || ""} ${transaction.response}`.replace(/: +/, ": ");
+  for (const r of entry.recipients) if (envelope.has(r.address) && (r.state === "pending" || r.state === "deferred")) r.lastError = cause;
 }
 
 function referencedBlobs(mail: AcceptedRecord["mail"]): string[] {
