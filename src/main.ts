@@ -21,13 +21,17 @@ for (const command of program.commands) {
   for (const sub of command.commands) sub.exitOverride();
 }
 
+/** Exits once stdout and stderr are flushed: a piped listing must not lose its tail. */
+async function exitWith(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+  process.exit(code);
+}
+
 try {
   await program.parseAsync(process.argv);
-  process.exit(0);
+  await exitWith(0);
 } catch (error) {
-  if (error instanceof CommanderError) {
-    process.exit(error.exitCode === 0 ? 0 : 2);
-  }
+  if (error instanceof CommanderError) await exitWith(error.exitCode === 0 ? 0 : 2);
   process.stderr.write(`mailspool: ${(error as Error).message}\n`);
-  process.exit(1);
+  await exitWith(1);
 }

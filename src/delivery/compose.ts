@@ -1,9 +1,12 @@
 // Builds the MIME message once per mail with nodemailer's MailComposer, from our own
 // stored bytes only: file and URL access are disabled and no path/href/raw is passed.
-import { convert } from "html-to-text";
+import { compile } from "html-to-text";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import type { AcceptedRecord } from "../spool/record.js";
 import type { BlobStore } from "../spool/blobs.js";
+
+/** Compiled once: html-to-text's convert() rebuilds its selector tables on every call. */
+const htmlToText = compile({ wordwrap: 100 });
 
 export async function composeMessage(record: AcceptedRecord, from: string, blobs: BlobStore): Promise<Buffer> {
   const { mail } = record;
@@ -23,7 +26,7 @@ export async function composeMessage(record: AcceptedRecord, from: string, blobs
     replyTo: mail.replyTo,
     subject: mail.subject,
     html: mail.html,
-    text: mail.text ?? convert(mail.html, { wordwrap: 100 }),
+    text: mail.text ?? htmlToText(mail.html),
     attachments,
     messageId: mail.messageId,
     date: new Date(record.ts),

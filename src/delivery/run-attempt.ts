@@ -100,7 +100,8 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     ...(at !== null ? { nextAttemptAt: new Date(at).toISOString() } : {}),
     ...(error !== undefined ? { error } : {}),
   });
-  log.info({ mailId: id, attempt, state }, "attempt ended");
+  // one info line per transaction is the contract; the attempt's end is news only when it is not a success
+  log[state === "sent" ? "debug" : "info"]({ mailId: id, attempt, state }, "attempt ended");
   deps.metrics?.attemptEnded(state);
   if (state !== "deferred") deps.cache.delete(id);
   return at === null ? { kind: "final", state: state as "sent" | "partial" | "failed" } : { kind: "retry", at };
