@@ -202,7 +202,7 @@ it("disk full: 507s from the reserve and from ENOSPC, no false 200, no torn reco
       `${new Set([...falseWhileFull, ...falseAfterRestart].map((p) => p.split(":")[0])).size} false 200s, ${scanFull.torn.length + afterRestart.torn.length + afterRestart.tails.length} torn records, ` +
       `${tempsWhileFull.length} temp files left, /health ${health.status} when full; remount 64m → 200 again after ${recoveryMs} ms without restart; ` +
       `${wanted.size - undelivered.length}/${wanted.size} delivered before the restart, ${acknowledged.length - notSent.length}/${acknowledged.length} sent after it, ` +
-      `${duplicates} duplicates (outcome records that met the full disk are retried by sending again)`,
+      `${duplicates} duplicates (an outcome record that meets the full disk is retried, not the send)`,
   );
   expect.soft(other, `statuses other than 200/507: ${JSON.stringify(Object.fromEntries(statuses))}`).toEqual([]);
   expect.soft(reserve507, "the free-space reserve answered 507").toBeGreaterThan(0);
