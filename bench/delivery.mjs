@@ -43,6 +43,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { appYaml, binary, bun, here, makeSpool, root, spoolStates, startSink } from "./delivery/harness.mjs";
+import { newerSource } from "./stale-binary.mjs";
 import { alive, cpuTimes, haveCommand, installCleanup, machineTimes, memory, spawnTracked, stopChild, waitQuiet } from "./delivery/procs.mjs";
 import { countSpool } from "./delivery/spool-count.mjs";
 
@@ -369,20 +370,8 @@ export async function runDeliveryBench(overrides = {}) {
 }
 
 function staleness() {
-  const builtAt = fs.statSync(binary).mtimeMs;
-  let newest = { file: "", mtime: 0 };
-  const walk = (dir) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (!entry.name.endsWith(".test.ts")) {
-        const mtime = fs.statSync(full).mtimeMs;
-        if (mtime > newest.mtime) newest = { file: full, mtime };
-      }
-    }
-  };
-  walk(path.join(root, "src"));
-  return newest.mtime > builtAt ? `${path.relative(root, newest.file)} is newer than dist/mailspool; the binary may not match src/ (npm run build)` : "";
+  const file = newerSource(root, binary);
+  return file ? `${file} is newer than dist/mailspool; the binary may not match src/ (npm run build)` : "";
 }
 
 export function printTables(rows, totalSeconds) {

@@ -30,6 +30,7 @@
 //
 // Options: --duration=10 --warmup=2 --connections=50 --servers=a,b,... --payloads=multipart,json
 //          --no-mirror  --budget=170  --keep (leave temp dirs for inspection)
+import { newerSource } from "./stale-binary.mjs";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -179,20 +180,8 @@ for (const p of allPayloads) {
 }
 
 function staleness(binary) {
-  const builtAt = fs.statSync(binary).mtimeMs;
-  let newest = { file: "", mtime: 0 };
-  const walk = (dir) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (!entry.name.endsWith(".test.ts")) {
-        const mtime = fs.statSync(full).mtimeMs;
-        if (mtime > newest.mtime) newest = { file: full, mtime };
-      }
-    }
-  };
-  walk(path.join(root, "src"));
-  return newest.mtime > builtAt ? `${path.relative(root, newest.file)} is newer than dist/mailspool (the bun-src servers run the newer code)` : "";
+  const file = newerSource(root, binary);
+  return file ? `${file} is newer than dist/mailspool (the bun-src servers run the newer code)` : "";
 }
 
 // ---------------------------------------------------------------- servers
