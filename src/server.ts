@@ -13,7 +13,7 @@ import { createApp, type AppDeps, type IntakeGate } from "./http/app.js";
 import { listen, type Listening } from "./http/serve.js";
 import { Idempotency } from "./intake/idempotency.js";
 import { intakeLimits } from "./intake/limits.js";
-import { PickupWatcher } from "./intake/pickup.js";
+import { Intake } from "./intake/intake.js";
 import { Quotas } from "./intake/quotas.js";
 import { Alerts } from "./jobs/alerts.js";
 import { startCompactor, type Compactor } from "./jobs/compact-spool.js";
@@ -21,6 +21,7 @@ import { scheduleRescan } from "./jobs/rescan-failed.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { reloadServer } from "./server-reload.js";
+import { PickupWatcher } from "./pickup/watcher.js";
 import { startSmtpIntake } from "./smtp/intake-server.js";
 import type { SegmentIo } from "./spool/segment.js";
 import { Spool } from "./spool/spool.js";
@@ -95,24 +96,28 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
     };
     const alerts = new Alerts(spool.index, metrics, config.alerts, child("alerts"), overrides.clock?.now);
     const gate: IntakeGate = { accepting: true };
+    const intake = new Intake({
+      spool,
+      settings: () => ({ from: app.config.delivery.from, maxRecipients: app.config.delivery.maxRecipients, limits: intakeLimits(app.config) }),
+      quotas,
+      onAccepted: (id) => delivery.enqueue(id),
+    });
     const app: AppDeps = {
       config,
       spool,
       log: child("http"),
       gate,
       admin: { delivery, setPaused },
-      intake: { quotas, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
+      intake: { accept: intake, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
       observe: { metrics, alerts },
-      onAccepted: (id) => delivery.enqueue(id),
     };
     listening = await listen(createApp(app), { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
     await delivery.start();
     alerts.start();
     const pickup = new PickupWatcher({
       spool,
-      delivery,
-      policy: () => ({ from: app.config.delivery.from, maxRecipients: app.config.delivery.maxRecipients }),
-      limits: () => intakeLimits(app.config),
+      intake,
+      actions: delivery,
       log: child("pickup"),
       intervalMs: overrides.pickupIntervalMs,
     });
@@ -125,7 +130,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
     });
     const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
     const smtp = config.smtpIntake.enabled
-      ? await startSmtpIntake({ config: () => app.config, spool, quotas, onAccepted: (id) => delivery.enqueue(id), log: child("smtp-intake") })
+      ? await startSmtpIntake({ config: () => app.config, intake, log: child("smtp-intake") })
       : null;
     const smtpAddress = smtp ? `${parseListen(config.smtpIntake.listen).host}:${smtp.port}` : undefined;
     log.info({ url: listening.url, smtp: smtpAddress, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");

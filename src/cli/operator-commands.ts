@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { parseSince } from "../duration.js";
-import { writePickupFile } from "../intake/pickup-file.js";
+import { writePickupFile } from "../pickup/pickup-file.js";
 import { lockHolder } from "../spool/lock.js";
 import type { Spool } from "../spool/spool.js";
 import { openSpoolForReading, type ConfigOption } from "./context.js";

@@ -1,5 +1,6 @@
 // What an operator (admin API, pickup file, replay/cancel CLI through pickup, rescan job)
 // can do to a mail. Each action is one spool record; the index and queue follow it.
+import { canonicalOrSelf } from "../address.js";
 import { MailspoolError } from "../errors.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
@@ -18,10 +19,12 @@ export async function replayMail(spool: Spool, enqueue: (id: MailId) => void, id
   const entry = spool.index.get(id);
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "sending") throw new MailspoolError("conflict", `mail ${id} is being sent right now`);
-  const known = new Set(entry.recipients.map((r) => r.address));
-  const unknown = options.recipients?.filter((r) => !known.has(r)) ?? [];
+  // named recipients are compared in canonical form: `Bob@EXAMPLE.com` names bob@example.com's entry
+  const known = new Map(entry.recipients.map((r) => [canonicalOrSelf(r.address), r.address]));
+  const unknown = options.recipients?.filter((r) => !known.has(canonicalOrSelf(r))) ?? [];
   if (unknown.length) throw new MailspoolError("invalid_param", undefined, { errors: [{ field: "recipients", message: `not recipients of ${id}: ${unknown.join(", ")}` }] });
-  const recipients = options.recipients ?? entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
+  const named = options.recipients?.map((r) => known.get(canonicalOrSelf(r))!);
+  const recipients = named ? [...new Set(named)] : entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
   if (recipients.length === 0) throw new MailspoolError("conflict", `mail ${id} has no recipient left to send to`);
   await spool.append({
     type: "replay",

@@ -4,13 +4,12 @@ import { Hono } from "hono";
 import type { Config } from "../config.js";
 import type { Delivery } from "../delivery/delivery.js";
 import type { Idempotency } from "../intake/idempotency.js";
-import type { Quotas } from "../intake/quotas.js";
+import type { Intake } from "../intake/intake.js";
 import type { Alerts } from "../jobs/alerts.js";
 import type { Metrics } from "../metrics.js";
 import { MailspoolError, spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
-import type { MailId } from "../types.js";
 import { accessControl, type AccessOptions } from "./access.js";
 import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
@@ -33,9 +32,9 @@ export interface AdminDeps {
   setPaused(paused: boolean): Promise<void>;
 }
 
-/** Intake policies that keep state across requests. */
+/** The accept path and the HTTP-only policy that keeps state across requests. */
 export interface IntakeDeps {
-  quotas: Pick<Quotas, "check">;
+  accept: Intake;
   idempotency: Idempotency;
 }
 
@@ -54,7 +53,6 @@ export interface AppDeps {
   gate: IntakeGate;
   admin: AdminDeps;
   intake: IntakeDeps;
-  onAccepted(id: MailId): void;
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {

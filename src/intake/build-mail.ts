@@ -30,8 +30,12 @@ export function validateSendFields(input: Record<string, unknown>, policy: MailP
   return { fields, recipients: { to: toList, cc, bcc, replyTo: replyTo[0] ? { address: replyTo[0] } : undefined } };
 }
 
+/** `<id>@<domain of delivery.from>`: a replay keeps it, so a downstream duplicate is recognisable. */
+export function messageIdFor(id: MailId, from: string): string {
+  return `<${id}@${from.split("@").pop() || "localhost"}>`;
+}
+
 export function buildMail(id: MailId, fields: SendFields, recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo">, attachments: AttachmentRef[], policy: MailPolicy): Mail {
-  const domain = policy.from.split("@").pop() || "localhost";
   const mail: Mail = {
     subject: fields.title,
     html: fields.content,
@@ -39,7 +43,7 @@ export function buildMail(id: MailId, fields: SendFields, recipients: Pick<Mail,
     cc: recipients.cc,
     bcc: recipients.bcc,
     attachments,
-    messageId: `<${id}@${domain}>`,
+    messageId: messageIdFor(id, policy.from),
   };
   if (fields.text !== undefined) mail.text = fields.text;
   if (fields.sender_name) mail.fromName = fields.sender_name;

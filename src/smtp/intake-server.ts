@@ -6,26 +6,22 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import fs from "node:fs";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
-import { ulid } from "ulid";
-import { z } from "zod";
 import type { Config } from "../config.js";
 import { parseListen } from "../config.js";
 import { MailspoolError } from "../errors.js";
 import { inCidrs, parseAddress, parseCidrs } from "../http/client-address.js";
+import type { Intake } from "../intake/intake.js";
 import type { Logger } from "../log.js";
-import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
+import { parseAddress as parseMailAddress } from "../address.js";
 import { receiveMessage } from "./received-message.js";
 
 export interface SmtpIntakeDeps {
   config: () => Config;
-  spool: Spool;
-  quotas: { check(client: string): void };
-  onAccepted(id: MailId): void;
+  intake: Intake;
   log: Logger;
 }
 
-const emailSchema = z.email();
 const digest = (value: string) => createHash("sha256").update(value).digest();
 const reply = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
 
@@ -68,14 +64,15 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     },
     onMailFrom(_address, session, callback) {
       try {
-        deps.quotas.check(clientOf(session));
+        deps.intake.checkQuota(clientOf(session));
         callback();
       } catch (error) {
         callback(smtpReply(error));
       }
     },
     onRcptTo(address, session, callback) {
-      if (!emailSchema.safeParse(address.address).success) return callback(reply(553, "5.1.3 Bad recipient address syntax"));
+      const parsed = parseMailAddress(address.address);
+      if (!parsed.ok) return callback(reply(553, `5.1.3 Bad recipient address syntax: ${parsed.reason}`));
       if (session.envelope.rcptTo.length >= deps.config().delivery.maxRecipients) return callback(reply(452, "4.5.3 Too many recipients"));
       callback();
     },
@@ -90,27 +87,17 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
 
   async function accept(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<MailId> {
     const config = deps.config();
-    const id = ulid();
-    const domain = config.delivery.from.split("@").pop() || "localhost";
-    const message = await receiveMessage(stream, deps.spool.blobs, () => `<${id}@${domain}>`);
+    const mail = deps.intake.newMail();
+    const message = await receiveMessage(stream, deps.intake.blobs, () => mail.messageId);
     if (stream.sizeExceeded) {
       await message.blob.discard();
       throw reply(552, `5.3.4 Message size exceeds fixed limit of ${config.server.maxBodyBytes} bytes`);
     }
-    try {
-      deps.spool.checkCapacity();
-      const raw = await message.blob.commit();
-      await deps.spool.blobs.syncDir();
-      const to = session.envelope.rcptTo.map((r) => ({ address: r.address }));
-      const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-      await deps.spool.accept(id, { subject: message.subject, html: "", to, cc: [], bcc: [], attachments: [], messageId: message.messageId, raw, ...(config.smtpIntake.keepSender && mailFrom ? { envelopeFrom: mailFrom } : {}) }, clientOf(session));
-    } catch (error) {
-      await message.blob.discard();
-      throw error;
-    }
-    deps.onAccepted(id);
-    deps.log.info({ mailId: id, client: clientOf(session), recipients: session.envelope.rcptTo.length }, "mail accepted over SMTP");
-    return id;
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+    const envelope = { to: session.envelope.rcptTo.map((r) => r.address), ...(config.smtpIntake.keepSender && mailFrom ? { from: mailFrom } : {}) };
+    await deps.intake.acceptRaw({ id: mail.id, ...message }, envelope, clientOf(session));
+    deps.log.info({ mailId: mail.id, client: clientOf(session), recipients: envelope.to.length }, "mail accepted over SMTP");
+    return mail.id;
   }
 
   const { host, port } = parseListen(settings.listen);

@@ -1,5 +1,6 @@
 // The in-memory index: id → state, recipients, attempts and where the accepted record
 // lives. A pure fold over spool records, so recovery and live appends share one path.
+import { canonicalOrSelf } from "../address.js";
 import type { AcceptedRecord, SpoolRecord } from "./record.js";
 import type { Location } from "./segment.js";
 import type { MailId, MailState, RecipientKind, RecipientState, Transaction } from "../types.js";
@@ -91,7 +92,7 @@ export class MailIndex {
       attempt.transactions.push(record.transaction);
       if (record.recipients.length === 0 && record.transaction.code !== 250) noteUpstreamFailure(entry, record.transaction);
       for (const outcome of record.recipients) {
-        const recipient = entry.recipients.find((r) => r.address === outcome.address);
+        const recipient = findRecipient(entry, outcome.address);
         if (!recipient) continue;
         recipient.state = outcome.state;
         recipient.lastError = outcome.state === "sent" ? undefined : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
@@ -160,6 +161,18 @@ function noteUpstreamFailure(entry: MailEntry, transaction: Transaction): void {
   const envelope = new Set(transaction.envelope.to);
   const cause = `${transaction.upstream}: ${transaction.code || ""} ${transaction.response}`.replace(/: +/, ": ");
   for (const r of entry.recipients) if (envelope.has(r.address) && (r.state === "pending" || r.state === "deferred")) r.lastError = cause;
+}
+
+/**
+ * Outcomes name recipients exactly as the envelope carried them (the canonical form). Records
+ * written before addresses were canonical may differ in the domain's case or encoding: those
+ * are matched in canonical form, so an old mail does not stay open forever.
+ */
+function findRecipient(entry: MailEntry, address: string): RecipientStatus | undefined {
+  const exact = entry.recipients.find((r) => r.address === address);
+  if (exact) return exact;
+  const canonical = canonicalOrSelf(address);
+  return entry.recipients.find((r) => canonicalOrSelf(r.address) === canonical);
 }
 
 function referencedBlobs(mail: AcceptedRecord["mail"]): string[] {

@@ -1,8 +1,6 @@
 // POST /api/email/send: multipart, form or JSON → a durable accepted record → 200 {id}.
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
-import { acceptMail } from "../../intake/accept-mail.js";
-import { intakeLimits } from "../../intake/limits.js";
 import { readSendRequest } from "../../intake/send-request.js";
 import { requestHash, scopedKey } from "../../intake/idempotency.js";
 import { discardFiles } from "../../intake/incoming-file.js";
@@ -11,22 +9,17 @@ import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 
 export function sendRoute(deps: AppDeps) {
-  const { spool, log, gate, intake, observe, onAccepted } = deps;
+  const { spool, log, gate, intake, observe } = deps;
   return new Hono<AppEnv>().post("/api/email/send", async (c) => {
     const { config } = deps;
-    const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
-    const limits = intakeLimits(config);
     if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
     spool.checkCapacity();
     const started = performance.now();
     const client = clientId(c.get("client"));
     const header = c.req.header("idempotency-key");
     const key = header === undefined ? undefined : scopedKey(client, header);
-    const input = await readSendRequest(c.req.raw, limits, spool.blobs);
-    const accept = (requestHash?: string) => {
-      intake.quotas.check(client);
-      return acceptMail(spool, policy, input, client, key ? { key, requestHash } : undefined);
-    };
+    const input = await readSendRequest(c.req.raw, intake.accept.limits, intake.accept.blobs);
+    const accept = (requestHash?: string) => intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
     let id: string;
     let repeated = false;
     try {
@@ -43,7 +36,6 @@ export function sendRoute(deps: AppDeps) {
       log.info({ mailId: id, requestId: c.get("requestId"), client }, "repeated Idempotency-Key: first answer returned, nothing queued");
       return success(c, { id });
     }
-    onAccepted(id);
     observe.metrics.mailAccepted((performance.now() - started) / 1000);
     const body = config.log.bodies ? { title: input.fields.title, content: input.fields.content, text: input.fields.text } : {};
     log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started), ...body }, "mail accepted");

@@ -6,21 +6,23 @@
 // I/O error leaves it in place for the next scan.
 import fs from "node:fs";
 import path from "node:path";
-import type { Delivery } from "../delivery/delivery.js";
 import { MailspoolError } from "../errors.js";
+import type { Intake } from "../intake/intake.js";
+import { sendInputFromJson } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
-import { acceptMail } from "./accept-mail.js";
-import type { MailPolicy } from "./build-mail.js";
-import type { FormLimits } from "./form-parser.js";
-import { sendInputFromJson } from "./send-request.js";
+import type { MailId } from "../types.js";
+
+/** What a replay or cancel file asks of the mail (the admin API's actions). */
+export interface PickupActions {
+  replay(id: MailId, options: { recipients?: string[]; reason: string; idempotencyKey: string }): Promise<string[]>;
+  cancel(id: MailId, reason: string, idempotencyKey: string): Promise<void>;
+}
 
 export interface PickupOptions {
   spool: Spool;
-  delivery: Delivery;
-  /** Read per file: SIGHUP may change them. */
-  policy: () => MailPolicy;
-  limits: () => FormLimits;
+  intake: Intake;
+  actions: PickupActions;
   log: Logger;
   intervalMs?: number;
 }
@@ -76,7 +78,7 @@ export class PickupWatcher {
 
   private async read(file: string): Promise<unknown> {
     const text = await fs.promises.readFile(file, "utf8");
-    if (text.length > this.options.limits().maxBodyBytes * 2) throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
+    if (text.length > this.options.intake.limits.maxBodyBytes * 2) throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
     try {
       return JSON.parse(text);
     } catch (error) {
@@ -85,20 +87,19 @@ export class PickupWatcher {
   }
 
   private async apply(name: string, key: string, content: unknown): Promise<void> {
-    const { spool, delivery, log } = this.options;
+    const { intake, actions, log } = this.options;
     const request = (typeof content === "object" && content !== null ? content : {}) as Record<string, unknown>;
     const reason = `pickup ${name}`;
     if (typeof request.replay === "string") {
       const recipients = Array.isArray(request.recipients) ? request.recipients.map(String) : undefined;
-      const sendTo = await delivery.replay(request.replay, { recipients, reason, idempotencyKey: key });
+      const sendTo = await actions.replay(request.replay, { recipients, reason, idempotencyKey: key });
       log.info({ file: name, mailId: request.replay, recipients: sendTo.length }, "pickup: mail replayed");
     } else if (typeof request.cancel === "string") {
-      await delivery.cancel(request.cancel, reason, key);
+      await actions.cancel(request.cancel, reason, key);
       log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
     } else {
-      const input = await sendInputFromJson(content, this.options.limits(), spool.blobs);
-      const id = await acceptMail(spool, this.options.policy(), input, "pickup", { key });
-      delivery.enqueue(id);
+      const input = await sendInputFromJson(content, intake.limits, intake.blobs);
+      const id = await intake.acceptParsed(input, "pickup", { idempotency: { key }, exemptFromQuota: true });
       log.info({ file: name, mailId: id }, "pickup: mail accepted");
     }
   }
