@@ -44,10 +44,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { appYaml, binary, bun, here, makeSpool, root, spoolStates, startSink } from "./delivery/harness.mjs";
 import { newerSource } from "./stale-binary.mjs";
-import { alive, cpuTimes, haveCommand, installCleanup, machineTimes, memory, spawnTracked, stopChild, waitQuiet } from "./delivery/procs.mjs";
+import {
+  alive,
+  cpuTimes,
+  haveCommand,
+  installCleanup,
+  machineTimes,
+  memory,
+  spawnTracked,
+  stopChild,
+  waitQuiet,
+} from "./delivery/procs.mjs";
 import { countSpool } from "./delivery/spool-count.mjs";
 
-const envNumber = (name, dflt) => (process.env[name] !== undefined && process.env[name] !== "" ? Number(process.env[name]) : dflt);
+const envNumber = (name, dflt) =>
+  process.env[name] !== undefined && process.env[name] !== "" ? Number(process.env[name]) : dflt;
 
 export function defaultOptions() {
   return {
@@ -79,7 +90,8 @@ function fmt(value, digits = 0) {
 
 function table(header, body, left = 2) {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i < left ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
+  const line = (cells) =>
+    cells.map((c, i) => (i < left ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)];
   return out.join("\n");
 }
@@ -94,7 +106,10 @@ function diffCore(before, after, core) {
 /** Before a measurement: wait (≤ DELIVERY_QUIET_SECONDS) for the measured core to be idle. */
 async function quietGate(ctx) {
   const gate = await waitQuiet(`cpu${ctx.serverCpu}`, { maxSeconds: ctx.options.quietSeconds });
-  if (!gate.quiet && ctx.options.print) process.stdout.write(`[core ${ctx.serverCpu} still ${fmt(gate.busyPct)}% busy with other work after ${fmt(gate.waitedMs / 1000)} s; measuring anyway] `);
+  if (!gate.quiet && ctx.options.print)
+    process.stdout.write(
+      `[core ${ctx.serverCpu} still ${fmt(gate.busyPct)}% busy with other work after ${fmt(gate.waitedMs / 1000)} s; measuring anyway] `,
+    );
   return gate;
 }
 
@@ -102,11 +117,23 @@ async function quietGate(ctx) {
 async function rawRun(ctx, wl) {
   const gate = await quietGate(ctx);
   await ctx.sink.reset();
-  const job = { host: "127.0.0.1", port: ctx.sink.smtpPort, n: wl.n, recipients: wl.per, concurrency: ctx.options.inflight, maxConnections: ctx.options.maxConnections, attachment: wl.attachment, maxSeconds: ctx.options.capSeconds };
+  const job = {
+    host: "127.0.0.1",
+    port: ctx.sink.smtpPort,
+    n: wl.n,
+    recipients: wl.per,
+    concurrency: ctx.options.inflight,
+    maxConnections: ctx.options.maxConnections,
+    attachment: wl.attachment,
+    maxSeconds: ctx.options.capSeconds,
+  };
   const machine0 = machineTimes();
   const sinkCpu0 = cpuTimes(ctx.sink.pid);
   const t0 = performance.now();
-  const child = spawnTracked("taskset", ["-c", ctx.serverCpu, bun, here("raw-pool.mjs"), JSON.stringify(job)], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnTracked("taskset", ["-c", ctx.serverCpu, bun, here("raw-pool.mjs"), JSON.stringify(job)], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (chunk) => (out += chunk));
   const done = await Promise.race([child.exited, sleep((ctx.options.capSeconds + 30) * 1000, null, { ref: false })]);
@@ -148,7 +175,15 @@ async function mailspoolRun(ctx, wl, workers, { capSeconds, partialOk = false })
   try {
     const generated = makeSpool(dir, wl.n, wl.per, wl.attachment, wl.text);
     const config = path.join(dir, "app.yaml");
-    fs.writeFileSync(config, appYaml({ workers, smtpPort: ctx.sink.smtpPort, maxConnections: options.maxConnections, logLevel: options.logLevel }));
+    fs.writeFileSync(
+      config,
+      appYaml({
+        workers,
+        smtpPort: ctx.sink.smtpPort,
+        maxConnections: options.maxConnections,
+        logLevel: options.logLevel,
+      }),
+    );
     spawnSync("sync");
     const gate = await quietGate(ctx);
     await ctx.sink.reset();
@@ -159,7 +194,11 @@ async function mailspoolRun(ctx, wl, workers, { capSeconds, partialOk = false })
     delete env.MAILSPOOL_CONFIG;
     const logFd = fs.openSync(logFile, "w");
     const spawnedAt = Date.now();
-    const child = spawnTracked("taskset", ["-c", ctx.serverCpu, ...options.relay, "serve", "-c", config], { cwd: dir, env, stdio: ["ignore", logFd, logFd] });
+    const child = spawnTracked("taskset", ["-c", ctx.serverCpu, ...options.relay, "serve", "-c", config], {
+      cwd: dir,
+      env,
+      stdio: ["ignore", logFd, logFd],
+    });
     fs.closeSync(logFd);
 
     // the listening line (start-up loads the whole spool first: allow 120 s)
@@ -194,7 +233,12 @@ async function mailspoolRun(ctx, wl, workers, { capSeconds, partialOk = false })
       sink = await ctx.sink.stats();
       const m = memory(child.pid);
       if (m.rssMiB > rssMax) rssMax = m.rssMiB;
-      if (poll % 20 === 0) timeline.push({ s: Math.round((performance.now() - t0) / 100) / 10, messages: sink.messages, rssMiB: Math.round(m.rssMiB) });
+      if (poll % 20 === 0)
+        timeline.push({
+          s: Math.round((performance.now() - t0) / 100) / 10,
+          messages: sink.messages,
+          rssMiB: Math.round(m.rssMiB),
+        });
     }
     const wall = (performance.now() - t0) / 1000;
     const cpu1 = cpuTimes(child.pid);
@@ -202,8 +246,12 @@ async function mailspoolRun(ctx, wl, workers, { capSeconds, partialOk = false })
     const machine1 = machineTimes();
     const atEnd = memory(child.pid);
     const complete = sink.messages >= wl.n;
-    if (!alive(child)) throw new Error(`mailspool exited during the drain: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
-    if (!complete && !partialOk) console.warn(`delivery bench: ${wl.name} w${workers}: only ${sink.messages}/${wl.n} delivered within ${capSeconds} s`);
+    if (!alive(child))
+      throw new Error(`mailspool exited during the drain: ${fs.readFileSync(logFile, "utf8").slice(-2000)}`);
+    if (!complete && !partialOk)
+      console.warn(
+        `delivery bench: ${wl.name} w${workers}: only ${sink.messages}/${wl.n} delivered within ${capSeconds} s`,
+      );
     // complete: from the listening line to the sink's last message; partial: to now
     const seconds = complete ? (sink.lastAt - listenAt) / 1000 : (Date.now() - listenAt) / 1000;
 
@@ -232,7 +280,9 @@ async function mailspoolRun(ctx, wl, workers, { capSeconds, partialOk = false })
       queued,
       sent,
       attemptSent,
-      otherAttempts: Object.entries(spool.attemptStates).filter(([s]) => s !== "sent").reduce((a, [, c]) => a + c, 0),
+      otherAttempts: Object.entries(spool.attemptStates)
+        .filter(([s]) => s !== "sent")
+        .reduce((a, [, c]) => a + c, 0),
       ok:
         !firstListing &&
         listing.status === 0 &&
@@ -292,7 +342,8 @@ export async function runDeliveryBench(overrides = {}) {
   if (!haveCommand("taskset", ["-c", "0", "true"])) throw new Error("delivery bench: taskset (util-linux) is required");
   const cpus = os.availableParallelism?.() ?? os.cpus().length;
   const [serverCpu, sinkCpu] = cpus >= 2 ? ["0", "1"] : ["0", "0"];
-  if (cpus < 2) console.warn(`delivery bench: only ${cpus} CPU: relay and sink share core 0 (figures are not comparable)`);
+  if (cpus < 2)
+    console.warn(`delivery bench: only ${cpus} CPU: relay and sink share core 0 (figures are not comparable)`);
   spawnSync("taskset", ["-a", "-p", "-c", sinkCpu, String(process.pid)], { stdio: "ignore" });
 
   if (!fs.existsSync(binary)) {
@@ -301,7 +352,9 @@ export async function runDeliveryBench(overrides = {}) {
   }
   const staleNote = staleness();
   const tempDirs = new Set();
-  const scratch = fs.mkdtempSync(path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "mailspool-delivery-"));
+  const scratch = fs.mkdtempSync(
+    path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "mailspool-delivery-"),
+  );
   installCleanup(() => {
     if (options.keep) return;
     for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
@@ -330,35 +383,86 @@ export async function runDeliveryBench(overrides = {}) {
     for (const wl of workloads) {
       let raw = null;
       if (options.raw) process.stdout.write(options.print ? `  ${wl.name.padEnd(7)} raw pool (N=${wl.n}) … ` : "");
-      if (options.raw) try {
-        raw = await rawRun(ctx, wl);
-        log(`${fmt(raw.msgPerSec)} msg/s${raw.ok ? "" : `  ← CHECK FAILED (sent ${raw.delivered}, failed ${raw.failed}, sink ${raw.sink.messages}/${raw.sink.recipients}) ${raw.firstError ?? ""}`}`);
-      } catch (error) {
-        log(`FAILED: ${error.message}`);
-      }
+      if (options.raw)
+        try {
+          raw = await rawRun(ctx, wl);
+          log(
+            `${fmt(raw.msgPerSec)} msg/s${raw.ok ? "" : `  ← CHECK FAILED (sent ${raw.delivered}, failed ${raw.failed}, sink ${raw.sink.messages}/${raw.sink.recipients}) ${raw.firstError ?? ""}`}`,
+          );
+        } catch (error) {
+          log(`FAILED: ${error.message}`);
+        }
       for (const workers of options.workers) {
         process.stdout.write(options.print ? `  ${wl.name.padEnd(7)} mailspool workers=${workers} (N=${wl.n}) … ` : "");
         try {
           const m = await mailspoolRun(ctx, wl, workers, { capSeconds: options.capSeconds });
-          log(`${fmt(m.msgPerSec)} msg/s${m.complete ? "" : " (capped)"}${m.checks.ok ? "" : `  ← CHECK FAILED ${JSON.stringify(m.checks)}`}`);
-          rows.push({ workload: wl.name, label: wl.label, n: wl.n, perMail: wl.per, attachment: wl.attachment, workers, mailspool: m, raw, ratio: raw ? m.msgPerSec / raw.msgPerSec : NaN });
+          log(
+            `${fmt(m.msgPerSec)} msg/s${m.complete ? "" : " (capped)"}${m.checks.ok ? "" : `  ← CHECK FAILED ${JSON.stringify(m.checks)}`}`,
+          );
+          rows.push({
+            workload: wl.name,
+            label: wl.label,
+            n: wl.n,
+            perMail: wl.per,
+            attachment: wl.attachment,
+            workers,
+            mailspool: m,
+            raw,
+            ratio: raw ? m.msgPerSec / raw.msgPerSec : NaN,
+          });
         } catch (error) {
           log(`FAILED: ${error.message}`);
-          rows.push({ workload: wl.name, label: wl.label, n: wl.n, perMail: wl.per, attachment: wl.attachment, workers, mailspool: null, raw, ratio: NaN, error: error.message });
+          rows.push({
+            workload: wl.name,
+            label: wl.label,
+            n: wl.n,
+            perMail: wl.per,
+            attachment: wl.attachment,
+            workers,
+            mailspool: null,
+            raw,
+            ratio: NaN,
+            error: error.message,
+          });
         }
       }
     }
     if (options.big > 0 && options.workloads.includes("rss")) {
       const wl = { name: "rss", label: `${options.big} queued`, n: options.big, per: 1, attachment: false };
       const workers = options.workers[0];
-      process.stdout.write(options.print ? `  rss     mailspool workers=${workers} (N=${wl.n}, ≤${options.bigSeconds} s) … ` : "");
+      process.stdout.write(
+        options.print ? `  rss     mailspool workers=${workers} (N=${wl.n}, ≤${options.bigSeconds} s) … ` : "",
+      );
       try {
         const m = await mailspoolRun(ctx, wl, workers, { capSeconds: options.bigSeconds, partialOk: true });
-        log(`${fmt(m.msgPerSec)} msg/s, ${m.delivered} delivered${m.checks.ok ? "" : `  ← CHECK FAILED ${JSON.stringify(m.checks)}`}`);
-        rows.push({ workload: wl.name, label: wl.label, n: wl.n, perMail: 1, attachment: false, workers, mailspool: m, raw: null, ratio: NaN });
+        log(
+          `${fmt(m.msgPerSec)} msg/s, ${m.delivered} delivered${m.checks.ok ? "" : `  ← CHECK FAILED ${JSON.stringify(m.checks)}`}`,
+        );
+        rows.push({
+          workload: wl.name,
+          label: wl.label,
+          n: wl.n,
+          perMail: 1,
+          attachment: false,
+          workers,
+          mailspool: m,
+          raw: null,
+          ratio: NaN,
+        });
       } catch (error) {
         log(`FAILED: ${error.message}`);
-        rows.push({ workload: wl.name, label: wl.label, n: wl.n, perMail: 1, attachment: false, workers, mailspool: null, raw: null, ratio: NaN, error: error.message });
+        rows.push({
+          workload: wl.name,
+          label: wl.label,
+          n: wl.n,
+          perMail: 1,
+          attachment: false,
+          workers,
+          mailspool: null,
+          raw: null,
+          ratio: NaN,
+          error: error.message,
+        });
       }
     }
   } finally {
@@ -377,10 +481,29 @@ function staleness() {
 export function printTables(rows, totalSeconds) {
   const runs = rows.filter((r) => r.workload !== "rss");
   if (runs.length) {
-    console.log("\n== delivery: drain a pre-filled spool into the SMTP sink (relay and raw pool on core 0, sink on core 1) ==");
+    console.log(
+      "\n== delivery: drain a pre-filled spool into the SMTP sink (relay and raw pool on core 0, sink on core 1) ==",
+    );
     console.log(
       table(
-        ["workload", "N", "workers", "mailspool msg/s", "raw pool msg/s", "ratio", "mailspool rcpt/s", "raw rcpt/s", "CPU ms/msg srv/raw", "CPU ratio", "srv CPU% usr+sys", "raw CPU%", "core0 other% srv/raw", "sink CPU%", "RSS listen/HWM MiB", "checks"],
+        [
+          "workload",
+          "N",
+          "workers",
+          "mailspool msg/s",
+          "raw pool msg/s",
+          "ratio",
+          "mailspool rcpt/s",
+          "raw rcpt/s",
+          "CPU ms/msg srv/raw",
+          "CPU ratio",
+          "srv CPU% usr+sys",
+          "raw CPU%",
+          "core0 other% srv/raw",
+          "sink CPU%",
+          "RSS listen/HWM MiB",
+          "checks",
+        ],
         runs.map((r) => {
           const m = r.mailspool;
           return [
@@ -396,10 +519,12 @@ export function printTables(rows, totalSeconds) {
             m && r.raw ? `${(r.raw.cpuMsPerMsg / m.cpuMsPerMsg).toFixed(2)}×` : "-",
             m ? `${fmt(m.cpuUserPct)}+${fmt(m.cpuSysPct)}` : "-",
             r.raw ? fmt(r.raw.cpuPct) : "-",
-            m ? `${fmt(m.core0BusyPct - m.cpuUserPct - m.cpuSysPct)}${r.raw ? `/${fmt(r.raw.core0BusyPct - r.raw.cpuPct)}` : ""}` : "-",
+            m
+              ? `${fmt(m.core0BusyPct - m.cpuUserPct - m.cpuSysPct)}${r.raw ? `/${fmt(r.raw.core0BusyPct - r.raw.cpuPct)}` : ""}`
+              : "-",
             m ? fmt(m.sinkCpuPct) : "-",
             m ? `${fmt(m.rssAtListenMiB)}/${fmt(m.hwmMiB)}` : "-",
-            m ? (m.checks.ok ? "ok" : "FAILED") : r.error ?? "-",
+            m ? (m.checks.ok ? "ok" : "FAILED") : (r.error ?? "-"),
           ];
         }),
         1,
@@ -412,11 +537,13 @@ export function printTables(rows, totalSeconds) {
         "    (what the msg/s ratio would be if both were CPU-bound on an otherwise idle core: robust against other load)\n" +
         "  core0 other% = core 0 busy time not spent in the relay / raw pool (kernel softirq, ext4 journal, and any OTHER process on core 0:\n" +
         "    more than ~15% means the figures were disturbed); sink CPU% = the SMTP sink on core 1 (far from 100%: not the bottleneck)\n" +
-        "  checks: sink messages == N and recipients == N × per-mail; after SIGTERM spool ls --json lists N mails, 0 queued, N sent; N attempt records \"state\":\"sent\"",
+        '  checks: sink messages == N and recipients == N × per-mail; after SIGTERM spool ls --json lists N mails, 0 queued, N sent; N attempt records "state":"sent"',
     );
     const raws = [...new Map(runs.filter((r) => r.raw).map((r) => [r.workload, r])).values()];
     if (raws.length) {
-      console.log(`  raw pool: ${raws.map((r) => `${r.workload} sink CPU ${fmt(r.raw.sinkCpuPct)}%, max RSS ${fmt(r.raw.maxRssMiB)} MiB, checks ${r.raw.ok ? "ok" : "FAILED"}`).join("; ")}`);
+      console.log(
+        `  raw pool: ${raws.map((r) => `${r.workload} sink CPU ${fmt(r.raw.sinkCpuPct)}%, max RSS ${fmt(r.raw.maxRssMiB)} MiB, checks ${r.raw.ok ? "ok" : "FAILED"}`).join("; ")}`,
+      );
     }
   }
   const big = rows.filter((r) => r.workload === "rss");
@@ -429,8 +556,34 @@ export function printTables(rows, totalSeconds) {
     }
     console.log(
       table(
-        ["spool MiB", "segments", "start-up s", "spool load ms", "VmRSS at listen MiB", "peak RSS in drain MiB", "VmHWM at end MiB", "delivered", "in s", "msg/s", "checks"],
-        [[fmt(m.spoolBytes / 1048576), m.segments, fmt(m.startupMs / 1000, 1), m.spoolLoadMs ?? "-", fmt(m.rssAtListenMiB), fmt(m.rssMaxMiB), fmt(m.hwmMiB), `${m.delivered}/${r.n}`, fmt(m.seconds, 1), fmt(m.msgPerSec), m.checks.ok ? "ok" : `FAILED ${JSON.stringify(m.checks)}`]],
+        [
+          "spool MiB",
+          "segments",
+          "start-up s",
+          "spool load ms",
+          "VmRSS at listen MiB",
+          "peak RSS in drain MiB",
+          "VmHWM at end MiB",
+          "delivered",
+          "in s",
+          "msg/s",
+          "checks",
+        ],
+        [
+          [
+            fmt(m.spoolBytes / 1048576),
+            m.segments,
+            fmt(m.startupMs / 1000, 1),
+            m.spoolLoadMs ?? "-",
+            fmt(m.rssAtListenMiB),
+            fmt(m.rssMaxMiB),
+            fmt(m.hwmMiB),
+            `${m.delivered}/${r.n}`,
+            fmt(m.seconds, 1),
+            fmt(m.msgPerSec),
+            m.checks.ok ? "ok" : `FAILED ${JSON.stringify(m.checks)}`,
+          ],
+        ],
         0,
       ),
     );

@@ -18,7 +18,11 @@ import { spoolPaths } from "../src/spool/spool.js";
 
 const configIndex = process.argv.indexOf("-c");
 const loaded = loadConfig({ explicitPath: configIndex > 0 ? process.argv[configIndex + 1] : undefined });
-const parked: Transport = { ...outboxTransport(spoolPaths(loaded.dataDir).outbox), name: "parked", send: () => new Promise<never>(() => undefined) };
+const parked: Transport = {
+  ...outboxTransport(spoolPaths(loaded.dataDir).outbox),
+  name: "parked",
+  send: () => new Promise<never>(() => undefined),
+};
 const log = createLogger(loaded.config.log.level);
 const server = await startServer(loaded, log, { transport: parked });
 

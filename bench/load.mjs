@@ -58,7 +58,13 @@ const instance = autocannon(
         completed: result.totalCompletedRequests,
         elapsedMs,
         rps: elapsedMs > 0 ? (ok * 1000) / elapsedMs : 0,
-        latency: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, avg: result.latency.average, max: result.latency.max },
+        latency: {
+          p50: result.latency.p50,
+          p90: result.latency.p90,
+          p99: result.latency.p99,
+          avg: result.latency.average,
+          max: result.latency.max,
+        },
         genCpuPct: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
         drained,
         perSecond: Array.from(perSecond, (n) => n ?? 0),
@@ -80,7 +86,10 @@ const drainTimer = setTimeout(() => {
     else client.responseMax = Math.max(1, client.reqsMade);
   }
 }, job.seconds * 1000);
-const backstop = setTimeout(() => {
-  drained = false;
-  instance.stop();
-}, (job.seconds + drainGraceSeconds - 1) * 1000);
+const backstop = setTimeout(
+  () => {
+    drained = false;
+    instance.stop();
+  },
+  (job.seconds + drainGraceSeconds - 1) * 1000,
+);

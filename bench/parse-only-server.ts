@@ -39,14 +39,26 @@ const blobs = new BlobStore(blobsDir);
 const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
 // the send route's limits (100 files, 50 fields; src/intake/limits.ts); kept literal here so
 // the baseline does not break while that module moves around
-const limits = { maxBodyBytes: config.server.maxBodyBytes, inlineMaxBytes: config.spool.inlineMaxBytes, maxFiles: 100, maxFields: 50 };
+const limits = {
+  maxBodyBytes: config.server.maxBodyBytes,
+  inlineMaxBytes: config.spool.inlineMaxBytes,
+  maxFiles: 100,
+  maxFields: 50,
+};
 
 const app = new Hono<AppEnv>();
 app.use(requestId());
-const accessOptions = { allow: config.server.allow, trustProxy: config.server.trustProxy, tokens: config.server.tokens, tokenFreeFromLoopback: ["/health", "/metrics"] };
+const accessOptions = {
+  allow: config.server.allow,
+  trustProxy: config.server.trustProxy,
+  tokens: config.server.tokens,
+  tokenFreeFromLoopback: ["/health", "/metrics"],
+};
 // accessControl has taken the options object, and now takes a getter (re-read on SIGHUP):
 // hand it something that is both, so the baseline keeps working across that change
-app.use(accessControl(Object.assign(() => accessOptions, accessOptions) as unknown as Parameters<typeof accessControl>[0]));
+app.use(
+  accessControl(Object.assign(() => accessOptions, accessOptions) as unknown as Parameters<typeof accessControl>[0]),
+);
 app.post("/api/email/send", async (c) => {
   const input = await readSendRequest(c.req.raw, limits, blobs);
   try {
@@ -65,7 +77,10 @@ app.onError((error, c) => {
 });
 
 const listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes });
-log.info({ url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, mode: "parse-only" }, "mailspool listening");
+log.info(
+  { url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, mode: "parse-only" },
+  "mailspool listening",
+);
 
 const stop = async (signal: string) => {
   log.info({ signal }, "parse-only server stopping");

@@ -27,7 +27,9 @@ function html(bytes) {
   let body = "";
   while (head.length + body.length + tail.length < bytes) {
     i += 1;
-    paragraphs.push(`<p>Line ${i}: the quick brown fox jumps over the lazy dog; <b>total</b> = ${i * 37} units, <a href='https://example.com/r/${i}'>details</a>.</p>`);
+    paragraphs.push(
+      `<p>Line ${i}: the quick brown fox jumps over the lazy dog; <b>total</b> = ${i * 37} units, <a href='https://example.com/r/${i}'>details</a>.</p>`,
+    );
     body = paragraphs.join("\n");
   }
   const text = head + body;
@@ -40,7 +42,9 @@ function multipart() {
   const file = fileBytes(2048);
   const body = Buffer.concat([
     Buffer.from(field("title", title) + field("content", html(1536)) + field("receiver", receiver)),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="attachment[]"; filename="report-2kib.pdf"\r\nContent-Type: application/pdf\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="attachment[]"; filename="report-2kib.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+    ),
     file,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);

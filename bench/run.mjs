@@ -66,21 +66,35 @@ const warmupSeconds = Number(args.warmup ?? 2);
 const connections = Number(args.connections ?? 50);
 const keep = args.keep === "true";
 const mirror = args["no-mirror"] !== "true";
-if (!(measureSeconds > 0 && warmupSeconds > 0 && connections > 0 && Number(args.budget ?? 1) > 0)) usage("--duration, --warmup, --connections and --budget must be positive numbers");
+if (!(measureSeconds > 0 && warmupSeconds > 0 && connections > 0 && Number(args.budget ?? 1) > 0))
+  usage("--duration, --warmup, --connections and --budget must be positive numbers");
 
 // dist/ is snapshotted at start (other people rebuild it while the bench runs)
 const snapshot = { binary: "", bundle: "" };
 const serverKinds = {
-  "parse-only": { label: "parse-only (bun src)", durable: false, command: (cfg) => [bun, [path.join(root, "bench/parse-only-server.ts"), "-c", cfg]] },
+  "parse-only": {
+    label: "parse-only (bun src)",
+    durable: false,
+    command: (cfg) => [bun, [path.join(root, "bench/parse-only-server.ts"), "-c", cfg]],
+  },
   durable: { label: "durable (bun binary)", durable: true, command: (cfg) => [snapshot.binary, ["serve", "-c", cfg]] },
-  "durable-paused": { label: "durable, delivery paused (bun binary)", durable: true, pause: true, command: (cfg) => [snapshot.binary, ["serve", "-c", cfg]] },
+  "durable-paused": {
+    label: "durable, delivery paused (bun binary)",
+    durable: true,
+    pause: true,
+    command: (cfg) => [snapshot.binary, ["serve", "-c", cfg]],
+  },
   "durable-parked": {
     label: "durable, delivery parked (bun src)",
     durable: true,
     commitStats: true,
     command: (cfg) => [bun, [path.join(root, "bench/durable-parked-server.ts"), "-c", cfg]],
   },
-  "durable-node": { label: "durable (node dist/main.js)", durable: true, command: (cfg) => [process.execPath, [snapshot.bundle, "serve", "-c", cfg]] },
+  "durable-node": {
+    label: "durable (node dist/main.js)",
+    durable: true,
+    command: (cfg) => [process.execPath, [snapshot.bundle, "serve", "-c", cfg]],
+  },
 };
 const wantedServers = (args.servers ?? "parse-only,durable,durable-paused,durable-node").split(",");
 for (const s of wantedServers) if (!serverKinds[s]) usage(`unknown server ${s}`);
@@ -134,7 +148,8 @@ function succeeds(cmd, argv) {
 if (!succeeds("taskset", ["-c", "0", "true"])) usage("taskset (util-linux) is required");
 const cpus = os.availableParallelism?.() ?? os.cpus().length;
 const [serverCpu, loadCpu] = cpus >= 2 ? ["0", "1"] : ["0", "0"];
-if (cpus < 2) console.warn(`bench: only ${cpus} CPU: server and load generator share core 0 (figures are not comparable)`);
+if (cpus < 2)
+  console.warn(`bench: only ${cpus} CPU: server and load generator share core 0 (figures are not comparable)`);
 // the runner itself stays off the server's core (it mostly sleeps while measuring)
 spawnSync("taskset", ["-a", "-p", "-c", loadCpu, String(process.pid)], { stdio: "ignore" });
 
@@ -143,7 +158,15 @@ const distBundle = path.join(root, "dist/main.js");
 if (!fs.existsSync(distBinary)) {
   // someone else's build may be under way (tsup empties dist/ first): give it a moment
   const distDir = path.dirname(distBinary);
-  for (let i = 0; i < 60 && fs.existsSync(distDir) && Date.now() - fs.statSync(distDir).mtimeMs < 60_000 && !fs.existsSync(distBinary); i++) await sleep(500);
+  for (
+    let i = 0;
+    i < 60 &&
+    fs.existsSync(distDir) &&
+    Date.now() - fs.statSync(distDir).mtimeMs < 60_000 &&
+    !fs.existsSync(distBinary);
+    i++
+  )
+    await sleep(500);
   if (fs.existsSync(distBinary)) await sleep(2_000); // let its writer finish
 }
 if (!fs.existsSync(distBinary)) {
@@ -211,10 +234,22 @@ async function startServer(kind) {
   delete env.MAILSPOOL_LOG_LEVEL;
   delete env.MAILSPOOL_CONFIG;
   // taskset execs the server: the child's pid is the server's pid
-  const child = track(spawn("taskset", ["-c", serverCpu, cmd, ...argv], { cwd: dir, env, stdio: ["ignore", logFd, logFd] }));
+  const child = track(
+    spawn("taskset", ["-c", serverCpu, cmd, ...argv], { cwd: dir, env, stdio: ["ignore", logFd, logFd] }),
+  );
   fs.closeSync(logFd);
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const server = { kind, dir, logDir, logFile, child, pid: child.pid, exited, url: "", spool: new SpoolScanner(path.join(dir, "data/spool")) };
+  const server = {
+    kind,
+    dir,
+    logDir,
+    logFile,
+    child,
+    pid: child.pid,
+    exited,
+    url: "",
+    spool: new SpoolScanner(path.join(dir, "data/spool")),
+  };
   const deadline = Date.now() + 30_000;
   while (!server.url) {
     const text = fs.readFileSync(logFile, "utf8");
@@ -222,7 +257,9 @@ async function startServer(kind) {
     if (line) server.url = JSON.parse(line).url;
     else if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await stopServer(server);
-      throw new Error(`${kind} ${child.exitCode !== null ? `exited (${child.exitCode})` : "did not start within 30 s"}:\n${text.slice(-2000)}`);
+      throw new Error(
+        `${kind} ${child.exitCode !== null ? `exited (${child.exitCode})` : "did not start within 30 s"}:\n${text.slice(-2000)}`,
+      );
     } else await sleep(25);
   }
   return server;
@@ -258,7 +295,12 @@ function cpuTimes(pid) {
 
 /** Busy and steal CPU seconds of the whole machine (all cores), from /proc/stat. */
 function machineTimes() {
-  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+  const [, user, nice, system, , , irq, softirq, steal] = fs
+    .readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return { busy: (user + nice + system + irq + softirq) / clockTicks, steal: steal / clockTicks };
 }
 
@@ -278,7 +320,11 @@ async function waitForQuiet(maxMs) {
 
 /** durable-parked only: SIGUSR2 makes it log the segment writer's counters. */
 async function commitStats(server) {
-  const lines = () => fs.readFileSync(server.logFile, "utf8").split("\n").filter((l) => l.includes('"msg":"bench commit stats"'));
+  const lines = () =>
+    fs
+      .readFileSync(server.logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes('"msg":"bench commit stats"'));
   const before = lines().length;
   process.kill(server.pid, "SIGUSR2");
   for (let i = 0; i < 100; i++) {
@@ -301,8 +347,21 @@ async function pauseDelivery(server) {
 // ---------------------------------------------------------------- load
 async function runLoad(server, payload, seconds, onStart = () => undefined) {
   const jobFile = path.join(scratch, "job.json");
-  fs.writeFileSync(jobFile, JSON.stringify({ url: server.url, bodyFile: payload.bodyFile, contentType: payload.contentType, connections, seconds }));
-  const child = track(spawn("taskset", ["-c", loadCpu, process.execPath, path.join(root, "bench/load.mjs"), jobFile], { stdio: ["ignore", "pipe", "inherit"] }));
+  fs.writeFileSync(
+    jobFile,
+    JSON.stringify({
+      url: server.url,
+      bodyFile: payload.bodyFile,
+      contentType: payload.contentType,
+      connections,
+      seconds,
+    }),
+  );
+  const child = track(
+    spawn("taskset", ["-c", loadCpu, process.execPath, path.join(root, "bench/load.mjs"), jobFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
   let out = "";
   let sawStart = false;
   child.stdout.on("data", (chunk) => {
@@ -325,7 +384,11 @@ async function runLoad(server, payload, seconds, onStart = () => undefined) {
 }
 
 async function sanityCheck(server, payload) {
-  const response = await fetch(`${server.url}/api/email/send`, { method: "POST", headers: { "content-type": payload.contentType }, body: payload.body });
+  const response = await fetch(`${server.url}/api/email/send`, {
+    method: "POST",
+    headers: { "content-type": payload.contentType },
+    body: payload.body,
+  });
   const text = await response.text();
   let ok = response.status === 200;
   try {
@@ -336,8 +399,13 @@ async function sanityCheck(server, payload) {
   }
   if (!ok) {
     await sleep(100);
-    const errors = fs.readFileSync(server.logFile, "utf8").split("\n").filter((l) => /"level":(50|60)/.test(l));
-    throw new Error(`${server.kind}: a single ${payload.name} send answered ${response.status}: ${text.slice(0, 300)}${errors.length ? `\n    server log: ${errors.at(-1).slice(0, 1500)}` : ""}`);
+    const errors = fs
+      .readFileSync(server.logFile, "utf8")
+      .split("\n")
+      .filter((l) => /"level":(50|60)/.test(l));
+    throw new Error(
+      `${server.kind}: a single ${payload.name} send answered ${response.status}: ${text.slice(0, 300)}${errors.length ? `\n    server log: ${errors.at(-1).slice(0, 1500)}` : ""}`,
+    );
   }
 }
 
@@ -356,7 +424,11 @@ async function settleSpool(server) {
 function startPerf(pid, dir) {
   if (!havePerf) return null;
   const file = path.join(dir, "perf.csv");
-  const child = track(spawn("taskset", ["-c", loadCpu, "perf", "stat", "-x", ",", "-o", file, "-e", perfEvents, "-p", String(pid)], { stdio: "ignore" }));
+  const child = track(
+    spawn("taskset", ["-c", loadCpu, "perf", "stat", "-x", ",", "-o", file, "-e", perfEvents, "-p", String(pid)], {
+      stdio: "ignore",
+    }),
+  );
   return { child, file, exited: new Promise((resolve) => child.once("exit", resolve)) };
 }
 
@@ -386,7 +458,10 @@ async function measure(kind, payload) {
     const spec = serverKinds[kind];
     await sanityCheck(server, payload);
     const warm = await runLoad(server, payload, warmupSeconds);
-    if (warm.non2xx || warm.errors) throw new Error(`${kind}/${payload.name}: warm-up had ${warm.non2xx} non-2xx and ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`);
+    if (warm.non2xx || warm.errors)
+      throw new Error(
+        `${kind}/${payload.name}: warm-up had ${warm.non2xx} non-2xx and ${warm.errors} errors ${JSON.stringify(warm.statusCodes)}`,
+      );
     // the measured window: perf attached, spool counted and commit counters read right
     // before the load starts, and again right after its last response
     if (spec.durable) await settleSpool(server);
@@ -417,20 +492,34 @@ async function measure(kind, payload) {
       note,
       warm,
       run,
-      cpu: { user: ((cpuAfter.user - cpuBefore.user) / wall) * 100, sys: ((cpuAfter.sys - cpuBefore.sys) / wall) * 100 },
+      cpu: {
+        user: ((cpuAfter.user - cpuBefore.user) / wall) * 100,
+        sys: ((cpuAfter.sys - cpuBefore.sys) / wall) * 100,
+      },
       // everything else that ran on the machine meanwhile (other processes, kernel threads such
       // as the ext4 journal, softirq), in % of one core; high values mean a contended run
       other:
-        ((machineAfter.busy - machineBefore.busy - (cpuAfter.user - cpuBefore.user) - (cpuAfter.sys - cpuBefore.sys) - (runner.user + runner.system) / 1e6) / wall) * 100 -
+        ((machineAfter.busy -
+          machineBefore.busy -
+          (cpuAfter.user - cpuBefore.user) -
+          (cpuAfter.sys - cpuBefore.sys) -
+          (runner.user + runner.system) / 1e6) /
+          wall) *
+          100 -
         run.genCpuPct * (run.elapsedMs / 1000 / wall),
       steal: ((machineAfter.steal - machineBefore.steal) / wall) * 100,
       ...mem,
     };
     const clean = run.drained && run.non2xx === 0 && run.errors === 0;
     if (spec.durable) {
-      row.spool = { accepted: after.accepted - before.accepted, lines: after.lines - before.lines, attempts: after.attempts - before.attempts };
+      row.spool = {
+        accepted: after.accepted - before.accepted,
+        lines: after.lines - before.lines,
+        attempts: after.attempts - before.attempts,
+      };
       row.syscalls = syscalls;
-      if (statsBefore && statsAfter) row.commit = { batches: statsAfter.batches - statsBefore.batches, lines: statsAfter.lines - statsBefore.lines };
+      if (statsBefore && statsAfter)
+        row.commit = { batches: statsAfter.batches - statsBefore.batches, lines: statsAfter.lines - statsBefore.lines };
       row.verified = clean && row.spool.accepted === run.ok2xx;
     } else {
       row.verified = clean;
@@ -446,10 +535,12 @@ async function measure(kind, payload) {
 const plan = [];
 for (const payload of allPayloads.filter((p) => wantedPayloads.includes(p.name))) {
   const order = [...wantedServers];
-  if (mirror && payload.name === goalPayload) order.push(...wantedServers.filter((k) => k === "parse-only" || k === "durable").reverse());
+  if (mirror && payload.name === goalPayload)
+    order.push(...wantedServers.filter((k) => k === "parse-only" || k === "durable").reverse());
   for (const kind of order) plan.push({ payload, kind });
 }
-if (plan.some((p) => p.kind === "durable-node") && !snapshot.bundle) usage("dist/main.js is missing; run npm run build (or leave out durable-node)");
+if (plan.some((p) => p.kind === "durable-node") && !snapshot.bundle)
+  usage("dist/main.js is missing; run npm run build (or leave out durable-node)");
 
 const budgetSeconds = Number(args.budget ?? 170); // waits for a quiet machine and re-runs only spend what this leaves
 const contendedPct = 35;
@@ -458,9 +549,14 @@ console.log(
   `mailspool bench: ${cpus} CPUs; server on core ${serverCpu}, autocannon on core ${loadCpu}; ${connections} connections; ` +
     `${warmupSeconds} s warm-up + ${measureSeconds} s measured (drained); node ${process.version}, bun ${bunVersion}`,
 );
-console.log(`dist/mailspool built ${distBuiltAt.toISOString()} (snapshot taken)${staleNote ? `; note: ${staleNote}` : ""}`);
-console.log(`data dirs under ${dataBase} (${fsType(dataBase)}); logs under ${scratchBase}; perf syscall counts: ${havePerf ? "yes" : "no (perf unavailable)"}`);
-for (const p of allPayloads.filter((q) => wantedPayloads.includes(q.name))) console.log(`payload ${p.name}: ${p.body.length} bytes, ${p.contentType.split(";")[0]}`);
+console.log(
+  `dist/mailspool built ${distBuiltAt.toISOString()} (snapshot taken)${staleNote ? `; note: ${staleNote}` : ""}`,
+);
+console.log(
+  `data dirs under ${dataBase} (${fsType(dataBase)}); logs under ${scratchBase}; perf syscall counts: ${havePerf ? "yes" : "no (perf unavailable)"}`,
+);
+for (const p of allPayloads.filter((q) => wantedPayloads.includes(q.name)))
+  console.log(`payload ${p.name}: ${p.body.length} bytes, ${p.contentType.split(";")[0]}`);
 
 // This machine may be shared (other people's builds and tests): before each run wait (a
 // little) for it to be quiet, flag a run during which other work took more than
@@ -470,12 +566,17 @@ const rows = [];
 let failures = 0;
 const runSeconds = [];
 // seconds to spare if each of `runsLeft` runs takes as long as the runs so far
-const slackSeconds = (runsLeft) => budgetSeconds - (Date.now() - t0) / 1000 - runsLeft * (runSeconds.length ? mean(runSeconds) : warmupSeconds + measureSeconds + 3);
+const slackSeconds = (runsLeft) =>
+  budgetSeconds -
+  (Date.now() - t0) / 1000 -
+  runsLeft * (runSeconds.length ? mean(runSeconds) : warmupSeconds + measureSeconds + 3);
 for (const [i, { payload, kind }] of plan.entries()) {
   for (let attempt = 1; attempt <= 2; attempt++) {
     const tag = attempt === 1 ? `[${String(i + 1).padStart(2)}/${plan.length}]` : "  (again)";
     const quiet = await waitForQuiet(Math.max(0, Math.min(6, slackSeconds(plan.length - i) / 3)) * 1000);
-    process.stdout.write(`  ${tag} ${payload.name.padEnd(9)} ${kind.padEnd(15)} … ${quiet.waitedMs > 100 ? `(waited ${fmt(quiet.waitedMs / 1000)} s for a quiet machine) ` : ""}`);
+    process.stdout.write(
+      `  ${tag} ${payload.name.padEnd(9)} ${kind.padEnd(15)} … ${quiet.waitedMs > 100 ? `(waited ${fmt(quiet.waitedMs / 1000)} s for a quiet machine) ` : ""}`,
+    );
     const runStarted = Date.now();
     let row;
     try {
@@ -490,8 +591,14 @@ for (const [i, { payload, kind }] of plan.entries()) {
     row.n = rows.length + 1;
     row.contended = row.other > contendedPct;
     rows.push(row);
-    const flags = [row.note, row.contended ? `contended: other work used ${fmt(row.other, 0)}% of a core` : "", row.verified ? "" : "CHECK FAILED"].filter(Boolean);
-    console.log(`${fmt(row.run.rps, 0)} req/s, p99 ${row.run.latency.p99} ms${flags.length ? `  (${flags.join("; ")})` : ""}`);
+    const flags = [
+      row.note,
+      row.contended ? `contended: other work used ${fmt(row.other, 0)}% of a core` : "",
+      row.verified ? "" : "CHECK FAILED",
+    ].filter(Boolean);
+    console.log(
+      `${fmt(row.run.rps, 0)} req/s, p99 ${row.run.latency.p99} ms${flags.length ? `  (${flags.join("; ")})` : ""}`,
+    );
     if (!row.verified) failures += 1;
     if (!row.contended || attempt === 2 || slackSeconds(plan.length - i - 1) < mean(runSeconds) + 2) break;
   }
@@ -516,7 +623,8 @@ function fsType(dir) {
 
 function table(header, body, leftColumns = 2) {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i < leftColumns ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
+  const line = (cells) =>
+    cells.map((c, i) => (i < leftColumns ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const r of body) console.log(line(r));
@@ -540,7 +648,23 @@ function printTables(rows) {
   if (rows.length === 0) return;
   console.log("\n== intake runs (server on core 0, autocannon on core 1) ==");
   table(
-    ["#", "payload", "server", "req/s", "1s slices", "p50 ms", "p99 ms", "RSS MiB", "HWM MiB", "srv CPU% usr+sys", "CPU µs/req", "gen CPU%", "other CPU%", "2xx", "non2xx+err"],
+    [
+      "#",
+      "payload",
+      "server",
+      "req/s",
+      "1s slices",
+      "p50 ms",
+      "p99 ms",
+      "RSS MiB",
+      "HWM MiB",
+      "srv CPU% usr+sys",
+      "CPU µs/req",
+      "gen CPU%",
+      "other CPU%",
+      "2xx",
+      "non2xx+err",
+    ],
     rows.map((r) => [
       r.n,
       r.payload,
@@ -560,14 +684,32 @@ function printTables(rows) {
     ]),
     3,
   );
-  console.log("  RSS/HWM = VmRSS/VmHWM of the server right after its run; 1s slices = min–max responses per second inside the run");
-  console.log(`  other CPU% = the rest of the machine meanwhile (kernel: softirq, ext4 journal; any other process), in % of one core; ! = contended (> ${contendedPct}%)`);
+  console.log(
+    "  RSS/HWM = VmRSS/VmHWM of the server right after its run; 1s slices = min–max responses per second inside the run",
+  );
+  console.log(
+    `  other CPU% = the rest of the machine meanwhile (kernel: softirq, ext4 journal; any other process), in % of one core; ! = contended (> ${contendedPct}%)`,
+  );
 
   const durable = rows.filter((r) => r.spool);
   if (durable.length) {
     console.log("\n== durable runs: correctness and group commit (measured window) ==");
     table(
-      ["#", "payload", "server", "2xx counted", "accepted lines", "check", "spool lines", "delivered", "fdatasync", "fsync", "accepted/fdatasync", "lines/fdatasync", "writer batches (lines/batch)"],
+      [
+        "#",
+        "payload",
+        "server",
+        "2xx counted",
+        "accepted lines",
+        "check",
+        "spool lines",
+        "delivered",
+        "fdatasync",
+        "fsync",
+        "accepted/fdatasync",
+        "lines/fdatasync",
+        "writer batches (lines/batch)",
+      ],
       durable.map((r) => {
         const fds = r.syscalls?.fdatasync;
         return [
@@ -588,11 +730,17 @@ function printTables(rows) {
       }),
       3,
     );
-    console.log("  check: every request answered, 0 non-2xx, and accepted records in the spool = 2xx counted by autocannon");
-    console.log("  delivered = attempt records appended by delivery; fdatasync/fsync = syscalls of the server process (perf stat -p)");
+    console.log(
+      "  check: every request answered, 0 non-2xx, and accepted records in the spool = 2xx counted by autocannon",
+    );
+    console.log(
+      "  delivered = attempt records appended by delivery; fdatasync/fsync = syscalls of the server process (perf stat -p)",
+    );
   }
 
-  console.log("\n== summary (mean over uncontended runs, else the least contended run; ratio = req/s ÷ parse-only req/s, same payload) ==");
+  console.log(
+    "\n== summary (mean over uncontended runs, else the least contended run; ratio = req/s ÷ parse-only req/s, same payload) ==",
+  );
   const groups = [];
   for (const r of rows) {
     let g = groups.find((q) => q.payload === r.payload && q.kind === r.kind);
@@ -608,7 +756,18 @@ function printTables(rows) {
   }
   const baseOf = (payload) => groups.find((g) => g.payload === payload && g.kind === "parse-only");
   table(
-    ["payload", "server", "runs used", "req/s", "p99 ms", "RSS MiB", "HWM MiB", "CPU µs/req", "ratio", "CPU-cost ratio"],
+    [
+      "payload",
+      "server",
+      "runs used",
+      "req/s",
+      "p99 ms",
+      "RSS MiB",
+      "HWM MiB",
+      "CPU µs/req",
+      "ratio",
+      "CPU-cost ratio",
+    ],
     groups.map((g) => {
       const base = baseOf(g.payload);
       const used = g.used.length > 1 ? ` (${g.used.map((r) => fmt(r.run.rps, 0)).join(", ")})` : "";
@@ -626,12 +785,18 @@ function printTables(rows) {
       ];
     }),
   );
-  console.log("  CPU µs/req = server CPU time (usr+sys) per answered request; CPU-cost ratio = parse-only's ÷ this one's (the req/s ratio if both were CPU-bound)");
+  console.log(
+    "  CPU µs/req = server CPU time (usr+sys) per answered request; CPU-cost ratio = parse-only's ÷ this one's (the req/s ratio if both were CPU-bound)",
+  );
   const base = baseOf(goalPayload);
   const goal = groups.find((g) => g.payload === goalPayload && g.kind === "durable");
   if (base && goal) {
     const ratio = goal.rps / base.rps;
-    const shaky = [...base.used, ...goal.used].some((r) => r.contended) ? " (from contended runs: the machine was busy, run again)" : "";
-    console.log(`\ngoal: durable ${goalPayload} ≥ ${goalRatio.toFixed(2)} × parse-only on the Bun binary: ${fmt(ratio, 2)} → ${ratio >= goalRatio ? "MET" : "NOT MET"}${shaky}`);
+    const shaky = [...base.used, ...goal.used].some((r) => r.contended)
+      ? " (from contended runs: the machine was busy, run again)"
+      : "";
+    console.log(
+      `\ngoal: durable ${goalPayload} ≥ ${goalRatio.toFixed(2)} × parse-only on the Bun binary: ${fmt(ratio, 2)} → ${ratio >= goalRatio ? "MET" : "NOT MET"}${shaky}`,
+    );
   }
 }

@@ -4,13 +4,34 @@ import nodemailer from "nodemailer";
 
 const { kind, target, n, inFlight } = JSON.parse(process.argv[2]);
 const html = `<p>${"Hello from the bench. ".repeat(70)}</p>`;
-const raw = Buffer.from(`From: app@example.com\r\nTo: r@example.com\r\nSubject: bench\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n${"x".repeat(2048)}\r\n`);
-const json = JSON.stringify({ title: "bench", content: html, receiver: "r@example.com", attachment: [{ filename: "a.bin", content: Buffer.alloc(2048, 7).toString("base64") }] });
-const transport = kind === "smtp" ? nodemailer.createTransport({ host: "127.0.0.1", port: target, pool: true, maxConnections: inFlight, maxMessages: Infinity, ignoreTLS: true }) : null;
+const raw = Buffer.from(
+  `From: app@example.com\r\nTo: r@example.com\r\nSubject: bench\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n${"x".repeat(2048)}\r\n`,
+);
+const json = JSON.stringify({
+  title: "bench",
+  content: html,
+  receiver: "r@example.com",
+  attachment: [{ filename: "a.bin", content: Buffer.alloc(2048, 7).toString("base64") }],
+});
+const transport =
+  kind === "smtp"
+    ? nodemailer.createTransport({
+        host: "127.0.0.1",
+        port: target,
+        pool: true,
+        maxConnections: inFlight,
+        maxMessages: Infinity,
+        ignoreTLS: true,
+      })
+    : null;
 
 async function sendOne() {
   if (transport) return transport.sendMail({ envelope: { from: "app@example.com", to: ["r@example.com"] }, raw });
-  const response = await fetch(`${target}/api/email/send`, { method: "POST", body: json, headers: { "content-type": "application/json" } });
+  const response = await fetch(`${target}/api/email/send`, {
+    method: "POST",
+    body: json,
+    headers: { "content-type": "application/json" },
+  });
   if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
   await response.arrayBuffer();
 }
@@ -33,4 +54,6 @@ await Promise.all(
 const seconds = (performance.now() - started) / 1000;
 transport?.close();
 latencies.sort((a, b) => a - b);
-process.stdout.write(JSON.stringify({ ok, perSecond: ok / seconds, p99: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0) }));
+process.stdout.write(
+  JSON.stringify({ ok, perSecond: ok / seconds, p99: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0) }),
+);

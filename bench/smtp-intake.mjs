@@ -38,7 +38,11 @@ function startRelay(dir) {
 
 /** Runs the client on core 1 and returns its figures. */
 function runClient(kind, target) {
-  const client = spawnTracked("taskset", ["-c", "1", "node", path.join(root, "bench/smtp-intake-client.mjs"), JSON.stringify({ kind, target, n, inFlight })], { stdio: ["ignore", "pipe", "inherit"] });
+  const client = spawnTracked(
+    "taskset",
+    ["-c", "1", "node", path.join(root, "bench/smtp-intake-client.mjs"), JSON.stringify({ kind, target, n, inFlight })],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let out = "";
   client.stdout.on("data", (d) => (out += d));
   return client.exited.then(() => JSON.parse(out));
@@ -54,14 +58,26 @@ for (const kind of ["smtp", "http"]) {
     const accepted = countSpool(path.join(dir, "data/spool")).byType.accepted ?? 0;
     const mem = memory(relay.child.pid);
     await stopChild(relay.child);
-    rows.push({ kind, ...result, accepted, rssMiB: mem.rssMiB, hwmMiB: mem.hwmMiB, check: accepted === result.ok ? "ok" : "MISMATCH" });
+    rows.push({
+      kind,
+      ...result,
+      accepted,
+      rssMiB: mem.rssMiB,
+      hwmMiB: mem.hwmMiB,
+      check: accepted === result.ok ? "ok" : "MISMATCH",
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-console.log(`\n== SMTP intake vs HTTP JSON intake (same run; relay on core 0, delivery paused; ${n} messages, ${inFlight} in flight) ==`);
+console.log(
+  `\n== SMTP intake vs HTTP JSON intake (same run; relay on core 0, delivery paused; ${n} messages, ${inFlight} in flight) ==`,
+);
 console.log("intake  msg/s   p99 ms  acknowledged  accepted lines  check  RSS/HWM MiB");
-for (const r of rows) console.log(`${r.kind.padEnd(6)}  ${String(Math.round(r.perSecond)).padStart(5)}  ${String(r.p99).padStart(7)}  ${String(r.ok).padStart(12)}  ${String(r.accepted).padStart(14)}  ${r.check.padEnd(5)}  ${Math.round(r.rssMiB)}/${Math.round(r.hwmMiB)}`);
+for (const r of rows)
+  console.log(
+    `${r.kind.padEnd(6)}  ${String(Math.round(r.perSecond)).padStart(5)}  ${String(r.p99).padStart(7)}  ${String(r.ok).padStart(12)}  ${String(r.accepted).padStart(14)}  ${r.check.padEnd(5)}  ${Math.round(r.rssMiB)}/${Math.round(r.hwmMiB)}`,
+  );
 const [smtp, http] = rows;
 if (smtp && http) console.log(`smtp/http ratio: ${(smtp.perSecond / http.perSecond).toFixed(2)}`);

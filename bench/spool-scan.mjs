@@ -22,7 +22,10 @@ export class SpoolScanner {
   scan() {
     let names;
     try {
-      names = fs.readdirSync(this.dir).filter((n) => n.endsWith(".jsonl")).sort();
+      names = fs
+        .readdirSync(this.dir)
+        .filter((n) => n.endsWith(".jsonl"))
+        .sort();
     } catch {
       return this;
     }

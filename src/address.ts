@@ -6,8 +6,7 @@ import ipaddr from "ipaddr.js";
 import { domainToASCII } from "node:url";
 
 export type ParsedAddress =
-  | { ok: true; address: string; local: string; domain: string; utf8Local: boolean }
-  | { ok: false; reason: string };
+  { ok: true; address: string; local: string; domain: string; utf8Local: boolean } | { ok: false; reason: string };
 
 /** RFC 5321 §4.5.3.1: local part 64 octets, domain 255, path (with its angle brackets) 256. */
 export const addressLimits = { local: 64, domain: 255, path: 256 } as const;
@@ -29,7 +28,9 @@ function isDotAtom(text: string): boolean {
 /** The local part in canonical quoting, or a reason it is not one. */
 function canonicalLocal(written: string): { local: string } | { reason: string } {
   if (!written.startsWith('"')) {
-    return isDotAtom(written) ? { local: written } : { reason: "the local part has a character that needs quoting, or an empty dot-separated piece" };
+    return isDotAtom(written)
+      ? { local: written }
+      : { reason: "the local part has a character that needs quoting, or an empty dot-separated piece" };
   }
   if (written.length < 2 || !written.endsWith('"')) return { reason: "the local part has an unterminated quote" };
   let content = "";
@@ -61,10 +62,15 @@ function canonicalDomain(written: string): { domain: string } | { reason: string
   // lowercased first so every runtime's IDNA tables agree (U+1E9E, final sigma)
   const ascii = domainToASCII(written.toLowerCase());
   if (ascii === "") return { reason: "the domain is not a valid (internationalised) domain name" };
-  if (octets(ascii) > addressLimits.domain) return { reason: `the domain is longer than ${addressLimits.domain} octets` };
+  if (octets(ascii) > addressLimits.domain)
+    return { reason: `the domain is longer than ${addressLimits.domain} octets` };
   const labels = ascii.split(".");
   if (labels.length < 2) return { reason: "the domain needs at least two labels, like example.com" };
-  if (!labels.every((l) => label.test(l))) return { reason: "the domain has an empty label, a label over 63 characters, or a character other than letters, digits and inner hyphens" };
+  if (!labels.every((l) => label.test(l)))
+    return {
+      reason:
+        "the domain has an empty label, a label over 63 characters, or a character other than letters, digits and inner hyphens",
+    };
   if (!topLabel.test(labels.at(-1)!)) return { reason: "the domain's last label must start with a letter" };
   return { domain: ascii };
 }
@@ -73,16 +79,23 @@ function canonicalDomain(written: string): { domain: string } | { reason: string
 export function parseAddress(input: string): ParsedAddress {
   const written = input.trim();
   if (written === "") return { ok: false, reason: "the address is empty" };
-  if (unsafe.test(written)) return { ok: false, reason: "the address contains a control or invisible formatting character" };
+  if (unsafe.test(written))
+    return { ok: false, reason: "the address contains a control or invisible formatting character" };
   const at = written.lastIndexOf("@");
-  if (at <= 0 || at === written.length - 1) return { ok: false, reason: "the address needs a local part, an @ and a domain" };
+  if (at <= 0 || at === written.length - 1)
+    return { ok: false, reason: "the address needs a local part, an @ and a domain" };
   const local = canonicalLocal(written.slice(0, at));
   if ("reason" in local) return { ok: false, reason: local.reason };
-  if (octets(local.local) > addressLimits.local) return { ok: false, reason: `the local part is longer than ${addressLimits.local} octets` };
+  if (octets(local.local) > addressLimits.local)
+    return { ok: false, reason: `the local part is longer than ${addressLimits.local} octets` };
   const domain = canonicalDomain(written.slice(at + 1));
   if ("reason" in domain) return { ok: false, reason: domain.reason };
   const address = `${local.local}@${domain.domain}`;
-  if (octets(address) + 2 > addressLimits.path) return { ok: false, reason: `the address is longer than ${addressLimits.path - 2} octets (an SMTP path is at most ${addressLimits.path})` };
+  if (octets(address) + 2 > addressLimits.path)
+    return {
+      ok: false,
+      reason: `the address is longer than ${addressLimits.path - 2} octets (an SMTP path is at most ${addressLimits.path})`,
+    };
   return { ok: true, address, local: local.local, domain: domain.domain, utf8Local: /[^\x00-\x7f]/.test(local.local) };
 }
 

@@ -57,17 +57,21 @@ const bool = () => z.preprocess(boolish, z.boolean());
 const port = () => int(1, 65535);
 
 const listen = (dflt: string) =>
-  z.string().superRefine((v, ctx) => {
-    const r = splitListen(v);
-    if (typeof r === "string") ctx.addIssue({ code: "custom", message: r });
-  }).default(dflt);
+  z
+    .string()
+    .superRefine((v, ctx) => {
+      const r = splitListen(v);
+      if (typeof r === "string") ctx.addIssue({ code: "custom", message: r });
+    })
+    .default(dflt);
 
 const cidrList = (dflt: readonly string[]) =>
   z
     .array(
       z.string().transform((v, ctx) => {
         const n = normalizeCidr(v);
-        if (n === null) ctx.addIssue({ code: "custom", message: `invalid CIDR "${v}" (e.g. 10.0.0.0/8, fd00::/8 or a single IP)` });
+        if (n === null)
+          ctx.addIssue({ code: "custom", message: `invalid CIDR "${v}" (e.g. 10.0.0.0/8, fd00::/8 or a single IP)` });
         return n ?? v;
       }),
     )
@@ -78,7 +82,11 @@ const tls = () =>
     .strictObject({ cert: z.string().default(""), key: z.string().default("") })
     .superRefine((t, ctx) => {
       if ((t.cert === "") !== (t.key === ""))
-        ctx.addIssue({ code: "custom", path: [t.cert === "" ? "cert" : "key"], message: "tls cert and key must both be set or both be empty" });
+        ctx.addIssue({
+          code: "custom",
+          path: [t.cert === "" ? "cert" : "key"],
+          message: "tls cert and key must both be set or both be empty",
+        });
     })
     .prefault({});
 
@@ -90,13 +98,19 @@ function unique<T>(field: keyof T & string, what: string, reveal = true) {
       const v = item[field];
       const first = seen.get(v);
       if (first !== undefined)
-        ctx.addIssue({ code: "custom", path: [i, field], message: `duplicate ${what}${reveal ? ` "${String(v)}"` : ""} (also at index ${first})` });
+        ctx.addIssue({
+          code: "custom",
+          path: [i, field],
+          message: `duplicate ${what}${reveal ? ` "${String(v)}"` : ""} (also at index ${first})`,
+        });
       else seen.set(v, i);
     });
   };
 }
 
-const email = z.string().regex(/^[^\s@<>",;]+@[^\s@<>",;]+$/, "must be a bare email address like mailspool@example.com");
+const email = z
+  .string()
+  .regex(/^[^\s@<>",;]+@[^\s@<>",;]+$/, "must be a bare email address like mailspool@example.com");
 
 const upstream = z
   .strictObject({
@@ -115,7 +129,11 @@ const upstream = z
   })
   .superRefine((u, ctx) => {
     if ((u.user === "") !== (u.pass === ""))
-      ctx.addIssue({ code: "custom", path: [u.user === "" ? "user" : "pass"], message: "user and pass must both be set or both be empty" });
+      ctx.addIssue({
+        code: "custom",
+        path: [u.user === "" ? "user" : "pass"],
+        message: "user and pass must both be set or both be empty",
+      });
   });
 
 const quotaWindow = () => z.strictObject({ hour: int(0).default(0), day: int(0).default(0) }).prefault({});
@@ -128,7 +146,9 @@ export const configSchema = z
         allow: cidrList(LOOPBACK_CIDRS),
         trustProxy: cidrList([]),
         tokens: z
-          .array(z.strictObject({ name: z.string().min(1), token: z.string().min(16, "must be at least 16 characters") }))
+          .array(
+            z.strictObject({ name: z.string().min(1), token: z.string().min(16, "must be at least 16 characters") }),
+          )
           .superRefine(unique("name", "token name"))
           .superRefine(unique("token", "token value", false))
           .default(() => []),
@@ -154,34 +174,55 @@ export const configSchema = z
         socketTimeoutSeconds: num(0, true).default(120),
         timezone: z
           .string()
-          .refine((v) => v === "" || isValidTimeZone(v), "must be \"\" (the host's zone) or an IANA time zone like Europe/Paris")
+          .refine(
+            (v) => v === "" || isValidTimeZone(v),
+            'must be "" (the host\'s zone) or an IANA time zone like Europe/Paris',
+          )
           .default(""),
         batch: z
-          .strictObject({ size: int(1).default(20), delayMs: int(0).default(1000), continueOnError: bool().default(true) })
-          .prefault({}),
-        retry: z
-          .strictObject({ attempts: int(1).default(5), baseSeconds: num(0, true).default(30), maxSeconds: num(0, true).default(1800) })
-          .superRefine((r, ctx) => {
-            if (r.maxSeconds < r.baseSeconds) ctx.addIssue({ code: "custom", path: ["maxSeconds"], message: "must be ≥ baseSeconds" });
+          .strictObject({
+            size: int(1).default(20),
+            delayMs: int(0).default(1000),
+            continueOnError: bool().default(true),
           })
           .prefault({}),
-        upstreams: z.array(upstream).superRefine(unique("name", "upstream name")).default(() => []),
+        retry: z
+          .strictObject({
+            attempts: int(1).default(5),
+            baseSeconds: num(0, true).default(30),
+            maxSeconds: num(0, true).default(1800),
+          })
+          .superRefine((r, ctx) => {
+            if (r.maxSeconds < r.baseSeconds)
+              ctx.addIssue({ code: "custom", path: ["maxSeconds"], message: "must be ≥ baseSeconds" });
+          })
+          .prefault({}),
+        upstreams: z
+          .array(upstream)
+          .superRefine(unique("name", "upstream name"))
+          .default(() => []),
       })
       .prefault({}),
     failed: z
       .strictObject({
-        rescan: z.string().trim().min(1, "must be a croner pattern like \"0 * * * *\"").default("0 * * * *"),
+        rescan: z.string().trim().min(1, 'must be a croner pattern like "0 * * * *"').default("0 * * * *"),
         maxAgeHours: num(0, true).default(120),
         notify: z
           .strictObject({
-            webhook: z.string().refine((v) => v === "" || /^https?:\/\/[^\s/]+/.test(v), "must be \"\" or an http(s) URL").default(""),
+            webhook: z
+              .string()
+              .refine((v) => v === "" || /^https?:\/\/[^\s/]+/.test(v), 'must be "" or an http(s) URL')
+              .default(""),
           })
           .prefault({}),
       })
       .prefault({}),
     quotas: z.strictObject({ perClient: quotaWindow(), global: quotaWindow() }).prefault({}),
     alerts: z
-      .strictObject({ oldestQueuedMinutes: num(0).default(30), failureRatePercent: z.preprocess(numeric, z.number().min(0).max(100)).default(20) })
+      .strictObject({
+        oldestQueuedMinutes: num(0).default(30),
+        failureRatePercent: z.preprocess(numeric, z.number().min(0).max(100)).default(20),
+      })
       .prefault({}),
     admin: z.strictObject({ allow: cidrList(LOOPBACK_CIDRS) }).prefault({}),
     shutdown: z.strictObject({ graceSeconds: num(0).default(10) }).prefault({}),
@@ -200,7 +241,11 @@ export const configSchema = z
       })
       .superRefine((s, ctx) => {
         if (s.enabled && s.requireAuth && s.users.length === 0)
-          ctx.addIssue({ code: "custom", path: ["users"], message: "at least one user is needed when enabled and requireAuth are true" });
+          ctx.addIssue({
+            code: "custom",
+            path: ["users"],
+            message: "at least one user is needed when enabled and requireAuth are true",
+          });
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),

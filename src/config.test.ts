@@ -56,7 +56,12 @@ describe("loadConfig defaults", () => {
       upstreams: [],
     });
     expect(config.failed).toEqual({ rescan: "0 * * * *", maxAgeHours: 120, notify: { webhook: "" } });
-    expect(config.smtpIntake).toMatchObject({ enabled: false, listen: "127.0.0.1:2525", requireAuth: true, keepSender: false });
+    expect(config.smtpIntake).toMatchObject({
+      enabled: false,
+      listen: "127.0.0.1:2525",
+      requireAuth: true,
+      keepSender: false,
+    });
     expect(config.log).toEqual({ level: "info", bodies: false });
   });
 
@@ -65,8 +70,18 @@ describe("loadConfig defaults", () => {
     const { config, source } = loadConfig({ env: {}, cwd: dir });
     expect(source).toBe(path.join(dir, "app.yaml"));
     expect(config.delivery.upstreams[0]).toEqual({
-      name: "a", host: "smtp.example.com", port: 587, secure: false, requireTLS: true, rejectUnauthorized: true,
-      user: "", pass: "", maxConnections: 5, ratePerSecond: 10, burst: 20, dailyLimit: 0,
+      name: "a",
+      host: "smtp.example.com",
+      port: 587,
+      secure: false,
+      requireTLS: true,
+      rejectUnauthorized: true,
+      user: "",
+      pass: "",
+      maxConnections: 5,
+      ratePerSecond: 10,
+      burst: 20,
+      dailyLimit: 0,
     });
   });
 
@@ -111,20 +126,25 @@ describe("environment", () => {
         "      host: smtp-${SITE}.example.com",
         "      port: ${SMTP_PORT:-465}",
         "      user: ${SMTP_USER}",
-        "      pass: \"${SMTP_PASS}\"",
+        '      pass: "${SMTP_PASS}"',
         "server:",
         "  tokens:",
-        "    - { name: crm, token: \"$${literal}-${CRM_TOKEN}\" }",
+        '    - { name: crm, token: "$${literal}-${CRM_TOKEN}" }',
       ].join("\n"),
       { SITE: "eu", SMTP_USER: "u", SMTP_PASS: "p4ss", CRM_TOKEN: "0123456789abcdef" },
     );
     expect(config.delivery.from).toBe("relay@example.com");
-    expect(config.delivery.upstreams[0]).toMatchObject({ host: "smtp-eu.example.com", port: 465, user: "u", pass: "p4ss" });
+    expect(config.delivery.upstreams[0]).toMatchObject({
+      host: "smtp-eu.example.com",
+      port: 465,
+      user: "u",
+      pass: "p4ss",
+    });
     expect(config.server.tokens[0]!.token).toBe("${literal}-0123456789abcdef");
   });
 
   it("an unset variable without default names the key path", () => {
-    const yaml = "delivery:\n  upstreams:\n    - { name: a, host: h, user: u, pass: \"${SMTP_PASS}\" }\n";
+    const yaml = 'delivery:\n  upstreams:\n    - { name: a, host: h, user: u, pass: "${SMTP_PASS}" }\n';
     const err = loadError(yaml);
     expect(err.keyPath).toBe("delivery.upstreams[0].pass");
     expect(err.message).toBe("delivery.upstreams[0].pass: environment variable SMTP_PASS is not set");
@@ -147,7 +167,9 @@ describe("environment", () => {
   });
 
   it("reports a bad override with its variable", () => {
-    expect(() => loadConfig({ env: { MAILSPOOL_LOG_LEVEL: "loud" }, cwd: dir })).toThrow(/^log\.level: .*MAILSPOOL_LOG_LEVEL/);
+    expect(() => loadConfig({ env: { MAILSPOOL_LOG_LEVEL: "loud" }, cwd: dir })).toThrow(
+      /^log\.level: .*MAILSPOOL_LOG_LEVEL/,
+    );
   });
 });
 
@@ -172,7 +194,9 @@ describe("paths", () => {
     expect(resolveConfigPath(undefined, {}, dir)).toBe(path.join(dir, "app.yaml"));
     expect(resolveConfigPath(undefined, { MAILSPOOL_CONFIG: other }, dir)).toBe(other);
     expect(loadConfig({ env: { MAILSPOOL_CONFIG: "other/mailspool.yaml" }, cwd: dir }).config.log.level).toBe("error");
-    expect(resolveConfigPath(path.join(dir, "app.yaml"), { MAILSPOOL_CONFIG: other }, dir)).toBe(path.join(dir, "app.yaml"));
+    expect(resolveConfigPath(path.join(dir, "app.yaml"), { MAILSPOOL_CONFIG: other }, dir)).toBe(
+      path.join(dir, "app.yaml"),
+    );
     expect(() => resolveConfigPath(undefined, { MAILSPOOL_CONFIG: "nope.yaml" }, dir)).toThrow(/MAILSPOOL_CONFIG/);
     fs.rmSync(path.join(dir, "app.yaml"));
     expect(resolveConfigPath(undefined, {}, dir)).toBeNull();
@@ -198,29 +222,33 @@ describe("validation", () => {
 
   it("rejects duplicate token and upstream names", () => {
     const t = "0123456789abcdef";
-    expect(loadError(`server:\n  tokens: [{ name: a, token: ${t}1 }, { name: a, token: ${t}2 }]\n`).keyPath).toBe("server.tokens[1].name");
+    expect(loadError(`server:\n  tokens: [{ name: a, token: ${t}1 }, { name: a, token: ${t}2 }]\n`).keyPath).toBe(
+      "server.tokens[1].name",
+    );
     const dup = loadError(`server:\n  tokens: [{ name: a, token: ${t} }, { name: b, token: ${t} }]\n`);
     expect(dup.keyPath).toBe("server.tokens[1].token");
     expect(dup.message).not.toContain(t);
-    expect(loadError("delivery:\n  upstreams: [{ name: a, host: x }, { name: a, host: y }]\n").keyPath).toBe("delivery.upstreams[1].name");
+    expect(loadError("delivery:\n  upstreams: [{ name: a, host: x }, { name: a, host: y }]\n").keyPath).toBe(
+      "delivery.upstreams[1].name",
+    );
   });
 
   it("validates CIDRs and normalises bare IPs", () => {
     expect(loadError("server: { allow: [10.0.0.0/8, 10.0.0.0/33] }").keyPath).toBe("server.allow[1]");
     expect(loadError("admin: { allow: [not-an-ip] }").keyPath).toBe("admin.allow[0]");
-    expect(loadError("smtpIntake: { allow: [\"::1/129\"] }").keyPath).toBe("smtpIntake.allow[0]");
+    expect(loadError('smtpIntake: { allow: ["::1/129"] }').keyPath).toBe("smtpIntake.allow[0]");
     expect(loadError("server: { trustProxy: [10.0.0.1/8/1] }").keyPath).toBe("server.trustProxy[0]");
-    const config = load("server: { allow: [192.168.1.10, \"fd00::1\", 10.0.0.0/8], trustProxy: [\"::/0\"] }");
+    const config = load('server: { allow: [192.168.1.10, "fd00::1", 10.0.0.0/8], trustProxy: ["::/0"] }');
     expect(config.server.allow).toEqual(["192.168.1.10/32", "fd00::1/128", "10.0.0.0/8"]);
     expect(config.server.trustProxy).toEqual(["::/0"]);
   });
 
   it("validates listen addresses", () => {
-    expect(loadError("server: { listen: \"8100\" }").keyPath).toBe("server.listen");
-    expect(loadError("server: { listen: \"::1:8100\" }").keyPath).toBe("server.listen");
-    expect(loadError("server: { listen: \"127.0.0.1:70000\" }").keyPath).toBe("server.listen");
-    expect(loadError("smtpIntake: { listen: \"[zz::1]:25\" }").keyPath).toBe("smtpIntake.listen");
-    expect(load("server: { listen: \"[::1]:8100\" }").server.listen).toBe("[::1]:8100");
+    expect(loadError('server: { listen: "8100" }').keyPath).toBe("server.listen");
+    expect(loadError('server: { listen: "::1:8100" }').keyPath).toBe("server.listen");
+    expect(loadError('server: { listen: "127.0.0.1:70000" }').keyPath).toBe("server.listen");
+    expect(loadError('smtpIntake: { listen: "[zz::1]:25" }').keyPath).toBe("smtpIntake.listen");
+    expect(load('server: { listen: "[::1]:8100" }').server.listen).toBe("[::1]:8100");
     expect(parseListen("[::1]:8100")).toEqual({ host: "::1", port: 8100 });
     expect(parseListen("0.0.0.0:25")).toEqual({ host: "0.0.0.0", port: 25 });
     expect(parseListen("localhost:0")).toEqual({ host: "localhost", port: 0 });
@@ -228,17 +256,28 @@ describe("validation", () => {
   });
 
   it("validates other fields with their paths", () => {
-    expect(loadError("delivery: { upstreams: [{ name: a, host: h, port: 0 }] }").keyPath).toBe("delivery.upstreams[0].port");
+    expect(loadError("delivery: { upstreams: [{ name: a, host: h, port: 0 }] }").keyPath).toBe(
+      "delivery.upstreams[0].port",
+    );
     expect(loadError("delivery: { upstreams: [{ name: a }] }").message).toBe("delivery.upstreams[0].host: is required");
     expect(loadError("delivery: { timezone: Mars/Olympus }").keyPath).toBe("delivery.timezone");
     expect(load("delivery: { timezone: Europe/Paris }").delivery.timezone).toBe("Europe/Paris");
-    expect(loadError("log: { level: verbose }").message).toMatch(/^log\.level: must be one of: fatal, error, warn, info, debug, trace, silent/);
-    expect(loadError("failed: { rescan: \"  \" }").keyPath).toBe("failed.rescan");
+    expect(loadError("log: { level: verbose }").message).toMatch(
+      /^log\.level: must be one of: fatal, error, warn, info, debug, trace, silent/,
+    );
+    expect(loadError('failed: { rescan: "  " }').keyPath).toBe("failed.rescan");
     expect(loadError("server: { tls: { cert: c.pem } }").keyPath).toBe("server.tls.key");
-    expect(loadError("server: { maxBodyBytes: lots }").message).toBe("server.maxBodyBytes: must be a number, got a string");
+    expect(loadError("server: { maxBodyBytes: lots }").message).toBe(
+      "server.maxBodyBytes: must be a number, got a string",
+    );
     expect(loadError("delivery: { workers: 1.5 }").message).toBe("delivery.workers: must be an integer");
-    expect(load("delivery: { workers: \"${W:-7}\", batch: { continueOnError: \"${C:-false}\" } }").delivery).toMatchObject({ workers: 7, batch: { continueOnError: false } });
-    expect(loadError("delivery: { upstreams: [{ name: a, host: h, user: u }] }").keyPath).toBe("delivery.upstreams[0].pass");
+    expect(load('delivery: { workers: "${W:-7}", batch: { continueOnError: "${C:-false}" } }').delivery).toMatchObject({
+      workers: 7,
+      batch: { continueOnError: false },
+    });
+    expect(loadError("delivery: { upstreams: [{ name: a, host: h, user: u }] }").keyPath).toBe(
+      "delivery.upstreams[0].pass",
+    );
     expect(loadError("smtpIntake: { enabled: true }").keyPath).toBe("smtpIntake.users");
   });
 
@@ -250,7 +289,7 @@ describe("validation", () => {
   });
 
   it("reports YAML syntax errors with the line", () => {
-    const err = loadError("server:\n  listen: \"127.0.0.1:8100\n  allow: []\nspool: [\n");
+    const err = loadError('server:\n  listen: "127.0.0.1:8100\n  allow: []\nspool: [\n');
     expect(err.keyPath).toBe("config");
     expect(err.message).toMatch(/YAML syntax error in .*app\.yaml:\d+:\d+: /);
     expect(loadError("- a\n- b\n").message).toMatch(/top level must be a mapping/);
@@ -267,7 +306,7 @@ describe("maskSecrets", () => {
         "delivery:",
         "  upstreams: [{ name: a, host: h, user: me, pass: hunter2 }, { name: b, host: h2 }]",
         "smtpIntake: { users: [{ user: app, pass: s3cret }] }",
-        "failed: { notify: { webhook: \"https://u:pw@hooks.example.com/x\" } }",
+        'failed: { notify: { webhook: "https://u:pw@hooks.example.com/x" } }',
       ].join("\n"),
     );
     const masked = maskSecrets(config) as Config;

@@ -77,7 +77,10 @@ function substitute(value: unknown, at: PropertyKey[], env: NodeJS.ProcessEnv): 
       const v = env[name];
       if (v !== undefined && v !== "") return v;
       if (dflt !== undefined) return dflt;
-      throw new ConfigError(formatPath(at), `environment variable ${name} is not set${v === "" ? " (it is empty)" : ""}`);
+      throw new ConfigError(
+        formatPath(at),
+        `environment variable ${name} is not set${v === "" ? " (it is empty)" : ""}`,
+      );
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...at, i], env));
@@ -109,7 +112,8 @@ function readYaml(file: string): Record<string, unknown> {
     throw new ConfigError("config", `cannot parse ${file}: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (!isPlainObject(doc)) throw new ConfigError("config", `${file}: the top level must be a mapping of sections (server:, spool:, …)`);
+  if (!isPlainObject(doc))
+    throw new ConfigError("config", `${file}: the top level must be a mapping of sections (server:, spool:, …)`);
   return doc;
 }
 
@@ -139,13 +143,24 @@ function describe(iss: z.core.$ZodRawIssue): string | undefined {
     case "invalid_type": {
       if (iss.input === undefined) return "is required";
       // never echo the value: it may be a secret
-      const got = Array.isArray(iss.input) ? "a list" : iss.input === null ? "null" : typeof iss.input === "object" ? "a mapping" : `a ${typeof iss.input}`;
-      if (iss.expected === "int") return typeof iss.input === "number" ? "must be an integer" : `must be an integer, got ${got}`;
-      const what = { object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false" }[iss.expected as string] ?? iss.expected;
+      const got = Array.isArray(iss.input)
+        ? "a list"
+        : iss.input === null
+          ? "null"
+          : typeof iss.input === "object"
+            ? "a mapping"
+            : `a ${typeof iss.input}`;
+      if (iss.expected === "int")
+        return typeof iss.input === "number" ? "must be an integer" : `must be an integer, got ${got}`;
+      const what =
+        { object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false" }[
+          iss.expected as string
+        ] ?? iss.expected;
       return `must be ${what}, got ${got}${iss.expected === "string" && typeof iss.input !== "object" ? " (put it in quotes)" : ""}`;
     }
     case "too_small":
-      if (iss.origin === "string") return Number(iss.minimum) <= 1 ? "must not be empty" : `must be at least ${iss.minimum} characters`;
+      if (iss.origin === "string")
+        return Number(iss.minimum) <= 1 ? "must not be empty" : `must be at least ${iss.minimum} characters`;
       if (iss.origin === "array") return `must have at least ${iss.minimum} entries`;
       return `must be ${iss.inclusive ? "≥" : ">"} ${iss.minimum}`;
     case "too_big":
@@ -161,7 +176,8 @@ function toConfigError(issues: readonly Issue[], overrides: Map<string, string>)
   const items: [string, string][] = [];
   for (const iss of issues) {
     const base = iss.path;
-    if (iss.code === "unrecognized_keys") for (const k of iss.keys) items.push([formatPath([...base, k]), "unknown key"]);
+    if (iss.code === "unrecognized_keys")
+      for (const k of iss.keys) items.push([formatPath([...base, k]), "unknown key"]);
     else {
       const at = formatPath(base);
       const env = overrides.get(at);

@@ -28,7 +28,11 @@ export class MailspoolError extends Error {
   /** For 429: seconds until the quota window ends (the Retry-After header). */
   readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message?: string, options: { errors?: FieldError[]; cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { errors?: FieldError[]; cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
     super(message ?? errorTable[code].message, { cause: options.cause });
     this.name = "MailspoolError";
     this.code = code;
@@ -49,6 +53,7 @@ export function invalidField(field: string, message: string): MailspoolError {
 /** ENOSPC means the disk is full (507); any other I/O failure makes intake unavailable (503). */
 export function spoolIoError(cause: unknown): MailspoolError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") return new MailspoolError("insufficient_storage", "Spool disk is full", { cause });
+  if (code === "ENOSPC" || code === "EDQUOT")
+    return new MailspoolError("insufficient_storage", "Spool disk is full", { cause });
   return new MailspoolError("unavailable", "Spool I/O error", { cause });
 }

@@ -27,7 +27,13 @@ export class LocalClock {
     const intoHour = (Number(p.minute) * 60 + Number(p.second)) * 1000 + (ms % 1000);
     const intoDay = Number(p.hour) * 3_600_000 + intoHour;
     const from = ms - intoHour;
-    this.cache = { from, until: from + 3_600_000, hour: `${p.year}-${p.month}-${p.day}T${p.hour}`, day: `${p.year}-${p.month}-${p.day}`, dayEnd: ms - intoDay + 86_400_000 };
+    this.cache = {
+      from,
+      until: from + 3_600_000,
+      hour: `${p.year}-${p.month}-${p.day}T${p.hour}`,
+      day: `${p.year}-${p.month}-${p.day}`,
+      dayEnd: ms - intoDay + 86_400_000,
+    };
     return this.cache;
   }
 

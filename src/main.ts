@@ -23,7 +23,9 @@ for (const command of program.commands) {
 
 /** Exits once stdout and stderr are flushed: a piped listing must not lose its tail. */
 async function exitWith(code: number): Promise<never> {
-  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+  await Promise.all(
+    [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))),
+  );
   process.exit(code);
 }
 

@@ -5,16 +5,65 @@ import type { MailIndex } from "./spool/mail-index.js";
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly accepted = new Counter({ name: "mailspool_accepted_total", help: "Mails accepted (durable 200)", registers: [this.registry] });
-  private readonly rejected = new Counter({ name: "mailspool_rejected_total", help: "Send requests refused, by reason", labelNames: ["reason"], registers: [this.registry] });
-  private readonly attempts = new Counter({ name: "mailspool_attempts_total", help: "Delivery attempts by the state they left the mail in", labelNames: ["state"], registers: [this.registry] });
-  private readonly transactions = new Counter({ name: "mailspool_upstream_transactions_total", help: "SMTP transactions per upstream and reply class", labelNames: ["upstream", "class"], registers: [this.registry] });
-  private readonly upstreamErrors = new Counter({ name: "mailspool_upstream_errors_total", help: "Upstream-level failures (connection, AUTH, 4xx, timeouts)", labelNames: ["upstream"], registers: [this.registry] });
-  private readonly bucketWaits = new Counter({ name: "mailspool_bucket_wait_seconds_total", help: "Time spent waiting for an upstream's token bucket", labelNames: ["upstream"], registers: [this.registry] });
-  private readonly commitLines = new Histogram({ name: "mailspool_fsync_batch_lines", help: "Spool lines per group commit", buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
-  private readonly commitSeconds = new Histogram({ name: "mailspool_fsync_seconds", help: "Spool write + fdatasync latency", buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry] });
-  private readonly intakeSeconds = new Histogram({ name: "mailspool_intake_seconds", help: "Send request latency until the durable 200", buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
-  readonly alerts = new Gauge({ name: "mailspool_alert_active", help: "1 while an alert is active", labelNames: ["alert"], registers: [this.registry] });
+  private readonly accepted = new Counter({
+    name: "mailspool_accepted_total",
+    help: "Mails accepted (durable 200)",
+    registers: [this.registry],
+  });
+  private readonly rejected = new Counter({
+    name: "mailspool_rejected_total",
+    help: "Send requests refused, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  private readonly attempts = new Counter({
+    name: "mailspool_attempts_total",
+    help: "Delivery attempts by the state they left the mail in",
+    labelNames: ["state"],
+    registers: [this.registry],
+  });
+  private readonly transactions = new Counter({
+    name: "mailspool_upstream_transactions_total",
+    help: "SMTP transactions per upstream and reply class",
+    labelNames: ["upstream", "class"],
+    registers: [this.registry],
+  });
+  private readonly upstreamErrors = new Counter({
+    name: "mailspool_upstream_errors_total",
+    help: "Upstream-level failures (connection, AUTH, 4xx, timeouts)",
+    labelNames: ["upstream"],
+    registers: [this.registry],
+  });
+  private readonly bucketWaits = new Counter({
+    name: "mailspool_bucket_wait_seconds_total",
+    help: "Time spent waiting for an upstream's token bucket",
+    labelNames: ["upstream"],
+    registers: [this.registry],
+  });
+  private readonly commitLines = new Histogram({
+    name: "mailspool_fsync_batch_lines",
+    help: "Spool lines per group commit",
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  private readonly commitSeconds = new Histogram({
+    name: "mailspool_fsync_seconds",
+    help: "Spool write + fdatasync latency",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  private readonly intakeSeconds = new Histogram({
+    name: "mailspool_intake_seconds",
+    help: "Send request latency until the durable 200",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+  readonly alerts = new Gauge({
+    name: "mailspool_alert_active",
+    help: "1 while an alert is active",
+    labelNames: ["alert"],
+    registers: [this.registry],
+  });
   /** Last reply class per upstream: every upstream failing makes /health degraded. */
   private readonly upstreamHealthy = new Map<string, boolean>();
 
@@ -74,6 +123,7 @@ export class Metrics {
 
 export function oldestQueuedSeconds(index: MailIndex, now: number): number {
   let oldest = "";
-  for (const entry of index.inStates(["queued", "sending", "deferred"])) if (!oldest || entry.acceptedAt < oldest) oldest = entry.acceptedAt;
+  for (const entry of index.inStates(["queued", "sending", "deferred"]))
+    if (!oldest || entry.acceptedAt < oldest) oldest = entry.acceptedAt;
   return oldest ? Math.max(0, (now - Date.parse(oldest)) / 1000) : 0;
 }

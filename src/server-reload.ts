@@ -23,16 +23,34 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
   const changed = restartOnly.filter(([, read]) => read(next) !== read(running.config)).map(([key]) => key);
   if (changed.length) throw new Error(`these keys need a restart: ${changed.join(", ")}`);
   if (loaded.dataDir !== running.spool.paths.data) throw new Error("spool.dir needs a restart");
-  const upstreamsChanged = JSON.stringify(next.delivery.upstreams) !== JSON.stringify(running.config.delivery.upstreams) || JSON.stringify(next.delivery.batch) !== JSON.stringify(running.config.delivery.batch);
-  const transport = upstreamsChanged ? createTransport(next, running.spool.paths.outbox, running.daily, running.metrics, running.log.child({ component: "smtp" })) : undefined;
+  const upstreamsChanged =
+    JSON.stringify(next.delivery.upstreams) !== JSON.stringify(running.config.delivery.upstreams) ||
+    JSON.stringify(next.delivery.batch) !== JSON.stringify(running.config.delivery.batch);
+  const transport = upstreamsChanged
+    ? createTransport(
+        next,
+        running.spool.paths.outbox,
+        running.daily,
+        running.metrics,
+        running.log.child({ component: "smtp" }),
+      )
+    : undefined;
   running.delivery.reconfigure(
     transport,
-    { from: next.delivery.from, retry: next.delivery.retry, batch: next.delivery.batch, failureWebhook: next.failed.notify.webhook },
+    {
+      from: next.delivery.from,
+      retry: next.delivery.retry,
+      batch: next.delivery.batch,
+      failureWebhook: next.failed.notify.webhook,
+    },
     (next.delivery.socketTimeoutSeconds + next.delivery.connectTimeoutSeconds) * 1000,
   );
   running.quotas.setLimits(next.quotas);
   running.alerts.setLimits(next.alerts);
-  if (next.failed.rescan !== running.config.failed.rescan || next.failed.maxAgeHours !== running.config.failed.maxAgeHours) {
+  if (
+    next.failed.rescan !== running.config.failed.rescan ||
+    next.failed.maxAgeHours !== running.config.failed.maxAgeHours
+  ) {
     running.rescan.stop();
     running.rescan = scheduleRescan(next.failed.rescan, {
       index: running.spool.index,
@@ -43,5 +61,8 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
   }
   running.app.config = next;
   running.config = next;
-  running.log.info({ config: loaded.source, upstreams: next.delivery.upstreams.map((u) => u.name), tokens: next.server.tokens.length }, "config reloaded");
+  running.log.info(
+    { config: loaded.source, upstreams: next.delivery.upstreams.map((u) => u.name), tokens: next.server.tokens.length },
+    "config reloaded",
+  );
 }

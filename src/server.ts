@@ -58,7 +58,11 @@ export interface ServerOverrides {
   pickupIntervalMs?: number;
 }
 
-export async function startServer(loaded: LoadedConfig, log: Logger, overrides: ServerOverrides = {}): Promise<RunningServer> {
+export async function startServer(
+  loaded: LoadedConfig,
+  log: Logger,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
   const { config } = loaded;
   const child = (component: string) => log.child({ component });
   const daily = new DailyCounter(config.delivery.timezone);
@@ -98,7 +102,11 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
     const gate: IntakeGate = { accepting: true };
     const intake = new Intake({
       spool,
-      settings: () => ({ from: app.config.delivery.from, maxRecipients: app.config.delivery.maxRecipients, limits: intakeLimits(app.config) }),
+      settings: () => ({
+        from: app.config.delivery.from,
+        maxRecipients: app.config.delivery.maxRecipients,
+        limits: intakeLimits(app.config),
+      }),
       quotas,
       onAccepted: (id) => delivery.enqueue(id),
     });
@@ -111,7 +119,11 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       intake: { accept: intake, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
       observe: { metrics, alerts },
     };
-    listening = await listen(createApp(app), { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes, tls: config.server.tls.cert ? config.server.tls : undefined });
+    listening = await listen(createApp(app), {
+      ...parseListen(config.server.listen),
+      maxBodyBytes: config.server.maxBodyBytes,
+      tls: config.server.tls.cert ? config.server.tls : undefined,
+    });
     await delivery.start();
     alerts.start();
     const pickup = new PickupWatcher({
@@ -133,7 +145,16 @@ export async function startServer(loaded: LoadedConfig, log: Logger, overrides: 
       ? await startSmtpIntake({ config: () => app.config, intake, log: child("smtp-intake") })
       : null;
     const smtpAddress = smtp ? `${parseListen(config.smtpIntake.listen).host}:${smtp.port}` : undefined;
-    log.info({ url: listening.url, smtp: smtpAddress, runtime: listening.runtime, dataDir: loaded.dataDir, config: loaded.source ?? "embedded default" }, "mailspool listening");
+    log.info(
+      {
+        url: listening.url,
+        smtp: smtpAddress,
+        runtime: listening.runtime,
+        dataDir: loaded.dataDir,
+        config: loaded.source ?? "embedded default",
+      },
+      "mailspool listening",
+    );
     const running: RunningServer = {
       url: listening.url,
       config,

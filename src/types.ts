@@ -6,7 +6,15 @@ export type RecipientKind = "to" | "cc" | "bcc";
 export type RecipientState = "pending" | "sent" | "deferred" | "failed-transient" | "failed-permanent";
 export type MailState = "queued" | "sending" | "deferred" | "sent" | "partial" | "failed" | "cancelled";
 
-export const mailStates: readonly MailState[] = ["queued", "sending", "deferred", "sent", "partial", "failed", "cancelled"];
+export const mailStates: readonly MailState[] = [
+  "queued",
+  "sending",
+  "deferred",
+  "sent",
+  "partial",
+  "failed",
+  "cancelled",
+];
 
 export interface Address {
   address: string;

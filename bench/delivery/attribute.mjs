@@ -68,7 +68,6 @@ for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n
 const bundlePath = path.resolve(bundle);
 const isBundle = (cf) => Boolean(cf.url) && path.resolve(cf.url.replace(/^file:\/\//, "")) === bundlePath;
 
-
 const dt = profile.timeDeltas;
 const total = dt.reduce((a, b) => a + b, 0);
 const selfByModule = new Map();
@@ -85,20 +84,39 @@ for (let i = 0; i < profile.samples.length; i++) {
   const us = dt[i] ?? 0;
   const frames = stackOf(profile.samples[i]);
   const top = frames[0];
-  if (top.functionName === "(idle)" || top.functionName === "(program)" || (frames.length <= 2 && top.functionName === "(root)")) {
+  if (
+    top.functionName === "(idle)" ||
+    top.functionName === "(program)" ||
+    (frames.length <= 2 && top.functionName === "(root)")
+  ) {
     idle += us;
     continue;
   }
   const owner = frames.find((f) => isBundle(f) || sourceModule(f.url));
-  const mod = owner ? (isBundle(owner) ? moduleAt(owner.lineNumber) : sourceModule(owner.url)) : top.url ? top.url.replace(/:\d+$/, "") : "(native, outside the bundle)";
+  const mod = owner
+    ? isBundle(owner)
+      ? moduleAt(owner.lineNumber)
+      : sourceModule(owner.url)
+    : top.url
+      ? top.url.replace(/:\d+$/, "")
+      : "(native, outside the bundle)";
   selfByModule.set(mod, (selfByModule.get(mod) ?? 0) + us);
 }
 const busy = total - idle;
 const groups = [
-  ["html-to-text (text part from HTML)", /^(html-to-text|selderee|@selderee|peberminta|parseley|leac|htmlparser2|domhandler|domutils|dom-serializer|entities|deepmerge-ts|domelementtype)$/],
-  ["nodemailer MIME build (mail-composer, mime-node, mime-funcs, qp, base64, addressparser, punycode)", /^nodemailer\/(mail-composer|mime-node|mime-funcs|qp|base64|addressparser|punycode|shared)/],
+  [
+    "html-to-text (text part from HTML)",
+    /^(html-to-text|selderee|@selderee|peberminta|parseley|leac|htmlparser2|domhandler|domutils|dom-serializer|entities|deepmerge-ts|domelementtype)$/,
+  ],
+  [
+    "nodemailer MIME build (mail-composer, mime-node, mime-funcs, qp, base64, addressparser, punycode)",
+    /^nodemailer\/(mail-composer|mime-node|mime-funcs|qp|base64|addressparser|punycode|shared)/,
+  ],
   ["nodemailer SMTP (mailer, smtp-pool, smtp-connection)", /^nodemailer\//],
-  ["logging (pino, sonic-boom, redact)", /^(pino|sonic-boom|pino-std-serializers|@pinojs\/redact|fast-redact|safe-stable-stringify|atomic-sleep|quick-format-unescaped|on-exit-leak-free|thread-stream)$/],
+  [
+    "logging (pino, sonic-boom, redact)",
+    /^(pino|sonic-boom|pino-std-serializers|@pinojs\/redact|fast-redact|safe-stable-stringify|atomic-sleep|quick-format-unescaped|on-exit-leak-free|thread-stream)$/,
+  ],
   ["spool (src/spool: append, encode/crc, fdatasync, index, readAccepted)", /^(src\/spool\/|crc-32$)/],
   ["daily counter (src/local-time, daily-counter)", /^src\/(local-time|delivery\/daily-counter)/],
   ["delivery (src/delivery)", /^src\/delivery\//],
@@ -111,8 +129,14 @@ for (const [mod, us] of selfByModule) {
 }
 const ms = (us) => `${(us / 1000).toFixed(0)} ms`;
 const pct = (us) => `${((us / busy) * 100).toFixed(1)}%`;
-console.log(`profile ${path.basename(profileFile)}: ${ms(total)} sampled, ${ms(busy)} busy (${((busy / total) * 100).toFixed(0)}%), ${ms(idle)} idle`);
+console.log(
+  `profile ${path.basename(profileFile)}: ${ms(total)} sampled, ${ms(busy)} busy (${((busy / total) * 100).toFixed(0)}%), ${ms(idle)} idle`,
+);
 console.log("\nself time by module (share of busy time):");
-for (const [mod, us] of [...selfByModule].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.ATTRIBUTE_MODULES ?? 25))) console.log(`  ${pct(us).padStart(6)}  ${ms(us).padStart(9)}  ${mod}`);
+for (const [mod, us] of [...selfByModule]
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, Number(process.env.ATTRIBUTE_MODULES ?? 25)))
+  console.log(`  ${pct(us).padStart(6)}  ${ms(us).padStart(9)}  ${mod}`);
 console.log("\nself time by group:");
-for (const [g, us] of [...byGroup].sort((a, b) => b[1] - a[1])) console.log(`  ${pct(us).padStart(6)}  ${ms(us).padStart(9)}  ${g}`);
+for (const [g, us] of [...byGroup].sort((a, b) => b[1] - a[1]))
+  console.log(`  ${pct(us).padStart(6)}  ${ms(us).padStart(9)}  ${g}`);

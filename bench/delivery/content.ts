@@ -19,7 +19,9 @@ export function html(bytes = htmlBytes): string {
   let body = "";
   while (head.length + body.length + tail.length < bytes) {
     i += 1;
-    paragraphs.push(`<p>Line ${i}: the quick brown fox jumps over the lazy dog; <b>total</b> = ${i * 37} units, <a href='https://example.com/r/${i}'>details</a>.</p>`);
+    paragraphs.push(
+      `<p>Line ${i}: the quick brown fox jumps over the lazy dog; <b>total</b> = ${i * 37} units, <a href='https://example.com/r/${i}'>details</a>.</p>`,
+    );
     body = paragraphs.join("\n");
   }
   return (head + body).slice(0, bytes - tail.length) + tail;

@@ -11,7 +11,10 @@ export const bun = path.join(root, "node_modules/.bin/bun");
 export const here = (file) => path.join(root, "bench/delivery", file);
 
 export async function startSink(cpu) {
-  const child = spawnTracked("taskset", ["-c", cpu, process.execPath, here("sink.mjs")], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnTracked("taskset", ["-c", cpu, process.execPath, here("sink.mjs")], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const first = await new Promise((resolve, reject) => {
     let text = "";
     const timer = setTimeout(() => reject(new Error("the SMTP sink did not start within 10 s")), 10_000);
@@ -37,7 +40,14 @@ export async function startSink(cpu) {
 }
 
 export function makeSpool(dir, n, per, attachment, text = false) {
-  const args = [here("make-spool.ts"), dir, String(n), String(per), ...(attachment ? ["--attachment"] : []), ...(text ? ["--text"] : [])];
+  const args = [
+    here("make-spool.ts"),
+    dir,
+    String(n),
+    String(per),
+    ...(attachment ? ["--attachment"] : []),
+    ...(text ? ["--text"] : []),
+  ];
   const out = execFileSync(bun, args, { cwd: root, encoding: "utf8", timeout: 120_000 });
   return JSON.parse(out.trim().split("\n").at(-1));
 }
@@ -68,7 +78,11 @@ log:
  * `listed` short of the mail count means the listing itself lost lines.
  */
 export function spoolStates(config) {
-  const r = spawnSync(binary, ["spool", "ls", "--json", "--limit", "100000000", "-c", config], { encoding: "utf8", maxBuffer: 1 << 30, timeout: 120_000 });
+  const r = spawnSync(binary, ["spool", "ls", "--json", "--limit", "100000000", "-c", config], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+    timeout: 120_000,
+  });
   const states = {};
   let listed = 0;
   for (const line of (r.stdout ?? "").split("\n")) {

@@ -35,13 +35,22 @@ const segmentMaxBytes = 64 * 1024 * 1024;
 const started = performance.now();
 const spoolDir = path.join(dir, "data", "spool");
 fs.mkdirSync(spoolDir, { recursive: true });
-for (const name of fs.readdirSync(spoolDir)) if (name.endsWith(".jsonl")) throw new Error(`${spoolDir} already holds ${name}`);
+for (const name of fs.readdirSync(spoolDir))
+  if (name.endsWith(".jsonl")) throw new Error(`${spoolDir} already holds ${name}`);
 
 const body = html();
 const text = withText ? convert(body, { wordwrap: 100 }) : undefined;
 const file = fileBytes();
 const attachments: AttachmentRef[] = withAttachment
-  ? [{ filename: attachmentName, contentType: attachmentType, size: file.length, sha256: createHash("sha256").update(file).digest("hex"), inline: file.toString("base64") }]
+  ? [
+      {
+        filename: attachmentName,
+        contentType: attachmentType,
+        size: file.length,
+        sha256: createHash("sha256").update(file).digest("hex"),
+        inline: file.toString("base64"),
+      },
+    ]
   : [];
 const base = Date.now() - n; // accepted over the last n ms, oldest first
 const ids = new Set<string>();
@@ -88,7 +97,14 @@ for (let i = 0; i < n; i++) {
     messageId: `<${id}@example.org>`,
   };
   if (text !== undefined) mail.text = text;
-  const record: AcceptedRecord = { v: recordVersion, type: "accepted", id, ts: new Date(base + i).toISOString(), client: "ip:127.0.0.1", mail };
+  const record: AcceptedRecord = {
+    v: recordVersion,
+    type: "accepted",
+    id,
+    ts: new Date(base + i).toISOString(),
+    client: "ip:127.0.0.1",
+    mail,
+  };
   const line = encodeRecord(record);
   const bytes = Buffer.byteLength(line);
   // the writer rotates once a segment has reached its max size
@@ -104,4 +120,14 @@ const dirFd = fs.openSync(spoolDir, "r");
 fs.fsyncSync(dirFd);
 fs.closeSync(dirFd);
 
-console.log(JSON.stringify({ mails: n, recipients: n * per, attachment: withAttachment, text: withText, bytes: totalBytes, segments: segment, ms: Math.round(performance.now() - started) }));
+console.log(
+  JSON.stringify({
+    mails: n,
+    recipients: n * per,
+    attachment: withAttachment,
+    text: withText,
+    bytes: totalBytes,
+    segments: segment,
+    ms: Math.round(performance.now() - started),
+  }),
+);

@@ -96,7 +96,12 @@ export function machineTimes() {
     const m = /^(cpu\d+)\s+(.*)$/.exec(line);
     if (!m) continue;
     const [user, nice, system, idle, iowait, irq, softirq, steal] = m[2].split(/\s+/).map(Number);
-    out[m[1]] = { busy: (user + nice + system + irq + softirq) / clockTicks, iowait: iowait / clockTicks, idle: idle / clockTicks, steal: (steal ?? 0) / clockTicks };
+    out[m[1]] = {
+      busy: (user + nice + system + irq + softirq) / clockTicks,
+      iowait: iowait / clockTicks,
+      idle: idle / clockTicks,
+      steal: (steal ?? 0) / clockTicks,
+    };
   }
   return out;
 }

@@ -17,7 +17,16 @@ import { ulid } from "ulid";
 import { attachmentName, attachmentType, fileBytes, from, html, recipientsOf, subject } from "./content.ts";
 
 const job = JSON.parse(process.argv[2] ?? "{}");
-const { host = "127.0.0.1", port, n = 1000, recipients: per = 1, concurrency = 50, maxConnections = 5, attachment = false, maxSeconds = 60 } = job;
+const {
+  host = "127.0.0.1",
+  port,
+  n = 1000,
+  recipients: per = 1,
+  concurrency = 50,
+  maxConnections = 5,
+  attachment = false,
+  maxSeconds = 60,
+} = job;
 if (!port) {
   console.error("raw-pool: job needs a port");
   process.exit(2);
@@ -64,7 +73,9 @@ async function lane() {
         html: body,
         text,
         messageId: `<${id}@example.org>`,
-        attachments: attachment ? [{ filename: attachmentName, contentType: attachmentType, content: file }] : undefined,
+        attachments: attachment
+          ? [{ filename: attachmentName, contentType: attachmentType, content: file }]
+          : undefined,
       });
       sent += 1;
       accepted += info.accepted.length;
@@ -82,5 +93,7 @@ const cpu = process.cpuUsage();
 const cpuSeconds = { user: cpu.user / 1e6, sys: cpu.system / 1e6 };
 const sendCpu = process.cpuUsage(cpuStart);
 const sendCpuSeconds = { user: sendCpu.user / 1e6, sys: sendCpu.system / 1e6 };
-process.stdout.write(`${JSON.stringify({ sent, failed, recipients: accepted, ms: Math.round(ms), msgPerSec: (sent / ms) * 1000, cpuSeconds, sendCpuSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, firstError })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ sent, failed, recipients: accepted, ms: Math.round(ms), msgPerSec: (sent / ms) * 1000, cpuSeconds, sendCpuSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, firstError })}\n`,
+);
 process.exit(0);

@@ -13,7 +13,10 @@ export function countSpool(spoolDir) {
   const counts = { lines: 0, byType: {}, attemptStates: {}, bytes: 0 };
   let names = [];
   try {
-    names = fs.readdirSync(spoolDir).filter((n) => /^\d{6}\.jsonl$/.test(n)).sort();
+    names = fs
+      .readdirSync(spoolDir)
+      .filter((n) => /^\d{6}\.jsonl$/.test(n))
+      .sort();
   } catch {
     return counts;
   }

@@ -10,7 +10,9 @@ export interface ConfigOption {
 
 export function loadForCommand(options: ConfigOption): LoadedConfig {
   const loaded = loadConfig({ explicitPath: options.config });
-  process.stderr.write(`mailspool: config ${loaded.source ?? "(embedded default)"}, data directory ${loaded.dataDir}\n`);
+  process.stderr.write(
+    `mailspool: config ${loaded.source ?? "(embedded default)"}, data directory ${loaded.dataDir}\n`,
+  );
   return loaded;
 }
 

@@ -3,7 +3,15 @@
 // server holds data/lock, takes the lock itself, repairs, re-checks and prints what remains.
 import fs from "node:fs";
 import type { Command } from "commander";
-import { checkDataDir, liveGraceMs, repairDataDir, scanDataDir, severityOf, type Problem, type Repair } from "../spool/fsck.js";
+import {
+  checkDataDir,
+  liveGraceMs,
+  repairDataDir,
+  scanDataDir,
+  severityOf,
+  type Problem,
+  type Repair,
+} from "../spool/fsck.js";
 import { acquireLock, lockHolder } from "../spool/lock.js";
 import { spoolPaths } from "../spool/spool.js";
 import { loadForCommand, type ConfigOption } from "./context.js";
@@ -16,13 +24,28 @@ interface FsckOptions extends ConfigOption {
 const where = (p: Problem) => `${p.file}${p.offset === undefined ? "" : `@${p.offset}`}`;
 
 function problemLine(p: Problem, json: boolean): string {
-  if (json) return JSON.stringify({ kind: p.kind, severity: severityOf(p.kind), file: p.file, ...(p.offset === undefined ? {} : { offset: p.offset }), detail: p.detail });
+  if (json)
+    return JSON.stringify({
+      kind: p.kind,
+      severity: severityOf(p.kind),
+      file: p.file,
+      ...(p.offset === undefined ? {} : { offset: p.offset }),
+      detail: p.detail,
+    });
   return `${severityOf(p.kind) === "warning" ? "warning: " : ""}${p.kind} ${where(p)}: ${p.detail}`;
 }
 
 function repairLine(r: Repair, json: boolean): string {
   const p = r.problem;
-  if (json) return JSON.stringify({ repaired: true, kind: p.kind, file: p.file, ...(p.offset === undefined ? {} : { offset: p.offset }), detail: p.detail, action: r.action });
+  if (json)
+    return JSON.stringify({
+      repaired: true,
+      kind: p.kind,
+      file: p.file,
+      ...(p.offset === undefined ? {} : { offset: p.offset }),
+      detail: p.detail,
+      action: r.action,
+    });
   return `repaired ${p.kind} ${where(p)}: ${r.action}`;
 }
 
@@ -35,9 +58,14 @@ function tally(problems: Problem[]): { errors: number; warnings: number; text: s
 export function registerFsck(program: Command): void {
   program
     .command("fsck")
-    .description("check the data directory: every line terminated, checksummed and parsed, every blob present with its size and sha256, no orphans or temp files")
+    .description(
+      "check the data directory: every line terminated, checksummed and parsed, every blob present with its size and sha256, no orphans or temp files",
+    )
     .option("-c, --config <file>", "config file (default: $MAILSPOOL_CONFIG, ./app.yaml, embedded default)")
-    .option("--repair", "quarantine corrupt and torn lines to corrupt/, remove temp files, move orphan blobs to corrupt/blobs/ (refused while a server runs)")
+    .option(
+      "--repair",
+      "quarantine corrupt and torn lines to corrupt/, remove temp files, move orphan blobs to corrupt/blobs/ (refused while a server runs)",
+    )
     .option("--json", "one JSON object per line")
     .action((options: FsckOptions) => {
       const loaded = loadForCommand(options);
@@ -48,17 +76,27 @@ export function registerFsck(program: Command): void {
       const holder = lockHolder(paths.lock);
 
       if (!options.repair) {
-        if (holder !== null) process.stderr.write(`mailspool: a server (pid ${holder}) is running: files a request may still be writing (younger than ${liveGraceMs / 60_000} min) are not reported\n`);
+        if (holder !== null)
+          process.stderr.write(
+            `mailspool: a server (pid ${holder}) is running: files a request may still be writing (younger than ${liveGraceMs / 60_000} min) are not reported\n`,
+          );
         const { problems, stats } = scanDataDir(paths, { live: holder !== null });
         for (const p of problems) out(problemLine(p, json));
         const { errors, text } = tally(problems);
-        process.stderr.write(`mailspool: fsck checked ${stats.segments} segment(s), ${stats.records} record(s), ${stats.blobs} blob(s): ${text}\n`);
-        if (errors > 0) throw new Error(`fsck: ${text} in ${paths.data}${problems.some((p) => p.kind !== "missing-blob") ? " (mailspool fsck --repair quarantines what can be)" : ""}`);
+        process.stderr.write(
+          `mailspool: fsck checked ${stats.segments} segment(s), ${stats.records} record(s), ${stats.blobs} blob(s): ${text}\n`,
+        );
+        if (errors > 0)
+          throw new Error(
+            `fsck: ${text} in ${paths.data}${problems.some((p) => p.kind !== "missing-blob") ? " (mailspool fsck --repair quarantines what can be)" : ""}`,
+          );
         return;
       }
 
       if (holder !== null) {
-        throw new Error(`fsck --repair refused: a mailspool server (pid ${holder}) holds ${paths.lock}; stop it first (fsck without --repair is safe while it runs)`);
+        throw new Error(
+          `fsck --repair refused: a mailspool server (pid ${holder}) holds ${paths.lock}; stop it first (fsck without --repair is safe while it runs)`,
+        );
       }
       const release = acquireLock(paths.lock); // no serve may start while we rewrite
       try {
@@ -67,7 +105,9 @@ export function registerFsck(program: Command): void {
         const remaining = checkDataDir(paths);
         for (const p of remaining) out(problemLine(p, json));
         const { errors, text } = tally(remaining);
-        process.stderr.write(`mailspool: fsck --repair: ${repairs.length} repaired; ${remaining.length ? `${text} remain` : "clean"}\n`);
+        process.stderr.write(
+          `mailspool: fsck --repair: ${repairs.length} repaired; ${remaining.length ? `${text} remain` : "clean"}\n`,
+        );
         if (errors > 0) throw new Error(`fsck --repair: ${text} remain that cannot be repaired automatically`);
       } finally {
         release();

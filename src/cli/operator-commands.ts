@@ -22,17 +22,26 @@ function sinceArg(value: string): Date {
   return since;
 }
 
-const listArg = (value: string) => value.split(",").map((v) => v.trim()).filter(Boolean);
+const listArg = (value: string) =>
+  value
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 function whoPicksUp(spool: Spool): string {
   const pid = lockHolder(spool.paths.lock);
-  return pid ? `the running server (pid ${pid}) picks them up within a second` : "no server is running: they are ingested at its next start";
+  return pid
+    ? `the running server (pid ${pid}) picks them up within a second`
+    : "no server is running: they are ingested at its next start";
 }
 
 function selectForReplay(spool: Spool, ids: string[], options: ReplayOptions): string[] {
   if (options.failed) {
     const since = options.since?.toISOString() ?? "";
-    return spool.index.inStates(["partial", "failed"]).filter((e) => e.acceptedAt >= since).map((e) => e.id);
+    return spool.index
+      .inStates(["partial", "failed"])
+      .filter((e) => e.acceptedAt >= since)
+      .map((e) => e.id);
   }
   if (ids.length === 0) throw new InvalidArgumentError("name mail ids, or use --failed");
   const missing = ids.filter((id) => !spool.index.get(id));
@@ -55,16 +64,24 @@ export function registerOperatorCommands(program: Command): void {
       const chosen = selectForReplay(spool, ids, options);
       for (const [n, id] of chosen.entries()) {
         const entry = spool.index.get(id)!;
-        const recipients = options.recipients ?? entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
+        const recipients =
+          options.recipients ?? entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
         if (options.dryRun) {
           process.stdout.write(`would replay ${id} (${entry.state}) to ${recipients.join(", ")}\n`);
           continue;
         }
-        const file = writePickupFile(spool.paths.pickup, `replay-${id}`, { replay: id, ...(options.recipients ? { recipients } : {}) });
-        if (chosen.length <= 20) process.stdout.write(`replay of ${id} to ${recipients.length} recipient(s) written to pickup/${file}\n`);
-        else if ((n + 1) % 100 === 0 || n + 1 === chosen.length) process.stdout.write(`replayed ${n + 1}/${chosen.length}\n`);
+        const file = writePickupFile(spool.paths.pickup, `replay-${id}`, {
+          replay: id,
+          ...(options.recipients ? { recipients } : {}),
+        });
+        if (chosen.length <= 20)
+          process.stdout.write(`replay of ${id} to ${recipients.length} recipient(s) written to pickup/${file}\n`);
+        else if ((n + 1) % 100 === 0 || n + 1 === chosen.length)
+          process.stdout.write(`replayed ${n + 1}/${chosen.length}\n`);
       }
-      process.stdout.write(`${options.dryRun ? "dry run: nothing written" : `${chosen.length} replay file(s) written; ${whoPicksUp(spool)}`}\n`);
+      process.stdout.write(
+        `${options.dryRun ? "dry run: nothing written" : `${chosen.length} replay file(s) written; ${whoPicksUp(spool)}`}\n`,
+      );
     });
   program
     .command("cancel")
@@ -75,7 +92,10 @@ export function registerOperatorCommands(program: Command): void {
       const spool = openSpoolForReading(options);
       const missing = ids.filter((id) => !spool.index.get(id));
       if (missing.length) throw new NotFoundError(`no mail ${missing.join(", ")}`);
-      for (const id of ids) process.stdout.write(`cancel of ${id} written to pickup/${writePickupFile(spool.paths.pickup, `cancel-${id}`, { cancel: id })}\n`);
+      for (const id of ids)
+        process.stdout.write(
+          `cancel of ${id} written to pickup/${writePickupFile(spool.paths.pickup, `cancel-${id}`, { cancel: id })}\n`,
+        );
       process.stdout.write(`${whoPicksUp(spool)}\n`);
     });
 }

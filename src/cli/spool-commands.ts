@@ -16,7 +16,8 @@ interface LsOptions extends ConfigOption {
 }
 
 function stateArg(value: string): MailState {
-  if (!(mailStates as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${mailStates.join(", ")}`);
+  if (!(mailStates as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`one of ${mailStates.join(", ")}`);
   return value as MailState;
 }
 
@@ -45,8 +46,14 @@ export function registerSpoolCommands(program: Command): void {
     .action((options: LsOptions) => {
       const entries = openSpoolForReading(options).index.list(options);
       for (const e of entries) {
-        if (options.json) process.stdout.write(`${JSON.stringify({ id: e.id, state: e.state, acceptedAt: e.acceptedAt, subject: e.subject, recipients: e.recipients.length, attempts: e.attempts.length })}\n`);
-        else process.stdout.write(`${e.id}  ${e.state.padEnd(9)}  ${e.acceptedAt}  ${String(e.recipients.length).padStart(3)} rcpt  ${e.subject}\n`);
+        if (options.json)
+          process.stdout.write(
+            `${JSON.stringify({ id: e.id, state: e.state, acceptedAt: e.acceptedAt, subject: e.subject, recipients: e.recipients.length, attempts: e.attempts.length })}\n`,
+          );
+        else
+          process.stdout.write(
+            `${e.id}  ${e.state.padEnd(9)}  ${e.acceptedAt}  ${String(e.recipients.length).padStart(3)} rcpt  ${e.subject}\n`,
+          );
       }
     });
   spool
@@ -61,6 +68,8 @@ export function registerSpoolCommands(program: Command): void {
       const accepted = await store.readAccepted(id);
       const { mail } = accepted;
       const attachments = mail.attachments.map(({ inline: _inline, ...a }) => a);
-      process.stdout.write(`${JSON.stringify({ ...mailStatus(entry), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...mailStatus(entry), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`,
+      );
     });
 }

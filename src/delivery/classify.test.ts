@@ -18,7 +18,9 @@ describe("classifyError", () => {
   });
 
   it("keeps a readable response for errors without an SMTP reply", () => {
-    expect(classifyError({ code: "ECONNECTION", message: "connect ECONNREFUSED 127.0.0.1:1" }).response).toContain("ECONNREFUSED");
+    expect(classifyError({ code: "ECONNECTION", message: "connect ECONNREFUSED 127.0.0.1:1" }).response).toContain(
+      "ECONNREFUSED",
+    );
   });
 
   it("treats only 5xx recipient rejections as permanent", () => {

@@ -36,7 +36,21 @@ export function recipientRejectionIsPermanent(code: number): boolean {
   return code >= 500;
 }
 
-const units: Record<string, number> = { s: 1, sec: 1, secs: 1, second: 1, seconds: 1, m: 60, min: 60, mins: 60, minute: 60, minutes: 60, h: 3600, hour: 3600, hours: 3600 };
+const units: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  secs: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  mins: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hour: 3600,
+  hours: 3600,
+};
 
 /** "try again in 60 seconds" → 60; only for 4xx replies; null when there is no hint. */
 export function retryHintSeconds(code: number, response: string): number | null {

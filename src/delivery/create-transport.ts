@@ -8,7 +8,13 @@ import { outboxTransport } from "./transports/outbox.js";
 import { smtpTransport } from "./transports/smtp.js";
 import type { Transport } from "./transports/transport.js";
 
-export function createTransport(config: Config, outboxDir: string, daily: DailyCounter, metrics: Metrics, log: Logger): Transport {
+export function createTransport(
+  config: Config,
+  outboxDir: string,
+  daily: DailyCounter,
+  metrics: Metrics,
+  log: Logger,
+): Transport {
   const { delivery } = config;
   if (delivery.upstreams.length === 0) return outboxTransport(outboxDir);
   return smtpTransport({

@@ -60,13 +60,20 @@ export class Delivery {
     for (const entry of undelivered) {
       const last = entry.attempts.at(-1);
       if (last && !last.endedAt) {
-        log.warn({ mailId: entry.id, attempt: last.attempt }, "mail was being sent when the relay stopped; recipients without a recorded outcome are retried and may receive it twice");
+        log.warn(
+          { mailId: entry.id, attempt: last.attempt },
+          "mail was being sent when the relay stopped; recipients without a recorded outcome are retried and may receive it twice",
+        );
       }
-      if (entry.state === "deferred" && entry.nextAttemptAt) this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
+      if (entry.state === "deferred" && entry.nextAttemptAt)
+        this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
       else this.enqueue(entry.id);
     }
     await this.writeFailedView();
-    log.info({ requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name }, "delivery started");
+    log.info(
+      { requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name },
+      "delivery started",
+    );
     this.pool.start();
   }
 
@@ -141,7 +148,11 @@ export class Delivery {
    * SIGHUP: new upstreams and policies for the next attempts. Attempts in flight finish on
    * the old transport, which is closed once they had time to (never mid-transaction).
    */
-  reconfigure(transport: Transport | undefined, policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "failureWebhook">, closeOldAfterMs: number): void {
+  reconfigure(
+    transport: Transport | undefined,
+    policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "failureWebhook">,
+    closeOldAfterMs: number,
+  ): void {
     Object.assign(this.options, policies);
     Object.assign(this.attemptDeps, policies);
     if (!transport) return;
@@ -154,7 +165,11 @@ export class Delivery {
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
     const finished = await this.pool.stop(graceMs);
-    if (!finished) this.options.log.warn({ inFlight: this.pool.busy }, "grace period over; unfinished deliveries resume at next start");
+    if (!finished)
+      this.options.log.warn(
+        { inFlight: this.pool.busy },
+        "grace period over; unfinished deliveries resume at next start",
+      );
     if (this.failedViewTimer) {
       clearTimeout(this.failedViewTimer);
       this.failedViewTimer = null;

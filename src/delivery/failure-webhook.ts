@@ -5,7 +5,12 @@ import type { MailEntry } from "../spool/mail-index.js";
 
 const retryDelaysMs = [1_000, 5_000, 30_000];
 
-export function notifyFailure(url: string, entry: MailEntry, log: Logger, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())): Promise<void> {
+export function notifyFailure(
+  url: string,
+  entry: MailEntry,
+  log: Logger,
+  sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()),
+): Promise<void> {
   const body = JSON.stringify({
     id: entry.id,
     state: entry.state,
@@ -13,7 +18,12 @@ export function notifyFailure(url: string, entry: MailEntry, log: Logger, sleep 
   });
   const post = async (attempt: number): Promise<void> => {
     try {
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body, signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        signal: AbortSignal.timeout(10_000),
+      });
       if (response.ok) return;
       throw new Error(`HTTP ${response.status}`);
     } catch (error) {

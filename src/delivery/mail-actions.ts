@@ -15,16 +15,26 @@ export interface ReplayOptions {
 }
 
 /** Puts the mail back in the queue; returns the recipients it will be sent to. */
-export async function replayMail(spool: Spool, enqueue: (id: MailId) => void, id: MailId, options: ReplayOptions): Promise<string[]> {
+export async function replayMail(
+  spool: Spool,
+  enqueue: (id: MailId) => void,
+  id: MailId,
+  options: ReplayOptions,
+): Promise<string[]> {
   const entry = spool.index.get(id);
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "sending") throw new MailspoolError("conflict", `mail ${id} is being sent right now`);
   // named recipients are compared in canonical form: `Bob@EXAMPLE.com` names bob@example.com's entry
   const known = new Map(entry.recipients.map((r) => [canonicalOrSelf(r.address), r.address]));
   const unknown = options.recipients?.filter((r) => !known.has(canonicalOrSelf(r))) ?? [];
-  if (unknown.length) throw new MailspoolError("invalid_param", undefined, { errors: [{ field: "recipients", message: `not recipients of ${id}: ${unknown.join(", ")}` }] });
+  if (unknown.length)
+    throw new MailspoolError("invalid_param", undefined, {
+      errors: [{ field: "recipients", message: `not recipients of ${id}: ${unknown.join(", ")}` }],
+    });
   const named = options.recipients?.map((r) => known.get(canonicalOrSelf(r))!);
-  const recipients = named ? [...new Set(named)] : entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
+  const recipients = named
+    ? [...new Set(named)]
+    : entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
   if (recipients.length === 0) throw new MailspoolError("conflict", `mail ${id} has no recipient left to send to`);
   await spool.append({
     type: "replay",
@@ -44,6 +54,7 @@ export async function cancelMail(spool: Spool, id: MailId, reason: string, idemp
   const entry = spool.index.get(id);
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "cancelled") return;
-  if (!cancellable.has(entry.state)) throw new MailspoolError("conflict", `mail ${id} is ${entry.state} and cannot be cancelled`);
+  if (!cancellable.has(entry.state))
+    throw new MailspoolError("conflict", `mail ${id} is ${entry.state} and cannot be cancelled`);
   await spool.append({ type: "cancel", id, reason, ...(idempotencyKey ? { idempotencyKey } : {}) });
 }

@@ -42,10 +42,13 @@ export class DeliveryQueue {
     this.timers.delete(id);
     const delay = at - this.now();
     if (delay <= 0) return this.push(id);
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
-      this.push(id);
-    }, Math.min(delay, 2 ** 31 - 1));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(id);
+        this.push(id);
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
     timer.unref();
     this.timers.set(id, timer);
   }

@@ -52,7 +52,12 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   let limitedUntil: number | null = null;
   let error: string | undefined;
   const record = async (result: TransactionResult) => {
-    await appendUntilRecorded(() => spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients }), id, deps);
+    await appendUntilRecorded(
+      () =>
+        spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients }),
+      id,
+      deps,
+    );
     transactions += 1;
     hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
     const { upstream, code, envelope } = result.transaction;
@@ -84,7 +89,10 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   }
   if (transactions === 0 && limitedUntil !== null && error === undefined) {
     entry.state = previousState;
-    log.info({ mailId: id, until: new Date(limitedUntil).toISOString() }, "every upstream is at its daily limit; mail waits");
+    log.info(
+      { mailId: id, until: new Date(limitedUntil).toISOString() },
+      "every upstream is at its daily limit; mail waits",
+    );
     return { kind: "limited", at: limitedUntil };
   }
   const sinceReplay = attempt - entry.attemptsBeforeReplay;
@@ -120,16 +128,30 @@ async function appendUntilRecorded(append: () => Promise<unknown>, id: MailId, d
       await append();
       return;
     } catch (error) {
-      const retryable = error instanceof MailspoolError && (error.code === "insufficient_storage" || error.code === "unavailable");
+      const retryable =
+        error instanceof MailspoolError && (error.code === "insufficient_storage" || error.code === "unavailable");
       if (!retryable || deps.now() > deadline) throw error;
-      if (tries === 0) deps.log.error({ err: error, mailId: id }, "cannot record an upstream's answer; retrying the record, not the send");
+      if (tries === 0)
+        deps.log.error(
+          { err: error, mailId: id },
+          "cannot record an upstream's answer; retrying the record, not the send",
+        );
       await deps.sleep(1000);
     }
   }
 }
 
 /** Backoff with jitter, stretched to a 4xx's asked-for delay or a daily limit, capped at retry.maxSeconds. */
-function nextAttemptAt(now: number, attempt: number, hintSeconds: number, limitedUntil: number | null, deps: AttemptDeps): number {
-  const wait = Math.max(backoffMs(attempt, deps.retry, deps.random), Math.min(hintSeconds, deps.retry.maxSeconds) * 1000);
+function nextAttemptAt(
+  now: number,
+  attempt: number,
+  hintSeconds: number,
+  limitedUntil: number | null,
+  deps: AttemptDeps,
+): number {
+  const wait = Math.max(
+    backoffMs(attempt, deps.retry, deps.random),
+    Math.min(hintSeconds, deps.retry.maxSeconds) * 1000,
+  );
   return Math.max(now + wait, limitedUntil ?? 0);
 }

@@ -50,7 +50,9 @@ export class WorkerPool {
         this.queue.pushFront(id);
         continue;
       }
-      const job = this.deliver(id).catch((error) => this.log.error({ err: error, mailId: id }, "delivery failed unexpectedly"));
+      const job = this.deliver(id).catch((error) =>
+        this.log.error({ err: error, mailId: id }, "delivery failed unexpectedly"),
+      );
       this.inFlight.add(job);
       await job;
       this.inFlight.delete(job);

@@ -15,7 +15,8 @@ export function adminAccess(allowList: () => readonly string[]): MiddlewareHandl
     const client = c.get("client");
     const address = parseAddress(client.ip);
     const ranges = client.proxied ? allow.filter(([range]) => range.range() !== "loopback") : allow;
-    if (!address || !inCidrs(address, ranges)) throw new MailspoolError("forbidden", "Client address is not allowed to use the admin API");
+    if (!address || !inCidrs(address, ranges))
+      throw new MailspoolError("forbidden", "Client address is not allowed to use the admin API");
     await next();
   };
 }

@@ -62,7 +62,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestId());
   let access: { config: Config; options: AccessOptions } | null = null;
   const accessOptions = () => {
-    if (access?.config !== deps.config) access = { config: deps.config, options: { ...deps.config.server, tokenFreeFromLoopback } };
+    if (access?.config !== deps.config)
+      access = { config: deps.config, options: { ...deps.config.server, tokenFreeFromLoopback } };
     return access.options;
   };
   app.use(accessControl(accessOptions));
@@ -75,7 +76,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) => failure(c, new MailspoolError("not_found")));
   app.onError((thrown, c) => {
     // a file-system failure on the way to the spool (a blob write) is a spool error: 507 when full, else 503
-    const error = thrown instanceof MailspoolError ? thrown : typeof (thrown as NodeJS.ErrnoException).syscall === "string" ? spoolIoError(thrown) : null;
+    const error =
+      thrown instanceof MailspoolError
+        ? thrown
+        : typeof (thrown as NodeJS.ErrnoException).syscall === "string"
+          ? spoolIoError(thrown)
+          : null;
     if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error?.code ?? "internal");
     if (error) {
       if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);

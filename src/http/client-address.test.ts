@@ -15,13 +15,25 @@ describe("parseAddress and loopback", () => {
     expect(clientAddress("127.8.9.10", undefined, none)).toEqual({ ip: "127.8.9.10", loopback: true, proxied: false });
     expect(clientAddress("::1", undefined, none)).toEqual({ ip: "::1", loopback: true, proxied: false });
     expect(clientAddress("0:0:0:0:0:0:0:1", undefined, none)).toEqual({ ip: "::1", loopback: true, proxied: false });
-    expect(clientAddress("::ffff:127.0.0.1", undefined, none)).toEqual({ ip: "127.0.0.1", loopback: true, proxied: false });
+    expect(clientAddress("::ffff:127.0.0.1", undefined, none)).toEqual({
+      ip: "127.0.0.1",
+      loopback: true,
+      proxied: false,
+    });
   });
 
   it("other addresses are not loopback; IPv4-mapped ones are shown as IPv4", () => {
     expect(clientAddress("10.0.0.5", undefined, none)).toEqual({ ip: "10.0.0.5", loopback: false, proxied: false });
-    expect(clientAddress("::ffff:10.0.0.5", undefined, none)).toEqual({ ip: "10.0.0.5", loopback: false, proxied: false });
-    expect(clientAddress("2001:db8::7", undefined, none)).toEqual({ ip: "2001:db8::7", loopback: false, proxied: false });
+    expect(clientAddress("::ffff:10.0.0.5", undefined, none)).toEqual({
+      ip: "10.0.0.5",
+      loopback: false,
+      proxied: false,
+    });
+    expect(clientAddress("2001:db8::7", undefined, none)).toEqual({
+      ip: "2001:db8::7",
+      loopback: false,
+      proxied: false,
+    });
     expect(clientAddress("0.0.0.0", undefined, none).loopback).toBe(false);
     expect(clientAddress("::", undefined, none).loopback).toBe(false);
   });
@@ -80,18 +92,38 @@ describe("X-Forwarded-For", () => {
   const proxies = parseCidrs(["10.0.0.0/24"]);
 
   it("is ignored when no proxy is trusted", () => {
-    expect(clientAddress("127.0.0.1", "203.0.113.7", none)).toEqual({ ip: "127.0.0.1", loopback: true, proxied: false });
+    expect(clientAddress("127.0.0.1", "203.0.113.7", none)).toEqual({
+      ip: "127.0.0.1",
+      loopback: true,
+      proxied: false,
+    });
     expect(clientAddress("10.0.0.2", "203.0.113.7", none)).toEqual({ ip: "10.0.0.2", loopback: false, proxied: false });
   });
 
   it("is ignored from a socket outside trustProxy", () => {
-    expect(clientAddress("203.0.113.9", "10.0.0.1", proxies)).toEqual({ ip: "203.0.113.9", loopback: false, proxied: false });
-    expect(clientAddress("127.0.0.1", "198.51.100.1", proxies)).toEqual({ ip: "127.0.0.1", loopback: true, proxied: false });
+    expect(clientAddress("203.0.113.9", "10.0.0.1", proxies)).toEqual({
+      ip: "203.0.113.9",
+      loopback: false,
+      proxied: false,
+    });
+    expect(clientAddress("127.0.0.1", "198.51.100.1", proxies)).toEqual({
+      ip: "127.0.0.1",
+      loopback: true,
+      proxied: false,
+    });
   });
 
   it("is believed from a trusted proxy", () => {
-    expect(clientAddress("10.0.0.2", "203.0.113.7", proxies)).toEqual({ ip: "203.0.113.7", loopback: false, proxied: true });
-    expect(clientAddress("::ffff:10.0.0.2", "2001:db8::5", proxies)).toEqual({ ip: "2001:db8::5", loopback: false, proxied: true });
+    expect(clientAddress("10.0.0.2", "203.0.113.7", proxies)).toEqual({
+      ip: "203.0.113.7",
+      loopback: false,
+      proxied: true,
+    });
+    expect(clientAddress("::ffff:10.0.0.2", "2001:db8::5", proxies)).toEqual({
+      ip: "2001:db8::5",
+      loopback: false,
+      proxied: true,
+    });
   });
 
   it("picks the right-most hop that is not a trusted proxy", () => {
@@ -101,7 +133,11 @@ describe("X-Forwarded-For", () => {
   });
 
   it("an unparsable hop before any untrusted one makes the client invalid", () => {
-    expect(clientAddress("10.0.0.2", "203.0.113.7, garbage", proxies)).toEqual({ ip: "invalid", loopback: false, proxied: true });
+    expect(clientAddress("10.0.0.2", "203.0.113.7, garbage", proxies)).toEqual({
+      ip: "invalid",
+      loopback: false,
+      proxied: true,
+    });
     expect(clientAddress("10.0.0.2", "garbage, 203.0.113.7", proxies).ip).toBe("203.0.113.7");
   });
 

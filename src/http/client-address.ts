@@ -31,7 +31,11 @@ export interface ClientAddress {
   proxied: boolean;
 }
 
-export function clientAddress(remote: string | undefined, forwardedFor: string | undefined, trustProxy: CidrList): ClientAddress {
+export function clientAddress(
+  remote: string | undefined,
+  forwardedFor: string | undefined,
+  trustProxy: CidrList,
+): ClientAddress {
   const socket = parseAddress(remote ?? "");
   if (!socket) return { ip: remote ?? "unknown", loopback: false, proxied: false };
   if (forwardedFor && trustProxy.length && inCidrs(socket, trustProxy)) {

@@ -45,7 +45,8 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
       maxRequestBodySize: options.maxBodyBytes + 1024 * 1024,
       idleTimeout: 30,
       ...(options.tls ? { tls: { cert: bun.file(options.tls.cert), key: bun.file(options.tls.key) } } : {}),
-      fetch: (request: Request, srv: BunServer) => app.fetch(request, { remoteAddress: srv.requestIP(request)?.address }),
+      fetch: (request: Request, srv: BunServer) =>
+        app.fetch(request, { remoteAddress: srv.requestIP(request)?.address }),
     });
     return {
       url: `${scheme}://${hostForUrl}:${server.port}`,
@@ -65,7 +66,10 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
         hostname: options.host,
         port: options.port,
         ...(options.tls
-          ? { createServer: createHttpsServer, serverOptions: { cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key) } }
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: { cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key) },
+            }
           : {}),
       } as never,
       (info: AddressInfo) => {

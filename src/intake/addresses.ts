@@ -12,15 +12,25 @@ export function parseAddressList(field: string, value: string | undefined, error
     if (raw.trim() === "") continue;
     const parsed = parseAddress(raw);
     if (parsed.ok) addresses.push(parsed.address);
-    else errors.push({ field, message: `entry ${i + 1} (${JSON.stringify(raw.trim().slice(0, 100))}) is not a valid address: ${parsed.reason}` });
+    else
+      errors.push({
+        field,
+        message: `entry ${i + 1} (${JSON.stringify(raw.trim().slice(0, 100))}) is not a valid address: ${parsed.reason}`,
+      });
   }
   return addresses;
 }
 
 /** Pairs addresses with display names by position. */
-export function withNames(field: string, addresses: string[], names: string | undefined, errors: FieldError[]): Address[] {
+export function withNames(
+  field: string,
+  addresses: string[],
+  names: string | undefined,
+  errors: FieldError[],
+): Address[] {
   const list = names === undefined || names.trim() === "" ? [] : names.split(",").map((n) => n.trim());
-  if (list.length > addresses.length) errors.push({ field, message: `has ${list.length} names for ${addresses.length} addresses` });
+  if (list.length > addresses.length)
+    errors.push({ field, message: `has ${list.length} names for ${addresses.length} addresses` });
   return addresses.map((address, i) => (list[i] ? { address, name: list[i] } : { address }));
 }
 
@@ -37,7 +47,10 @@ export function dedupeRecipients(groups: Address[][]): Address[][] {
 }
 
 /** An SMTP envelope's recipients (and a kept sender) in canonical form, de-duplicated; a 400 naming the bad ones. */
-export function validateEnvelope(envelope: { from?: string; to: string[] }, maxRecipients: number): { to: Address[]; from?: string } {
+export function validateEnvelope(
+  envelope: { from?: string; to: string[] },
+  maxRecipients: number,
+): { to: Address[]; from?: string } {
   const errors: FieldError[] = [];
   const one = (field: string, raw: string): string | undefined => {
     const parsed = parseAddress(raw);
@@ -46,8 +59,10 @@ export function validateEnvelope(envelope: { from?: string; to: string[] }, maxR
   };
   const parsed = envelope.to.flatMap((raw, i) => one(`to[${i}]`, raw) ?? []).map((address) => ({ address }));
   const to = dedupeRecipients([parsed])[0]!;
-  if (to.length === 0 && errors.length === 0) errors.push({ field: "to", message: "at least one recipient is required" });
-  if (to.length > maxRecipients) errors.push({ field: "to", message: `too many recipients: ${to.length} (at most ${maxRecipients})` });
+  if (to.length === 0 && errors.length === 0)
+    errors.push({ field: "to", message: "at least one recipient is required" });
+  if (to.length > maxRecipients)
+    errors.push({ field: "to", message: `too many recipients: ${to.length} (at most ${maxRecipients})` });
   const from = envelope.from ? one("from", envelope.from) : undefined;
   if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
   return from ? { to, from } : { to };

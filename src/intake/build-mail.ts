@@ -10,20 +10,35 @@ export interface MailPolicy {
 }
 
 /** Validates the send fields; throws a 400 listing every problem. */
-export function validateSendFields(input: Record<string, unknown>, policy: MailPolicy, extraErrors: FieldError[] = []): { fields: SendFields; recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo"> } {
+export function validateSendFields(
+  input: Record<string, unknown>,
+  policy: MailPolicy,
+  extraErrors: FieldError[] = [],
+): { fields: SendFields; recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo"> } {
   const parsed = sendFieldsSchema.safeParse(input);
   const errors = [...extraErrors];
-  if (!parsed.success) throw new MailspoolError("invalid_param", undefined, { errors: [...fieldErrors(parsed.error), ...errors] });
+  if (!parsed.success)
+    throw new MailspoolError("invalid_param", undefined, { errors: [...fieldErrors(parsed.error), ...errors] });
   const fields = parsed.data;
-  const to = withNames("receiver_name", parseAddressList("receiver", fields.receiver, errors), fields.receiver_name, errors);
+  const to = withNames(
+    "receiver_name",
+    parseAddressList("receiver", fields.receiver, errors),
+    fields.receiver_name,
+    errors,
+  );
   const [toList, cc, bcc] = dedupeRecipients([
     to,
     parseAddressList("cc", fields.cc, errors).map((address) => ({ address })),
     parseAddressList("bcc", fields.bcc, errors).map((address) => ({ address })),
   ]) as [Mail["to"], Mail["cc"], Mail["bcc"]];
-  if (toList.length === 0 && !errors.some((e) => e.field === "receiver")) errors.push({ field: "receiver", message: "receiver is required" });
+  if (toList.length === 0 && !errors.some((e) => e.field === "receiver"))
+    errors.push({ field: "receiver", message: "receiver is required" });
   const total = toList.length + cc.length + bcc.length;
-  if (total > policy.maxRecipients) errors.push({ field: "receiver", message: `too many recipients: ${total} (at most ${policy.maxRecipients} over receiver, cc and bcc)` });
+  if (total > policy.maxRecipients)
+    errors.push({
+      field: "receiver",
+      message: `too many recipients: ${total} (at most ${policy.maxRecipients} over receiver, cc and bcc)`,
+    });
   const replyTo = parseAddressList("reply_to", fields.reply_to, errors);
   if (replyTo.length > 1) errors.push({ field: "reply_to", message: "only one reply_to address is allowed" });
   if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
@@ -35,7 +50,13 @@ export function messageIdFor(id: MailId, from: string): string {
   return `<${id}@${from.split("@").pop() || "localhost"}>`;
 }
 
-export function buildMail(id: MailId, fields: SendFields, recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo">, attachments: AttachmentRef[], policy: MailPolicy): Mail {
+export function buildMail(
+  id: MailId,
+  fields: SendFields,
+  recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo">,
+  attachments: AttachmentRef[],
+  policy: MailPolicy,
+): Mail {
   const mail: Mail = {
     subject: fields.title,
     html: fields.content,

@@ -22,7 +22,12 @@ export interface ParsedForm {
   files: IncomingFile[];
 }
 
-export async function parseForm(request: Request, contentType: string, limits: FormLimits, store: BlobStore): Promise<ParsedForm> {
+export async function parseForm(
+  request: Request,
+  contentType: string,
+  limits: FormLimits,
+  store: BlobStore,
+): Promise<ParsedForm> {
   const fields: Record<string, string> = {};
   const files: IncomingFile[] = [];
   const collectors = new Set<FileCollector>();
@@ -55,7 +60,8 @@ export async function parseForm(request: Request, contentType: string, limits: F
     // busboy reports its own fields limit only on a later write: count here, so one chunk or many answer alike
     fieldCount += 1;
     if (fieldCount > limits.maxFields) fail(invalidField("body", `too many fields (at most ${limits.maxFields})`));
-    else if (name === "attachment" || name === "attachment[]") fail(invalidField(name, "an attachment part needs a file name (filename=\"…\")"));
+    else if (name === "attachment" || name === "attachment[]")
+      fail(invalidField(name, 'an attachment part needs a file name (filename="…")'));
     else if (valueTruncated) fail(invalidField(name, "value is too long"));
     else if (!(name in fields)) fields[name] = value;
   });
@@ -73,7 +79,9 @@ export async function parseForm(request: Request, contentType: string, limits: F
       }),
     );
   });
-  busboy.on("filesLimit", () => fail(invalidField("attachment[]", `too many attachments (at most ${limits.maxFiles})`)));
+  busboy.on("filesLimit", () =>
+    fail(invalidField("attachment[]", `too many attachments (at most ${limits.maxFiles})`)),
+  );
   busboy.on("fieldsLimit", () => fail(invalidField("body", `too many fields (at most ${limits.maxFields})`)));
   busboy.on("partsLimit", () => fail(invalidField("body", "too many parts")));
 
@@ -111,7 +119,8 @@ async function* refuseEncodedLineBreaks(chunks: AsyncIterable<Uint8Array>): Asyn
   let tail = "";
   for await (const chunk of chunks) {
     const text = tail + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-    if (encodedLineBreak.test(text)) throw invalidField("attachment[]", "a part's name or file name must not contain CR or LF");
+    if (encodedLineBreak.test(text))
+      throw invalidField("attachment[]", "a part's name or file name must not contain CR or LF");
     tail = text.slice(-1024);
     yield chunk;
   }

@@ -14,13 +14,17 @@ const sendFields = ["title", "content", "text", "sender_name", "receiver", "rece
 
 /** The same normalised fields and the same attachment sha256s give the same hash, whatever the encoding. */
 export function requestHash(input: SendInput): string {
-  const fields = sendFields.map((name) => [name, typeof input.fields[name] === "string" ? (input.fields[name] as string).trim() : (input.fields[name] ?? null)]);
+  const fields = sendFields.map((name) => [
+    name,
+    typeof input.fields[name] === "string" ? (input.fields[name] as string).trim() : (input.fields[name] ?? null),
+  ]);
   const files = input.files.map((f) => [f.filename, f.contentType, f.sha256]);
   return createHash("sha256").update(JSON.stringify({ fields, files })).digest("hex");
 }
 
 export function scopedKey(client: string, header: string): string {
-  if (header.length === 0 || header.length > 256 || /[\0-\x1f]/.test(header)) throw invalidField("Idempotency-Key", "must be 1 to 256 printable characters");
+  if (header.length === 0 || header.length > 256 || /[\0-\x1f]/.test(header))
+    throw invalidField("Idempotency-Key", "must be 1 to 256 printable characters");
   return `${client}|${header}`;
 }
 
@@ -37,11 +41,15 @@ export class Idempotency {
     while (this.inFlight.has(key)) await this.inFlight.get(key);
     const earlier = this.index.byIdempotencyKey(key, new Date(this.now() - idempotencyWindowMs));
     if (earlier) {
-      if (this.index.get(earlier)?.requestHash !== hash) throw new MailspoolError("conflict", "Idempotency-Key was already used for a different request");
+      if (this.index.get(earlier)?.requestHash !== hash)
+        throw new MailspoolError("conflict", "Idempotency-Key was already used for a different request");
       return { id: earlier, repeated: true };
     }
     const accepting = accept();
-    this.inFlight.set(key, accepting.catch(() => undefined));
+    this.inFlight.set(
+      key,
+      accepting.catch(() => undefined),
+    );
     try {
       return { id: await accepting, repeated: false };
     } finally {

@@ -45,7 +45,10 @@ export class FileCollector {
   }
 }
 
-export function fileFromBytes(meta: { field: string; filename: string; contentType: string }, data: Buffer): IncomingFile {
+export function fileFromBytes(
+  meta: { field: string; filename: string; contentType: string },
+  data: Buffer,
+): IncomingFile {
   return { ...meta, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), data };
 }
 
@@ -54,7 +57,12 @@ export async function storeFiles(files: IncomingFile[], store: BlobStore): Promi
   const refs: AttachmentRef[] = [];
   let spilled = false;
   for (const file of files) {
-    const ref: AttachmentRef = { filename: file.filename, contentType: file.contentType, size: file.size, sha256: file.sha256 };
+    const ref: AttachmentRef = {
+      filename: file.filename,
+      contentType: file.contentType,
+      size: file.size,
+      sha256: file.sha256,
+    };
     if (file.blob) {
       await file.blob.commit();
       spilled = true;

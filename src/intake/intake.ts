@@ -92,7 +92,16 @@ export class Intake {
       spool.checkCapacity();
       const raw = await message.blob.commit();
       await spool.blobs.syncDir();
-      const mail = { subject: message.subject, html: "", to, cc: [], bcc: [], attachments: [], messageId: message.messageId, raw };
+      const mail = {
+        subject: message.subject,
+        html: "",
+        to,
+        cc: [],
+        bcc: [],
+        attachments: [],
+        messageId: message.messageId,
+        raw,
+      };
       await spool.accept(message.id, from ? { ...mail, envelopeFrom: from } : mail, client);
     } catch (error) {
       await message.blob.discard();

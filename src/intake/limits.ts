@@ -6,5 +6,10 @@ export const maxAttachments = 100;
 const maxFields = 50;
 
 export function intakeLimits(config: Config): FormLimits {
-  return { maxBodyBytes: config.server.maxBodyBytes, inlineMaxBytes: config.spool.inlineMaxBytes, maxFiles: maxAttachments, maxFields };
+  return {
+    maxBodyBytes: config.server.maxBodyBytes,
+    inlineMaxBytes: config.spool.inlineMaxBytes,
+    maxFiles: maxAttachments,
+    maxFields,
+  };
 }

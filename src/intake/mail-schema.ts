@@ -31,25 +31,36 @@ export const jsonAttachmentSchema = z.object({
 export const jsonAttachmentsSchema = z.array(jsonAttachmentSchema).optional();
 
 const fileNameForbidden = /[\0-\x1f\x7f/\\]/;
-const contentTypePattern = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\r\n\0]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
+const contentTypePattern =
+  /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\r\n\0]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
 
 /** Problems with one attachment's name and type, named by its position. */
 export function attachmentErrors(index: number, filename: string, contentType: string): FieldError[] {
   const errors: FieldError[] = [];
   const field = `attachment[${index}]`;
-  if (filename.length === 0 || filename.length > 255) errors.push({ field: `${field}.filename`, message: "filename must be 1 to 255 characters" });
+  if (filename.length === 0 || filename.length > 255)
+    errors.push({ field: `${field}.filename`, message: "filename must be 1 to 255 characters" });
   else if (fileNameForbidden.test(filename) || filename === "." || filename === "..") {
     errors.push({ field: `${field}.filename`, message: "filename must not contain a path, control characters or NUL" });
   }
-  if (!contentTypePattern.test(contentType)) errors.push({ field: `${field}.contentType`, message: "contentType must be a MIME type like text/plain" });
+  if (!contentTypePattern.test(contentType))
+    errors.push({ field: `${field}.contentType`, message: "contentType must be a MIME type like text/plain" });
   return errors;
 }
 
 /** zod issues as the API's `[{field, message}]`, the field named by its path (under `prefix`). */
 export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
   return error.issues.map((issue) => {
-    const path = issue.path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p))).join("");
-    const field = prefix ? (path === "" ? prefix : path.startsWith("[") ? prefix + path : `${prefix}.${path}`) : path || "body";
+    const path = issue.path
+      .map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p)))
+      .join("");
+    const field = prefix
+      ? path === ""
+        ? prefix
+        : path.startsWith("[")
+          ? prefix + path
+          : `${prefix}.${path}`
+      : path || "body";
     // zod 4 says "expected string, received undefined" for a field that is simply absent
     const missing = issue.code === "invalid_type" && /received undefined$/.test(issue.message);
     return { field, message: missing ? `${String(issue.path.at(-1) ?? field)} is required` : issue.message };

@@ -25,7 +25,12 @@ function refusal(quotas: Quotas, client: string): MailspoolError | null {
 describe("Quotas", () => {
   it("refuses a client over its hourly quota with the seconds left in the window", () => {
     let now = Date.parse("2026-11-23T12:59:30.000Z");
-    const quotas = new Quotas({ perClient: { hour: 2, day: 0 }, global: { hour: 0, day: 0 } }, "UTC", createLogger("silent"), () => now);
+    const quotas = new Quotas(
+      { perClient: { hour: 2, day: 0 }, global: { hour: 0, day: 0 } },
+      "UTC",
+      createLogger("silent"),
+      () => now,
+    );
     quotas.observe(accepted("ip:10.0.0.1", "2026-11-23T12:10:00.000Z"));
     expect(refusal(quotas, "ip:10.0.0.1")).toBeNull();
     quotas.observe(accepted("ip:10.0.0.1", "2026-11-23T12:20:00.000Z"));
@@ -39,7 +44,12 @@ describe("Quotas", () => {
 
   it("applies day windows in the configured zone and the global quota across clients", () => {
     const now = Date.parse("2026-11-23T15:00:00.000Z"); // 23:00 in Shanghai
-    const quotas = new Quotas({ perClient: { hour: 0, day: 0 }, global: { hour: 0, day: 2 } }, "Asia/Shanghai", createLogger("silent"), () => now);
+    const quotas = new Quotas(
+      { perClient: { hour: 0, day: 0 }, global: { hour: 0, day: 2 } },
+      "Asia/Shanghai",
+      createLogger("silent"),
+      () => now,
+    );
     quotas.observe(accepted("token:a", "2026-11-23T01:00:00.000Z"));
     quotas.observe(accepted("token:b", "2026-11-23T14:00:00.000Z"));
     quotas.observe(accepted("token:c", "2026-11-22T14:00:00.000Z")); // the day before, local time
@@ -50,7 +60,12 @@ describe("Quotas", () => {
   });
 
   it("does not count pickup files, which are the operator's", () => {
-    const quotas = new Quotas({ perClient: { hour: 0, day: 0 }, global: { hour: 1, day: 0 } }, "UTC", createLogger("silent"), () => Date.parse("2026-11-23T12:00:00.000Z"));
+    const quotas = new Quotas(
+      { perClient: { hour: 0, day: 0 }, global: { hour: 1, day: 0 } },
+      "UTC",
+      createLogger("silent"),
+      () => Date.parse("2026-11-23T12:00:00.000Z"),
+    );
     quotas.observe(accepted("pickup", "2026-11-23T12:00:00.000Z"));
     expect(refusal(quotas, "ip:1.2.3.4")).toBeNull();
   });

@@ -59,9 +59,16 @@ export class Quotas {
       const retryAfterSeconds = Math.max(1, Math.ceil(untilEnd() / 1000));
       if (!this.logged.has(key)) {
         this.logged.add(key);
-        this.log.warn({ client: scope === globalScope ? "(global)" : scope, window, limit }, "quota reached; refusing until the window ends");
+        this.log.warn(
+          { client: scope === globalScope ? "(global)" : scope, window, limit },
+          "quota reached; refusing until the window ends",
+        );
       }
-      throw new MailspoolError("rate_limited", `Quota of ${limit} mails per ${window.startsWith("h") ? "hour" : "day"} reached${scope === globalScope ? " (global)" : ""}`, { retryAfterSeconds });
+      throw new MailspoolError(
+        "rate_limited",
+        `Quota of ${limit} mails per ${window.startsWith("h") ? "hour" : "day"} reached${scope === globalScope ? " (global)" : ""}`,
+        { retryAfterSeconds },
+      );
     }
   }
 

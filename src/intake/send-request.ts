@@ -27,9 +27,13 @@ export async function readSendRequest(request: Request, limits: FormLimits, stor
     return form;
   }
   if (mediaType === "application/json") return readJson(request, limits, store);
-  throw new MailspoolError("unsupported_media_type", "Content-Type must be multipart/form-data, application/x-www-form-urlencoded or application/json", {
-    errors: [{ field: "Content-Type", message: `unsupported: ${JSON.stringify(mediaType.slice(0, 100))}` }],
-  });
+  throw new MailspoolError(
+    "unsupported_media_type",
+    "Content-Type must be multipart/form-data, application/x-www-form-urlencoded or application/json",
+    {
+      errors: [{ field: "Content-Type", message: `unsupported: ${JSON.stringify(mediaType.slice(0, 100))}` }],
+    },
+  );
 }
 
 async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
@@ -45,7 +49,8 @@ async function readJson(request: Request, limits: FormLimits, store: BlobStore):
 
 /** A parsed JSON send request (HTTP body or pickup file) → fields and collected files. */
 export async function sendInputFromJson(parsed: unknown, limits: FormLimits, store: BlobStore): Promise<SendInput> {
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidField("body", "the JSON body must be an object");
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw invalidField("body", "the JSON body must be an object");
   const { attachment, "attachment[]": bracketed, ...fields } = parsed as Record<string, unknown>;
   const key = bracketed !== undefined ? "attachment[]" : "attachment";
   const list = jsonAttachmentsSchema.safeParse(bracketed ?? attachment);
@@ -60,7 +65,13 @@ export async function sendInputFromJson(parsed: unknown, limits: FormLimits, sto
         await collector.discard();
         throw error;
       });
-      files.push(collector.finish({ field: key, filename: entry.filename, contentType: entry.contentType ?? "application/octet-stream" }));
+      files.push(
+        collector.finish({
+          field: key,
+          filename: entry.filename,
+          contentType: entry.contentType ?? "application/octet-stream",
+        }),
+      );
     }
   } catch (error) {
     await discardFiles(files);

@@ -61,8 +61,14 @@ export class Alerts {
     const now = this.now();
     const oldest = oldestQueuedSeconds(this.index, now);
     const rate = failureRatePercent(this.index, now);
-    this.set("backlog", this.limits.oldestQueuedMinutes > 0 && oldest > this.limits.oldestQueuedMinutes * 60, { oldestQueuedMinutes: Math.round(oldest / 60) });
-    this.set("failure_rate", this.limits.failureRatePercent > 0 && rate !== null && rate > this.limits.failureRatePercent, { failureRatePercent: rate === null ? null : Math.round(rate) });
+    this.set("backlog", this.limits.oldestQueuedMinutes > 0 && oldest > this.limits.oldestQueuedMinutes * 60, {
+      oldestQueuedMinutes: Math.round(oldest / 60),
+    });
+    this.set(
+      "failure_rate",
+      this.limits.failureRatePercent > 0 && rate !== null && rate > this.limits.failureRatePercent,
+      { failureRatePercent: rate === null ? null : Math.round(rate) },
+    );
   }
 
   private set(alert: string, on: boolean, details: Record<string, unknown>): void {

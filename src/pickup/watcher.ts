@@ -78,7 +78,8 @@ export class PickupWatcher {
 
   private async read(file: string): Promise<unknown> {
     const text = await fs.promises.readFile(file, "utf8");
-    if (text.length > this.options.intake.limits.maxBodyBytes * 2) throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
+    if (text.length > this.options.intake.limits.maxBodyBytes * 2)
+      throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
     try {
       return JSON.parse(text);
     } catch (error) {

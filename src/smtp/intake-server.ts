@@ -28,7 +28,8 @@ const reply = (code: number, message: string) => Object.assign(new Error(message
 /** Our errors as SMTP replies: quota 451 4.7.1, disk full 452, other spool trouble 451. */
 function smtpReply(error: unknown): Error {
   if (!(error instanceof MailspoolError)) return reply(451, "4.3.0 Temporary failure, try again later");
-  if (error.code === "rate_limited") return reply(451, `4.7.1 ${error.message}; retry in ${error.retryAfterSeconds ?? 60} seconds`);
+  if (error.code === "rate_limited")
+    return reply(451, `4.7.1 ${error.message}; retry in ${error.retryAfterSeconds ?? 60} seconds`);
   if (error.code === "insufficient_storage") return reply(452, "4.3.1 Insufficient system storage");
   if (error.status < 500) return reply(554, `5.6.0 ${error.message}`);
   return reply(451, "4.3.0 Temporary failure, try again later");
@@ -36,9 +37,12 @@ function smtpReply(error: unknown): Error {
 
 export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: number; close(): Promise<void> }> {
   const settings = deps.config().smtpIntake;
-  const tls = settings.tls.cert ? { key: fs.readFileSync(settings.tls.key), cert: fs.readFileSync(settings.tls.cert) } : null;
+  const tls = settings.tls.cert
+    ? { key: fs.readFileSync(settings.tls.key), cert: fs.readFileSync(settings.tls.cert) }
+    : null;
   const allow = parseCidrs(settings.allow);
-  const clientOf = (session: SMTPServerSession) => (session.user ? `smtp:${session.user}` : `ip:${session.remoteAddress}`);
+  const clientOf = (session: SMTPServerSession) =>
+    session.user ? `smtp:${session.user}` : `ip:${session.remoteAddress}`;
   const server = new SMTPServer({
     secure: false,
     ...(tls ?? {}),
@@ -73,7 +77,8 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     onRcptTo(address, session, callback) {
       const parsed = parseMailAddress(address.address);
       if (!parsed.ok) return callback(reply(553, `5.1.3 Bad recipient address syntax: ${parsed.reason}`));
-      if (session.envelope.rcptTo.length >= deps.config().delivery.maxRecipients) return callback(reply(452, "4.5.3 Too many recipients"));
+      if (session.envelope.rcptTo.length >= deps.config().delivery.maxRecipients)
+        return callback(reply(452, "4.5.3 Too many recipients"));
       callback();
     },
     onData(stream, session, callback) {
@@ -94,9 +99,15 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       throw reply(552, `5.3.4 Message size exceeds fixed limit of ${config.server.maxBodyBytes} bytes`);
     }
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-    const envelope = { to: session.envelope.rcptTo.map((r) => r.address), ...(config.smtpIntake.keepSender && mailFrom ? { from: mailFrom } : {}) };
+    const envelope = {
+      to: session.envelope.rcptTo.map((r) => r.address),
+      ...(config.smtpIntake.keepSender && mailFrom ? { from: mailFrom } : {}),
+    };
     await deps.intake.acceptRaw({ id: mail.id, ...message }, envelope, clientOf(session));
-    deps.log.info({ mailId: mail.id, client: clientOf(session), recipients: envelope.to.length }, "mail accepted over SMTP");
+    deps.log.info(
+      { mailId: mail.id, client: clientOf(session), recipients: envelope.to.length },
+      "mail accepted over SMTP",
+    );
     return mail.id;
   }
 

@@ -12,7 +12,11 @@ export interface ReceivedMessage {
   messageId: string;
 }
 
-export async function receiveMessage(stream: AsyncIterable<Buffer>, store: BlobStore, makeMessageId: () => string): Promise<ReceivedMessage> {
+export async function receiveMessage(
+  stream: AsyncIterable<Buffer>,
+  store: BlobStore,
+  makeMessageId: () => string,
+): Promise<ReceivedMessage> {
   const blob = await store.create();
   try {
     let head = Buffer.alloc(0);
@@ -35,8 +39,17 @@ export async function receiveMessage(stream: AsyncIterable<Buffer>, store: BlobS
   }
 }
 
-async function writeHead(blob: BlobWriter, head: Buffer, headerEnd: number, makeMessageId: () => string): Promise<{ subject: string; messageId: string }> {
-  const parsed = await simpleParser(Buffer.concat([head.subarray(0, headerEnd), Buffer.from("\r\n")]), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+async function writeHead(
+  blob: BlobWriter,
+  head: Buffer,
+  headerEnd: number,
+  makeMessageId: () => string,
+): Promise<{ subject: string; messageId: string }> {
+  const parsed = await simpleParser(Buffer.concat([head.subarray(0, headerEnd), Buffer.from("\r\n")]), {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+  });
   let messageId = parsed.messageId ?? "";
   if (!messageId) {
     messageId = makeMessageId();

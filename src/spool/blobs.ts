@@ -49,9 +49,10 @@ export class BlobWriter {
   async write(chunk: Uint8Array): Promise<void> {
     this.hash.update(chunk);
     this.size += chunk.length;
-    for (let done = 0; done < chunk.length; ) {
+    for (let done = 0; done < chunk.length;) {
       const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
-      if (bytesWritten === 0) throw Object.assign(new Error("no space left while writing a blob"), { code: "ENOSPC", syscall: "write" });
+      if (bytesWritten === 0)
+        throw Object.assign(new Error("no space left while writing a blob"), { code: "ENOSPC", syscall: "write" });
       done += bytesWritten;
     }
   }

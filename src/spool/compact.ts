@@ -37,10 +37,19 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   const dayAgo = new Date(now - dayMs).toISOString();
   const retentionEdge = options.retentionDays > 0 ? new Date(now - options.retentionDays * dayMs).toISOString() : "";
   const finished = (entry: MailEntry | undefined) =>
-    !entry || entry.state === "sent" || entry.state === "cancelled" || (retentionEdge !== "" && (entry.state === "partial" || entry.state === "failed") && entry.acceptedAt < retentionEdge);
+    !entry ||
+    entry.state === "sent" ||
+    entry.state === "cancelled" ||
+    (retentionEdge !== "" &&
+      (entry.state === "partial" || entry.state === "failed") &&
+      entry.acceptedAt < retentionEdge);
 
   const current = spool.segments.newestRecord(spool.currentSegment);
-  if (current && current < dayAgo && spool.segments.mails(spool.currentSegment).every((id) => finished(spool.index.get(id)))) {
+  if (
+    current &&
+    current < dayAgo &&
+    spool.segments.mails(spool.currentSegment).every((id) => finished(spool.index.get(id)))
+  ) {
     await spool.closeCurrentSegment();
   }
   const totals = readArchiveTotals(spool.paths.archive);
@@ -58,8 +67,12 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   }
   if (result.archivedMails) writeArchiveTotals(spool.paths.archive, totals);
   result.removedBlobs = await removeUnreferencedBlobs(spool, now);
-  if (options.retentionDays > 0) result.removedFiles = (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs)) + (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
-  if (result.archivedSegments || result.removedBlobs || result.removedFiles) options.log.info(result, "spool compacted");
+  if (options.retentionDays > 0)
+    result.removedFiles =
+      (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs)) +
+      (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
+  if (result.archivedSegments || result.removedBlobs || result.removedFiles)
+    options.log.info(result, "spool compacted");
   return result;
 }
 

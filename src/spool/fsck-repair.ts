@@ -40,7 +40,13 @@ export function repairDataDir(paths: SpoolPaths, problems: Problem[]): Repair[] 
     for (const p of orphans) {
       const file = path.join(paths.data, p.file);
       const name = path.basename(file);
-      if (path.dirname(file) !== paths.blobs || scan.blobRefs.has(name) || scan.maybeReferenced.has(name) || !fs.existsSync(file)) continue;
+      if (
+        path.dirname(file) !== paths.blobs ||
+        scan.blobRefs.has(name) ||
+        scan.maybeReferenced.has(name) ||
+        !fs.existsSync(file)
+      )
+        continue;
       fs.mkdirSync(target, { recursive: true });
       const moved = freeName(target, name);
       fs.renameSync(file, moved);
@@ -75,7 +81,12 @@ function rewriteSegment(paths: SpoolPaths, relFile: string, problems: Problem[])
     const decoded = newline < 0 ? null : decodeRecord(data.toString("utf8", offset, newline));
     const bad = problem !== undefined && (decoded === null || (!decoded.ok && decoded.reason !== "version"));
     if (bad) {
-      const target = quarantine(paths.corrupt, `${prefix}${path.basename(file)}@${offset}`, bytes, `fsck --repair: ${problem.kind}: ${problem.detail} (${relFile} at offset ${offset})\n`);
+      const target = quarantine(
+        paths.corrupt,
+        `${prefix}${path.basename(file)}@${offset}`,
+        bytes,
+        `fsck --repair: ${problem.kind}: ${problem.detail} (${relFile} at offset ${offset})\n`,
+      );
       repairs.push({ problem, action: `quarantined to ${path.relative(paths.data, target)}` });
     } else {
       kept.push(bytes);

@@ -13,7 +13,15 @@ import type { SpoolPaths } from "./spool.js";
 export { repairDataDir, type Repair } from "./fsck-repair.js";
 
 export const problemKinds = [
-  "unterminated-line", "corrupt-line", "newer-version", "missing-blob", "blob-size", "blob-sha256", "orphan-blob", "temp-file", "orphan-record",
+  "unterminated-line",
+  "corrupt-line",
+  "newer-version",
+  "missing-blob",
+  "blob-size",
+  "blob-sha256",
+  "orphan-blob",
+  "temp-file",
+  "orphan-record",
 ] as const;
 export type ProblemKind = (typeof problemKinds)[number];
 
@@ -77,28 +85,47 @@ export function scanDataDir(paths: SpoolPaths, options: CheckOptions = {}): { pr
   for (const name of blobNames) {
     const file = path.join(paths.blobs, name);
     if (name.startsWith(blobTempPrefix)) {
-      if (!young(file)) problems.push({ kind: "temp-file", file: rel(file), detail: "an attachment upload that never completed" });
+      if (!young(file))
+        problems.push({ kind: "temp-file", file: rel(file), detail: "an attachment upload that never completed" });
     } else if (!scan.blobRefs.has(name) && !scan.maybeReferenced.has(name) && !young(file)) {
       const damaged = scan.namedByDamaged.get(name);
-      problems.push({ kind: "orphan-blob", file: rel(file), detail: `no accepted record in spool/ refers to it${damaged ? ` (the damaged line ${damaged} names it)` : ""}` });
+      problems.push({
+        kind: "orphan-blob",
+        file: rel(file),
+        detail: `no accepted record in spool/ refers to it${damaged ? ` (the damaged line ${damaged} names it)` : ""}`,
+      });
     }
   }
   for (const dir of [paths.spool, paths.archive, paths.outbox, paths.failed]) {
     for (const name of readdir(dir)) {
       const file = path.join(dir, name);
-      if (name.endsWith(".tmp") && !young(file)) problems.push({ kind: "temp-file", file: rel(file), detail: "a write that was never renamed into place" });
+      if (name.endsWith(".tmp") && !young(file))
+        problems.push({ kind: "temp-file", file: rel(file), detail: "a write that was never renamed into place" });
     }
   }
   const segments = listSegmentsIn(paths.spool).length + listSegmentsIn(paths.archive).length;
-  return { problems, stats: { segments, records: scan.records, blobs: blobNames.filter((n) => !n.startsWith(blobTempPrefix)).length } };
+  return {
+    problems,
+    stats: { segments, records: scan.records, blobs: blobNames.filter((n) => !n.startsWith(blobTempPrefix)).length },
+  };
 }
 
 /** Reads spool/ then archive/ line by line. `live`: the newest spool segment's unterminated tail is a write in flight. */
 export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
-  const scan: SegmentScan = { problems: [], records: 0, accepted: new Set(), blobRefs: new Map(), maybeReferenced: new Set(), namedByDamaged: new Map() };
+  const scan: SegmentScan = {
+    problems: [],
+    records: 0,
+    accepted: new Set(),
+    blobRefs: new Map(),
+    maybeReferenced: new Set(),
+    namedByDamaged: new Map(),
+  };
   const followers: { id: string; type: string; file: string; offset: number }[] = [];
   const liveSegments = listSegmentsIn(paths.spool);
-  for (const [dir, archived] of [[paths.spool, false], [paths.archive, true]] as const) {
+  for (const [dir, archived] of [
+    [paths.spool, false],
+    [paths.archive, true],
+  ] as const) {
     for (const segment of listSegmentsIn(dir)) {
       const file = path.join(dir, segmentName(segment));
       const name = path.relative(paths.data, file);
@@ -117,14 +144,22 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
           scan.problems.push({ kind: "newer-version", file: name, offset, detail: decoded.detail });
           for (const hex of line.match(/[0-9a-f]{64}/g) ?? []) scan.maybeReferenced.add(hex);
         } else if (!decoded.ok) {
-          scan.problems.push({ kind: "corrupt-line", file: name, offset, detail: `${decoded.reason}: ${decoded.detail}` });
+          scan.problems.push({
+            kind: "corrupt-line",
+            file: name,
+            offset,
+            detail: `${decoded.reason}: ${decoded.detail}`,
+          });
           for (const hex of line.match(/[0-9a-f]{64}/g) ?? []) scan.namedByDamaged.set(hex, `${name}@${offset}`);
         } else {
           scan.records += 1;
           const record = decoded.record;
           if (record.type === "accepted") {
             scan.accepted.add(record.id);
-            const raw = record.mail?.raw && !record.mail.raw.archived ? [{ filename: "(raw SMTP message)", ...record.mail.raw }] : [];
+            const raw =
+              record.mail?.raw && !record.mail.raw.archived
+                ? [{ filename: "(raw SMTP message)", ...record.mail.raw }]
+                : [];
             if (!archived) addBlobRefs(scan, record.id, [...(record.mail?.attachments ?? []), ...raw]);
           } else {
             followers.push({ id: record.id, type: record.type, file: name, offset });
@@ -134,20 +169,38 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
       }
       const newest = !archived && segment === liveSegments[liveSegments.length - 1];
       if (offset < data.length && !(live && newest)) {
-        for (const hex of data.toString("utf8", offset).match(/[0-9a-f]{64}/g) ?? []) scan.namedByDamaged.set(hex, `${name}@${offset}`);
-        scan.problems.push({ kind: "unterminated-line", file: name, offset, detail: `${data.length - offset} byte(s) without a newline at the end (a write cut short; never acknowledged)` });
+        for (const hex of data.toString("utf8", offset).match(/[0-9a-f]{64}/g) ?? [])
+          scan.namedByDamaged.set(hex, `${name}@${offset}`);
+        scan.problems.push({
+          kind: "unterminated-line",
+          file: name,
+          offset,
+          detail: `${data.length - offset} byte(s) without a newline at the end (a write cut short; never acknowledged)`,
+        });
       }
     }
   }
   for (const f of followers) {
-    if (!scan.accepted.has(f.id)) scan.problems.push({ kind: "orphan-record", file: f.file, offset: f.offset, detail: `${f.type} record of mail ${f.id}, which has no accepted record in spool/ or archive/` });
+    if (!scan.accepted.has(f.id))
+      scan.problems.push({
+        kind: "orphan-record",
+        file: f.file,
+        offset: f.offset,
+        detail: `${f.type} record of mail ${f.id}, which has no accepted record in spool/ or archive/`,
+      });
   }
   return scan;
 }
 
 function addBlobRefs(scan: SegmentScan, id: string, attachments: unknown): void {
   if (!Array.isArray(attachments)) return;
-  for (const a of attachments as { filename?: string; size?: number; sha256?: string; inline?: string; archived?: boolean }[]) {
+  for (const a of attachments as {
+    filename?: string;
+    size?: number;
+    sha256?: string;
+    inline?: string;
+    archived?: boolean;
+  }[]) {
     if (a.inline !== undefined || a.archived === true) continue;
     const sha = String(a.sha256);
     const refs = scan.blobRefs.get(sha) ?? [];
@@ -159,7 +212,14 @@ function addBlobRefs(scan: SegmentScan, id: string, attachments: unknown): void 
 function checkBlob(paths: SpoolPaths, sha: string, refs: { id: string; filename: string; size: number }[]): Problem[] {
   const first = refs[0]!;
   const who = `attachment "${first.filename}" of mail ${first.id}${refs.length > 1 ? ` (and ${refs.length - 1} more reference(s))` : ""}`;
-  if (!shaPattern.test(sha)) return [{ kind: "missing-blob", file: "blobs/", detail: `${who} names no valid sha256 (${JSON.stringify(sha).slice(0, 80)})` }];
+  if (!shaPattern.test(sha))
+    return [
+      {
+        kind: "missing-blob",
+        file: "blobs/",
+        detail: `${who} names no valid sha256 (${JSON.stringify(sha).slice(0, 80)})`,
+      },
+    ];
   const file = path.join(paths.blobs, sha);
   const rel = path.relative(paths.data, file);
   let size: number;
@@ -168,7 +228,8 @@ function checkBlob(paths: SpoolPaths, sha: string, refs: { id: string; filename:
   } catch {
     return [{ kind: "missing-blob", file: rel, detail: `${who} (${first.size} bytes) is not in blobs/` }];
   }
-  if (size !== first.size) return [{ kind: "blob-size", file: rel, detail: `is ${size} bytes, ${who} expects ${first.size}` }];
+  if (size !== first.size)
+    return [{ kind: "blob-size", file: rel, detail: `is ${size} bytes, ${who} expects ${first.size}` }];
   const actual = sha256OfFile(file);
   if (actual !== sha) return [{ kind: "blob-sha256", file: rel, detail: `content hashes to ${actual}; ${who}` }];
   return [];

@@ -23,11 +23,31 @@ function transaction(code: number, response: string, to: string[]): Transaction 
   return { upstream: "primary", envelope: { from: "relay@example.com", to }, code, response };
 }
 
-function outcome(id: string, attempt: number, ts: string, tx: Transaction, states: Record<string, RecipientState>): OutcomeRecord {
-  return { v: 1, type: "outcome", id, ts, attempt, transaction: tx, recipients: Object.entries(states).map(([address, state]) => ({ address, state })) };
+function outcome(
+  id: string,
+  attempt: number,
+  ts: string,
+  tx: Transaction,
+  states: Record<string, RecipientState>,
+): OutcomeRecord {
+  return {
+    v: 1,
+    type: "outcome",
+    id,
+    ts,
+    attempt,
+    transaction: tx,
+    recipients: Object.entries(states).map(([address, state]) => ({ address, state })),
+  };
 }
 
-function attemptEnd(id: string, attempt: number, ts: string, state: AttemptRecord["state"], nextAttemptAt?: string): AttemptRecord {
+function attemptEnd(
+  id: string,
+  attempt: number,
+  ts: string,
+  state: AttemptRecord["state"],
+  nextAttemptAt?: string,
+): AttemptRecord {
   return { v: 1, type: "attempt", id, ts, attempt, state, ...(nextAttemptAt ? { nextAttemptAt } : {}) };
 }
 
@@ -36,7 +56,10 @@ const states = (index: MailIndex, id: string) => index.get(id)?.recipients.map((
 describe("MailIndex fold", () => {
   it("an accepted record makes a queued mail with every recipient pending", () => {
     const index = new MailIndex();
-    index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"], ["c@x.test"], ["d@x.test"]), at(0));
+    index.apply(
+      accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"], ["c@x.test"], ["d@x.test"]),
+      at(0),
+    );
     expect(index.size).toBe(1);
     expect(index.get("m1")).toEqual({
       id: "m1",
@@ -64,7 +87,10 @@ describe("MailIndex fold", () => {
     const rejected = transaction(550, "5.1.1 no such user", ["b@x.test"]);
     const ok = transaction(250, "2.0.0 queued", ["a@x.test"]);
     index.apply(outcome("m1", 1, "2025-01-15T09:00:01.000Z", rejected, { "b@x.test": "failed-permanent" }), at(100));
-    index.apply(outcome("m1", 1, "2025-01-15T09:00:02.000Z", ok, { "a@x.test": "sent", "stranger@x.test": "sent" }), at(200));
+    index.apply(
+      outcome("m1", 1, "2025-01-15T09:00:02.000Z", ok, { "a@x.test": "sent", "stranger@x.test": "sent" }),
+      at(200),
+    );
 
     const entry = index.get("m1")!;
     expect(states(index, "m1")).toEqual([
@@ -75,15 +101,25 @@ describe("MailIndex fold", () => {
     expect(entry.recipients[0]!.lastError).toBeUndefined();
     expect(entry.recipients[1]!.lastError).toBe("550 5.1.1 no such user");
     expect(entry.state).toBe("queued");
-    expect(entry.attempts).toEqual([{ attempt: 1, startedAt: "2025-01-15T09:00:01.000Z", transactions: [rejected, ok] }]);
+    expect(entry.attempts).toEqual([
+      { attempt: 1, startedAt: "2025-01-15T09:00:01.000Z", transactions: [rejected, ok] },
+    ]);
     expect(entry.location).toEqual(at(0));
   });
 
   it("an attempt record with state deferred marks open recipients deferred and sets nextAttemptAt", () => {
     const index = new MailIndex();
     index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test", "c@x.test"]), at(0));
-    index.apply(outcome("m1", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }), at(100));
-    index.apply(outcome("m1", 1, "2025-01-15T09:00:01.500Z", transaction(550, "no", ["b@x.test"]), { "b@x.test": "failed-permanent" }), at(200));
+    index.apply(
+      outcome("m1", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(100),
+    );
+    index.apply(
+      outcome("m1", 1, "2025-01-15T09:00:01.500Z", transaction(550, "no", ["b@x.test"]), {
+        "b@x.test": "failed-permanent",
+      }),
+      at(200),
+    );
     index.apply(attemptEnd("m1", 1, "2025-01-15T09:00:02.000Z", "deferred", "2025-01-15T09:00:32.000Z"), at(300));
 
     const entry = index.get("m1")!;
@@ -94,7 +130,13 @@ describe("MailIndex fold", () => {
       ["b@x.test", "failed-permanent"],
       ["c@x.test", "deferred"],
     ]);
-    expect(entry.attempts[0]).toMatchObject({ attempt: 1, startedAt: "2025-01-15T09:00:01.000Z", endedAt: "2025-01-15T09:00:02.000Z", state: "deferred", nextAttemptAt: "2025-01-15T09:00:32.000Z" });
+    expect(entry.attempts[0]).toMatchObject({
+      attempt: 1,
+      startedAt: "2025-01-15T09:00:01.000Z",
+      endedAt: "2025-01-15T09:00:02.000Z",
+      state: "deferred",
+      nextAttemptAt: "2025-01-15T09:00:32.000Z",
+    });
     expect(index.undelivered().map((m) => m.id)).toEqual(["m1"]);
   });
 
@@ -102,8 +144,16 @@ describe("MailIndex fold", () => {
     const index = new MailIndex();
     index.apply(accepted("partial", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test", "c@x.test"]), at(0));
     index.apply(attemptEnd("partial", 1, "2025-01-15T09:00:01.000Z", "deferred", "2025-01-15T09:01:00.000Z"), at(100));
-    index.apply(outcome("partial", 2, "2025-01-15T09:01:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }), at(200));
-    index.apply(outcome("partial", 2, "2025-01-15T09:01:02.000Z", transaction(550, "no", ["c@x.test"]), { "c@x.test": "failed-permanent" }), at(300));
+    index.apply(
+      outcome("partial", 2, "2025-01-15T09:01:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(200),
+    );
+    index.apply(
+      outcome("partial", 2, "2025-01-15T09:01:02.000Z", transaction(550, "no", ["c@x.test"]), {
+        "c@x.test": "failed-permanent",
+      }),
+      at(300),
+    );
     index.apply(attemptEnd("partial", 2, "2025-01-15T09:01:03.000Z", "partial"), at(400));
     expect(index.get("partial")!.state).toBe("partial");
     expect(index.get("partial")!.nextAttemptAt).toBeUndefined();
@@ -118,7 +168,12 @@ describe("MailIndex fold", () => {
     ]);
 
     index.apply(accepted("failed", "2025-01-15T09:02:00.000Z", ["d@x.test", "e@x.test"]), at(500));
-    index.apply(outcome("failed", 1, "2025-01-15T09:02:01.000Z", transaction(451, "later", ["d@x.test"]), { "d@x.test": "deferred" }), at(600));
+    index.apply(
+      outcome("failed", 1, "2025-01-15T09:02:01.000Z", transaction(451, "later", ["d@x.test"]), {
+        "d@x.test": "deferred",
+      }),
+      at(600),
+    );
     index.apply(attemptEnd("failed", 1, "2025-01-15T09:02:02.000Z", "failed"), at(700));
     expect(states(index, "failed")).toEqual([
       ["d@x.test", "failed-transient"],
@@ -131,7 +186,10 @@ describe("MailIndex fold", () => {
   it("a sent attempt leaves recipient states as the outcomes set them", () => {
     const index = new MailIndex();
     index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test"]), at(0));
-    index.apply(outcome("m1", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }), at(100));
+    index.apply(
+      outcome("m1", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(100),
+    );
     index.apply(attemptEnd("m1", 1, "2025-01-15T09:00:02.000Z", "sent"), at(200));
     expect(index.get("m1")!.state).toBe("sent");
     expect(states(index, "m1")).toEqual([["a@x.test", "sent"]]);
@@ -140,7 +198,10 @@ describe("MailIndex fold", () => {
   it("counts records for unknown ids as orphans and ignores them", () => {
     const index = new MailIndex();
     index.apply(accepted("known", "2025-01-15T09:00:00.000Z", ["a@x.test"]), at(0));
-    index.apply(outcome("ghost", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }), at(100));
+    index.apply(
+      outcome("ghost", 1, "2025-01-15T09:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(100),
+    );
     index.apply(attemptEnd("ghost", 1, "2025-01-15T09:00:02.000Z", "sent"), at(200));
     expect(index.orphanRecords).toBe(2);
     expect(index.size).toBe(1);
@@ -189,7 +250,15 @@ describe("MailIndex views", () => {
   it("undelivered() and countByState() follow the fold", () => {
     const index = populated();
     expect(ids(index.undelivered())).toEqual(["m2", "m4"]);
-    expect(index.countByState()).toEqual({ queued: 1, sending: 0, deferred: 1, sent: 2, partial: 0, failed: 0, cancelled: 0 });
+    expect(index.countByState()).toEqual({
+      queued: 1,
+      sending: 0,
+      deferred: 1,
+      sent: 2,
+      partial: 0,
+      failed: 0,
+      cancelled: 0,
+    });
   });
 });
 
@@ -197,9 +266,24 @@ describe("MailIndex operator records", () => {
   it("a replay re-queues the named recipients with a fresh budget; a cancel is terminal", () => {
     const index = new MailIndex();
     index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"]), at(0));
-    index.apply({ v: 1, type: "attempt", id: "m1", ts: "2025-01-15T09:01:00.000Z", attempt: 1, state: "failed" }, at(100));
+    index.apply(
+      { v: 1, type: "attempt", id: "m1", ts: "2025-01-15T09:01:00.000Z", attempt: 1, state: "failed" },
+      at(100),
+    );
     expect(index.get("m1")!.recipients.map((r) => r.state)).toEqual(["failed-transient", "failed-transient"]);
-    index.apply({ v: 1, type: "replay", id: "m1", ts: "2025-01-15T10:00:00.000Z", recipients: ["b@x.test"], attempts: 1, reason: "test", idempotencyKey: "pickup:r.json" }, at(200));
+    index.apply(
+      {
+        v: 1,
+        type: "replay",
+        id: "m1",
+        ts: "2025-01-15T10:00:00.000Z",
+        recipients: ["b@x.test"],
+        attempts: 1,
+        reason: "test",
+        idempotencyKey: "pickup:r.json",
+      },
+      at(200),
+    );
     const entry = index.get("m1")!;
     expect(entry.state).toBe("queued");
     expect(entry.recipients.map((r) => r.state)).toEqual(["failed-transient", "pending"]);

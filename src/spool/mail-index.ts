@@ -71,7 +71,8 @@ export class MailIndex {
   }
 
   apply(record: SpoolRecord, location: Location): void {
-    if ("idempotencyKey" in record && record.idempotencyKey) this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts });
+    if ("idempotencyKey" in record && record.idempotencyKey)
+      this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts });
     if (record.type === "accepted") {
       this.mails.set(record.id, entryFromAccepted(record, location));
       return;
@@ -90,15 +91,24 @@ export class MailIndex {
     const attempt = attemptOf(entry, record.attempt, record.ts);
     if (record.type === "outcome") {
       attempt.transactions.push(record.transaction);
-      if (record.recipients.length === 0 && record.transaction.code !== 250) noteUpstreamFailure(entry, record.transaction);
+      if (record.recipients.length === 0 && record.transaction.code !== 250)
+        noteUpstreamFailure(entry, record.transaction);
       for (const outcome of record.recipients) {
         const recipient = findRecipient(entry, outcome.address);
         if (!recipient) continue;
         recipient.state = outcome.state;
-        recipient.lastError = outcome.state === "sent" ? undefined : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
+        recipient.lastError =
+          outcome.state === "sent"
+            ? undefined
+            : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
       }
     } else if (record.type === "attempt") {
-      Object.assign(attempt, { endedAt: record.ts, state: record.state, nextAttemptAt: record.nextAttemptAt, error: record.error });
+      Object.assign(attempt, {
+        endedAt: record.ts,
+        state: record.state,
+        nextAttemptAt: record.nextAttemptAt,
+        error: record.error,
+      });
       entry.state = record.state;
       entry.nextAttemptAt = record.nextAttemptAt;
       settleOpenRecipients(entry);
@@ -153,14 +163,29 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   for (const kind of ["to", "cc", "bcc"] as const) {
     for (const a of mail[kind]) recipients.push({ address: a.address, name: a.name, kind, state: "pending" });
   }
-  return { id: record.id, state: "queued", acceptedAt: record.ts, client: record.client, subject: mail.subject, location, recipients, attempts: [], attemptsBeforeReplay: 0, idempotencyKey: record.idempotencyKey, requestHash: record.requestHash, blobs: referencedBlobs(mail), envelopeFrom: mail.envelopeFrom };
+  return {
+    id: record.id,
+    state: "queued",
+    acceptedAt: record.ts,
+    client: record.client,
+    subject: mail.subject,
+    location,
+    recipients,
+    attempts: [],
+    attemptsBeforeReplay: 0,
+    idempotencyKey: record.idempotencyKey,
+    requestHash: record.requestHash,
+    blobs: referencedBlobs(mail),
+    envelopeFrom: mail.envelopeFrom,
+  };
 }
 
 /** An upstream-level failure settles nobody, but it is the cause the envelope's open recipients last saw. */
 function noteUpstreamFailure(entry: MailEntry, transaction: Transaction): void {
   const envelope = new Set(transaction.envelope.to);
   const cause = `${transaction.upstream}: ${transaction.code || ""} ${transaction.response}`.replace(/: +/, ": ");
-  for (const r of entry.recipients) if (envelope.has(r.address) && (r.state === "pending" || r.state === "deferred")) r.lastError = cause;
+  for (const r of entry.recipients)
+    if (envelope.has(r.address) && (r.state === "pending" || r.state === "deferred")) r.lastError = cause;
 }
 
 /**
@@ -192,7 +217,12 @@ function applyReplay(entry: MailEntry, recipients: string[], budget: number | un
 
 /** Recipients left open by an attempt become deferred, or failed-transient once the mail is final. */
 function settleOpenRecipients(entry: MailEntry): void {
-  const next = entry.state === "deferred" ? "deferred" : entry.state === "partial" || entry.state === "failed" ? "failed-transient" : null;
+  const next =
+    entry.state === "deferred"
+      ? "deferred"
+      : entry.state === "partial" || entry.state === "failed"
+        ? "failed-transient"
+        : null;
   if (!next) return;
   for (const r of entry.recipients) if (r.state === "pending" || r.state === "deferred") r.state = next;
 }

@@ -10,13 +10,15 @@ const accepted: AcceptedRecord = {
   client: "10.0.0.7",
   mail: {
     subject: "报告 résumé 📮",
-    html: "<p>报告 résumé</p>\n<p>second line, a quote \" and a marker ,\"crc\":\"00000000\"</p>",
+    html: '<p>报告 résumé</p>\n<p>second line, a quote " and a marker ,"crc":"00000000"</p>',
     text: "报告 résumé",
     fromName: "Zoë",
     to: [{ address: "alice@example.com", name: "Alice Ünal" }],
     cc: [],
     bcc: [{ address: "audit@example.com" }],
-    attachments: [{ filename: "résumé.pdf", contentType: "application/pdf", size: 3, sha256: "a".repeat(64), inline: "AAEC" }],
+    attachments: [
+      { filename: "résumé.pdf", contentType: "application/pdf", size: 3, sha256: "a".repeat(64), inline: "AAEC" },
+    ],
     messageId: "<01JHB4Y2Q7N9W3R5T8K6M1C0A1@example.com>",
   },
 };
@@ -53,7 +55,7 @@ describe("encodeRecord", () => {
     expect(crc32cHexOfBytes(Buffer.from("123456789", "ascii"))).toBe("e3069283");
   });
 
-  it("checksums the UTF-8 bytes before ,\"crc\"", () => {
+  it('checksums the UTF-8 bytes before ,"crc"', () => {
     const line = withoutNewline(encodeRecord(accepted));
     const bytes = Buffer.from(line, "utf8");
     const marker = bytes.lastIndexOf(Buffer.from(',"crc"'));
@@ -81,12 +83,27 @@ describe("decodeRecord", () => {
         id: "m1",
         ts: "2025-01-15T09:30:01.000Z",
         attempt: 2,
-        transaction: { upstream: "primary", envelope: { from: "a@example.com", to: ["b@example.com"] }, code: 451, response: "4.7.1 réessayez" },
+        transaction: {
+          upstream: "primary",
+          envelope: { from: "a@example.com", to: ["b@example.com"] },
+          code: 451,
+          response: "4.7.1 réessayez",
+        },
         recipients: [{ address: "b@example.com", state: "deferred" }],
       },
-      { v: 1, type: "attempt", id: "m1", ts: "2025-01-15T09:30:02.000Z", attempt: 2, state: "deferred", nextAttemptAt: "2025-01-15T09:31:02.000Z", error: "timeout" },
+      {
+        v: 1,
+        type: "attempt",
+        id: "m1",
+        ts: "2025-01-15T09:30:02.000Z",
+        attempt: 2,
+        state: "deferred",
+        nextAttemptAt: "2025-01-15T09:31:02.000Z",
+        error: "timeout",
+      },
     ];
-    for (const record of records) expect(decodeRecord(withoutNewline(encodeRecord(record)))).toEqual({ ok: true, record });
+    for (const record of records)
+      expect(decodeRecord(withoutNewline(encodeRecord(record)))).toEqual({ ok: true, record });
   });
 
   it("reports a checksum failure for any single flipped byte", () => {
@@ -151,7 +168,10 @@ describe("decodeRecord", () => {
   it("reports a newer version even when the newer record's shape differs", () => {
     const { ts: _ts, ...rest } = accepted;
     const newer = { ...rest, v: recordVersion + 1, ts: 1736933400000 };
-    expect(decodeRecord(withoutNewline(encodeRecord(newer as unknown as SpoolRecord)))).toMatchObject({ ok: false, reason: "version" });
+    expect(decodeRecord(withoutNewline(encodeRecord(newer as unknown as SpoolRecord)))).toMatchObject({
+      ok: false,
+      reason: "version",
+    });
   });
 
   it("accepts the current version", () => {
@@ -162,7 +182,10 @@ describe("decodeRecord", () => {
     const { ts: _ts, ...noTs } = accepted;
     const shapes = [noTs, { ...accepted, id: 42 }, { ...accepted, v: "1" }, { ...accepted, type: null }];
     for (const shape of shapes) {
-      expect(decodeRecord(withoutNewline(encodeRecord(shape as unknown as SpoolRecord)))).toMatchObject({ ok: false, reason: "shape" });
+      expect(decodeRecord(withoutNewline(encodeRecord(shape as unknown as SpoolRecord)))).toMatchObject({
+        ok: false,
+        reason: "shape",
+      });
     }
   });
 

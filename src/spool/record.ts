@@ -58,7 +58,11 @@ export interface CancelRecord extends RecordBase {
 }
 
 export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord | ReplayRecord | CancelRecord;
-export type NewRecord = SpoolRecord extends infer R ? (R extends SpoolRecord ? Omit<R, "v" | "ts"> & { ts?: string } : never) : never;
+export type NewRecord = SpoolRecord extends infer R
+  ? R extends SpoolRecord
+    ? Omit<R, "v" | "ts"> & { ts?: string }
+    : never
+  : never;
 
 const crcMarker = ',"crc":"';
 
@@ -95,7 +99,11 @@ export function decodeRecord(line: string): DecodeResult {
   // the version first: a newer record may have a shape this version does not know
   const version = (parsed as { v?: unknown } | null)?.v;
   if (typeof version === "number" && version > recordVersion) {
-    return { ok: false, reason: "version", detail: `record version ${version} is newer than this mailspool (${recordVersion})` };
+    return {
+      ok: false,
+      reason: "version",
+      detail: `record version ${version} is newer than this mailspool (${recordVersion})`,
+    };
   }
   if (!isRecordShape(parsed)) return { ok: false, reason: "shape", detail: "missing v, type, id or ts" };
   const { crc: _crc, ...record } = parsed as SpoolRecord & { crc: string };

@@ -39,14 +39,20 @@ function useFixture(name: string): Buffer {
 
 function recover(repair: boolean): { result: RecoveryResult; seen: { record: SpoolRecord; location: Location }[] } {
   const seen: { record: SpoolRecord; location: Location }[] = [];
-  const result = recoverSegments({ spoolDir: spoolDir(), corruptDir: corruptDir(), repair, log, onRecord: (record, location) => seen.push({ record, location }) });
+  const result = recoverSegments({
+    spoolDir: spoolDir(),
+    corruptDir: corruptDir(),
+    repair,
+    log,
+    onRecord: (record, location) => seen.push({ record, location }),
+  });
   return { result, seen };
 }
 
 /** Line start offsets of every newline-terminated line. */
 function lineOffsets(bytes: Buffer): number[] {
   const offsets: number[] = [];
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     const end = bytes.indexOf(0x0a, at);
     if (end < 0) break;
     offsets.push(at);
@@ -66,9 +72,14 @@ describe("the fixtures themselves", () => {
     const torn = fs.readFileSync(path.join(fixtures, "torn-tail/spool/000001.jsonl"));
     expect(torn.at(-1)).not.toBe(0x0a);
     expect(lineOffsets(torn)).toHaveLength(3);
-    expect(normal.subarray(0, torn.lastIndexOf(0x0a) + 1).equals(torn.subarray(0, torn.lastIndexOf(0x0a) + 1))).toBe(true);
+    expect(normal.subarray(0, torn.lastIndexOf(0x0a) + 1).equals(torn.subarray(0, torn.lastIndexOf(0x0a) + 1))).toBe(
+      true,
+    );
 
-    const corrupt = fs.readFileSync(path.join(fixtures, "corrupt-middle/spool/000001.jsonl")).toString("utf8").split("\n");
+    const corrupt = fs
+      .readFileSync(path.join(fixtures, "corrupt-middle/spool/000001.jsonl"))
+      .toString("utf8")
+      .split("\n");
     expect(corrupt.slice(0, -1).map((l) => decodeRecord(l))).toMatchObject([
       { ok: true },
       { ok: false, reason: "checksum" },
@@ -78,7 +89,11 @@ describe("the fixtures themselves", () => {
     ]);
 
     const newer = fs.readFileSync(path.join(fixtures, "newer-version/spool/000001.jsonl")).toString("utf8").split("\n");
-    expect(newer.slice(0, -1).map((l) => decodeRecord(l))).toMatchObject([{ ok: true }, { ok: false, reason: "version" }, { ok: true }]);
+    expect(newer.slice(0, -1).map((l) => decodeRecord(l))).toMatchObject([
+      { ok: true },
+      { ok: false, reason: "version" },
+      { ok: true },
+    ]);
   });
 });
 
@@ -123,7 +138,13 @@ describe("recoverSegments", () => {
     expect(fs.readFileSync(path.join(corruptDir(), quarantined[0]!)).equals(original.subarray(goodSize))).toBe(true);
 
     // A second recovery finds a clean segment.
-    expect(recover(true).result).toEqual({ lastSegment: 1, lastSize: goodSize, records: 3, tornTails: 0, corruptLines: 0 });
+    expect(recover(true).result).toEqual({
+      lastSegment: 1,
+      lastSize: goodSize,
+      records: 3,
+      tornTails: 0,
+      corruptLines: 0,
+    });
   });
 
   it("repair=false skips a torn tail but leaves the file and corrupt/ untouched", () => {
@@ -222,13 +243,24 @@ describe("Spool.open", () => {
     const reopened = open();
     try {
       const entry = reopened.index.get("01JTEST00000000000000000001");
-      expect(entry).toMatchObject({ state: "queued", client: "10.0.0.7", subject: "报告 résumé", location: { segment: 1, offset: 0 } });
+      expect(entry).toMatchObject({
+        state: "queued",
+        client: "10.0.0.7",
+        subject: "报告 résumé",
+        location: { segment: 1, offset: 0 },
+      });
       expect(entry?.recipients.map((r) => [r.address, r.kind, r.state])).toEqual([
         ["alice@example.com", "to", "pending"],
         ["bob@example.com", "cc", "pending"],
       ]);
       const record = await reopened.readAccepted("01JTEST00000000000000000001");
-      expect(record).toMatchObject({ v: 1, type: "accepted", id: "01JTEST00000000000000000001", client: "10.0.0.7", mail });
+      expect(record).toMatchObject({
+        v: 1,
+        type: "accepted",
+        id: "01JTEST00000000000000000001",
+        client: "10.0.0.7",
+        mail,
+      });
       expect(Date.parse(record.ts)).not.toBeNaN();
       expect(fs.statSync(segment1()).size).toBe(entry!.location.length);
     } finally {
@@ -302,7 +334,10 @@ process.stdout.write("ready\\n");
 setInterval(() => {}, 1000);
 `,
     );
-    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: path.resolve(import.meta.dirname, "../.."), stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     try {
       await new Promise<void>((resolve, reject) => {

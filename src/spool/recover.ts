@@ -65,7 +65,10 @@ function readSegment(file: string, segment: number, options: RecoveryOptions, re
     if (options.repair) {
       quarantine(options, segment, offset, data.subarray(offset), "torn tail");
       fs.truncateSync(file, offset);
-      options.log.warn({ segment: segmentName(segment), offset, bytes: torn }, "truncated a torn last line (it was never acknowledged)");
+      options.log.warn(
+        { segment: segmentName(segment), offset, bytes: torn },
+        "truncated a torn last line (it was never acknowledged)",
+      );
     } else {
       options.log.debug({ segment: segmentName(segment), offset, bytes: torn }, "skipping a torn last line");
     }

@@ -20,7 +20,15 @@ afterEach(() => {
 
 /** A real spool line; `n` makes each one distinct. */
 function line(n: number, note = ""): string {
-  return encodeRecord({ v: 1, type: "attempt", id: `mail-${String(n).padStart(4, "0")}`, ts: "2025-01-15T09:30:00.000Z", attempt: 1, state: "sent", error: `note ${note}` });
+  return encodeRecord({
+    v: 1,
+    type: "attempt",
+    id: `mail-${String(n).padStart(4, "0")}`,
+    ts: "2025-01-15T09:30:00.000Z",
+    attempt: 1,
+    state: "sent",
+    error: `note ${note}`,
+  });
 }
 
 const segmentFile = (number: number) => path.join(dir, segmentName(number));
@@ -48,7 +56,10 @@ function expectSpoolError(error: unknown, code: "insufficient_storage" | "unavai
 }
 
 /** The real I/O, with a fault on the chosen call numbers (1-based). */
-function faultyIo(faults: { write?: Map<number, "short" | "ENOSPC" | "EIO">; fdatasync?: Map<number, () => Promise<void>> }) {
+function faultyIo(faults: {
+  write?: Map<number, "short" | "ENOSPC" | "EIO">;
+  fdatasync?: Map<number, () => Promise<void>>;
+}) {
   const calls = { write: 0, fdatasync: 0 };
   const io: SegmentIo = {
     write(fd, data, position) {

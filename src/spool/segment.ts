@@ -49,7 +49,12 @@ export class SegmentWriter {
     private readonly dir: string,
     private number: number,
     private size: number,
-    private readonly options: { maxBytes: number; log: Logger; io?: SegmentIo; onCommit?: (lines: number, seconds: number) => void },
+    private readonly options: {
+      maxBytes: number;
+      log: Logger;
+      io?: SegmentIo;
+      onCommit?: (lines: number, seconds: number) => void;
+    },
   ) {}
 
   get currentSegment(): number {
@@ -129,12 +134,18 @@ export class SegmentWriter {
   }
 
   private abandon(goodSize: number, error: unknown): void {
-    this.options.log.error({ err: error, segment: this.number, offset: goodSize }, "spool write failed; truncating and rotating");
+    this.options.log.error(
+      { err: error, segment: this.number, offset: goodSize },
+      "spool write failed; truncating and rotating",
+    );
     if (this.fd < 0) return;
     try {
       fs.ftruncateSync(this.fd, goodSize);
     } catch (truncateError) {
-      this.options.log.error({ err: truncateError, segment: this.number }, "truncate after failed write failed; recovery will handle the tail");
+      this.options.log.error(
+        { err: truncateError, segment: this.number },
+        "truncate after failed write failed; recovery will handle the tail",
+      );
     }
     this.rotate();
   }

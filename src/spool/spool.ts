@@ -9,7 +9,14 @@ import type { Mail, MailId } from "../types.js";
 import { BlobStore } from "./blobs.js";
 import { acquireLock } from "./lock.js";
 import { MailIndex } from "./mail-index.js";
-import { decodeRecord, encodeRecord, recordVersion, type AcceptedRecord, type NewRecord, type SpoolRecord } from "./record.js";
+import {
+  decodeRecord,
+  encodeRecord,
+  recordVersion,
+  type AcceptedRecord,
+  type NewRecord,
+  type SpoolRecord,
+} from "./record.js";
 import { recoverSegments, type RecoveryResult } from "./recover.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
@@ -86,7 +93,9 @@ export class Spool {
       spool.load(true);
       const { lastSegment, lastSize } = spool.recovery!;
       // numbers are never reused: after everything was archived, continue past the archive
-      const first = listSegments(spool.paths.spool).length ? lastSegment : Math.max(lastSegment, ...listSegments(spool.paths.archive).map((n) => n + 1));
+      const first = listSegments(spool.paths.spool).length
+        ? lastSegment
+        : Math.max(lastSegment, ...listSegments(spool.paths.archive).map((n) => n + 1));
       spool.writer = new SegmentWriter(spool.paths.spool, first, lastSize, {
         maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
         log: options.log,
@@ -159,9 +168,20 @@ export class Spool {
   }
 
   /** Appends the accepted record; resolves once it is durable. */
-  async accept(id: MailId, mail: Mail, client: string, idempotency?: { key: string; requestHash?: string }): Promise<void> {
+  async accept(
+    id: MailId,
+    mail: Mail,
+    client: string,
+    idempotency?: { key: string; requestHash?: string },
+  ): Promise<void> {
     this.checkCapacity();
-    await this.append({ type: "accepted", id, client, mail, ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}) });
+    await this.append({
+      type: "accepted",
+      id,
+      client,
+      mail,
+      ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}),
+    });
   }
 
   /** Appends a record and folds it into the index once it is durable. */
@@ -184,7 +204,10 @@ export class Spool {
     const entry = this.index.get(id);
     if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
     const { segment, offset, length } = entry.location;
-    const handle = await fs.promises.open(path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment)), "r");
+    const handle = await fs.promises.open(
+      path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment)),
+      "r",
+    );
     try {
       const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, offset);

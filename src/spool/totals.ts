@@ -15,7 +15,14 @@ export interface Totals {
   processed: number;
 }
 
-export const emptyTotals = (): Totals => ({ emails: 0, successful: 0, failed: 0, recipients: 0, processingMs: 0, processed: 0 });
+export const emptyTotals = (): Totals => ({
+  emails: 0,
+  successful: 0,
+  failed: 0,
+  recipients: 0,
+  processingMs: 0,
+  processed: 0,
+});
 
 export function addEntry(totals: Totals, entry: MailEntry): void {
   totals.emails += 1;

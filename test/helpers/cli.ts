@@ -9,6 +9,11 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): CliResult {
-  const result = spawnSync(binaryPath, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", timeout: 20_000 });
+  const result = spawnSync(binaryPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -17,18 +17,33 @@ export async function get(url: string, path: string, headers: Record<string, str
   return { status: response.status, body: (await response.json()) as ApiAnswer["body"], headers: response.headers };
 }
 
-export function sendForm(fields: Record<string, string>, files: { name?: string; filename: string; type: string; data: Uint8Array }[] = []): FormData {
+export function sendForm(
+  fields: Record<string, string>,
+  files: { name?: string; filename: string; type: string; data: Uint8Array }[] = [],
+): FormData {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
-  for (const f of files) form.append(f.name ?? "attachment[]", new Blob([new Uint8Array(f.data)], { type: f.type }), f.filename);
+  for (const f of files)
+    form.append(f.name ?? "attachment[]", new Blob([new Uint8Array(f.data)], { type: f.type }), f.filename);
   return form;
 }
 
 /** POSTs `total` bytes as a chunked body without Content-Length; resolves with status and body. */
-export function postChunked(url: string, contentType: string, total: number, chunkSize = 64 * 1024): Promise<{ status: number; body: string }> {
+export function postChunked(
+  url: string,
+  contentType: string,
+  total: number,
+  chunkSize = 64 * 1024,
+): Promise<{ status: number; body: string }> {
   const target = new URL(`${url}/api/email/send`);
   return new Promise((resolve, reject) => {
-    const request = http.request({ hostname: target.hostname, port: target.port, path: target.pathname, method: "POST", headers: { "content-type": contentType, "transfer-encoding": "chunked" } });
+    const request = http.request({
+      hostname: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: "POST",
+      headers: { "content-type": contentType, "transfer-encoding": "chunked" },
+    });
     request.on("response", (response) => {
       let body = "";
       response.on("data", (c) => (body += c));

@@ -12,7 +12,13 @@ export interface RawAnswer {
 }
 
 /** `holdBodyMs`: wait this long for an early answer (e.g. 413 on the declared length) before sending the body. */
-export function rawRequest(url: string, head: string, body: Buffer | string = "", timeoutMs = 10_000, holdBodyMs = 0): Promise<RawAnswer> {
+export function rawRequest(
+  url: string,
+  head: string,
+  body: Buffer | string = "",
+  timeoutMs = 10_000,
+  holdBodyMs = 0,
+): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), hostname);
@@ -26,7 +32,12 @@ export function rawRequest(url: string, head: string, body: Buffer | string = ""
       const text = Buffer.concat(chunks).toString("latin1");
       const split = text.indexOf("\r\n\r\n");
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      resolve({ status, headers: split < 0 ? text : text.slice(0, split), body: split < 0 ? "" : Buffer.from(text.slice(split + 4), "latin1").toString("utf8"), closedWithoutAnswer: status === 0 });
+      resolve({
+        status,
+        headers: split < 0 ? text : text.slice(0, split),
+        body: split < 0 ? "" : Buffer.from(text.slice(split + 4), "latin1").toString("utf8"),
+        closedWithoutAnswer: status === 0,
+      });
     };
     const timer = setTimeout(finish, timeoutMs);
     const expectContinue = /\r\nexpect:\s*100-continue/i.test(head);
@@ -45,7 +56,8 @@ export function rawRequest(url: string, head: string, body: Buffer | string = ""
       const text = Buffer.concat(chunks).toString("latin1");
       const split = text.indexOf("\r\n\r\n");
       const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, split < 0 ? undefined : split))?.[1];
-      if (split >= 0 && length !== undefined && Buffer.byteLength(text.slice(split + 4), "latin1") >= Number(length)) finish();
+      if (split >= 0 && length !== undefined && Buffer.byteLength(text.slice(split + 4), "latin1") >= Number(length))
+        finish();
     });
     socket.on("end", finish);
     socket.on("close", finish);
@@ -56,7 +68,8 @@ export function rawRequest(url: string, head: string, body: Buffer | string = ""
     // takes the unread answer with it
     const writeAll = async (bytes: Buffer) => {
       for (let at = 0; at < bytes.length && chunks.length === 0 && !settled; at += 16384) {
-        if (!socket.write(bytes.subarray(at, at + 16384))) await new Promise((resolve) => socket.once("drain", resolve));
+        if (!socket.write(bytes.subarray(at, at + 16384)))
+          await new Promise((resolve) => socket.once("drain", resolve));
         if (at + 16384 < bytes.length) await new Promise((resolve) => setTimeout(resolve, 1));
       }
     };
@@ -64,7 +77,8 @@ export function rawRequest(url: string, head: string, body: Buffer | string = ""
       await writeAll(Buffer.from(head, "latin1"));
       // with Expect: 100-continue the body waits for "100 Continue"; a final answer instead ends it
       if (expectContinue) await new Promise<void>((resolve) => (continued = resolve));
-      for (const until = Date.now() + holdBodyMs; Date.now() < until && chunks.length === 0 && !settled; ) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const until = Date.now() + holdBodyMs; Date.now() < until && chunks.length === 0 && !settled;)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       await writeAll(typeof body === "string" ? Buffer.from(body) : body);
     });
   });

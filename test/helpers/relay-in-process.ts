@@ -15,7 +15,11 @@ export interface InProcessRelay extends RunningServer {
   records(id: string): any[];
 }
 
-export async function startInProcess(yaml: string, overrides: ServerOverrides = {}, dir = tmpDir()): Promise<InProcessRelay> {
+export async function startInProcess(
+  yaml: string,
+  overrides: ServerOverrides = {},
+  dir = tmpDir(),
+): Promise<InProcessRelay> {
   fs.writeFileSync(path.join(dir, "app.yaml"), yaml);
   const loaded = loadConfig({ cwd: dir, env: { MAILSPOOL_LISTEN: "127.0.0.1:0" } });
   const server = await startServer(loaded, createLogger(process.env.MAILSPOOL_TEST_LOG ?? "silent"), overrides);
@@ -23,10 +27,14 @@ export async function startInProcess(yaml: string, overrides: ServerOverrides = 
     ...server,
     dir,
     waitForState: (id, states, timeoutMs = 10_000) =>
-      waitFor(async () => {
-        const answer = await get(server.url, `/api/email/${id}`);
-        return answer.status === 200 && states.includes(answer.body.data.state) ? answer.body.data : undefined;
-      }, timeoutMs, `mail ${id} in ${states.join("|")}`),
+      waitFor(
+        async () => {
+          const answer = await get(server.url, `/api/email/${id}`);
+          return answer.status === 200 && states.includes(answer.body.data.state) ? answer.body.data : undefined;
+        },
+        timeoutMs,
+        `mail ${id} in ${states.join("|")}`,
+      ),
     records: (id) =>
       fs
         .readdirSync(path.join(dir, "data/spool"))
@@ -38,7 +46,17 @@ export async function startInProcess(yaml: string, overrides: ServerOverrides = 
 }
 
 /** YAML for upstreams pointing at local sinks. */
-export function upstreamYaml(upstreams: { name: string; port: number; user?: string; pass?: string; dailyLimit?: number; ratePerSecond?: number; burst?: number }[]): string {
+export function upstreamYaml(
+  upstreams: {
+    name: string;
+    port: number;
+    user?: string;
+    pass?: string;
+    dailyLimit?: number;
+    ratePerSecond?: number;
+    burst?: number;
+  }[],
+): string {
   return upstreams
     .map((u) =>
       [

@@ -36,7 +36,10 @@ export function scanSpool(dataDir: string): SpoolScan {
   for (const sub of ["archive", "spool"]) {
     const dir = path.join(dataDir, sub);
     if (!fs.existsSync(dir)) continue;
-    for (const name of fs.readdirSync(dir).filter((n) => /^\d{6,}\.jsonl$/.test(n)).sort()) {
+    for (const name of fs
+      .readdirSync(dir)
+      .filter((n) => /^\d{6,}\.jsonl$/.test(n))
+      .sort()) {
       const file = path.join(dir, name);
       scan.segments.push(`${sub}/${name}`);
       const data = fs.readFileSync(file);
@@ -81,7 +84,10 @@ export function filesIn(dir: string): string[] {
  * Runs `workers` loops calling `task(n)` until `stop()` says so, `count` tasks were
  * started or `timeMs` passed — every load loop in the suite is bounded in both.
  */
-export async function boundedLoad(options: { workers: number; count: number; timeMs: number; stop?: () => boolean }, task: (n: number) => Promise<void>): Promise<{ started: number; elapsedMs: number }> {
+export async function boundedLoad(
+  options: { workers: number; count: number; timeMs: number; stop?: () => boolean },
+  task: (n: number) => Promise<void>,
+): Promise<{ started: number; elapsedMs: number }> {
   const started = Date.now();
   let n = 0;
   const loop = async () => {

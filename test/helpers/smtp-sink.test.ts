@@ -39,10 +39,12 @@ function client(options: { auth?: { user: string; pass: string }; socketTimeout?
 }
 
 async function sendFailure(options?: Parameters<typeof client>[0]): Promise<NodemailerError> {
-  const error = await client(options).sendMail(mail).then(
-    () => undefined,
-    (err: NodemailerError) => err,
-  );
+  const error = await client(options)
+    .sendMail(mail)
+    .then(
+      () => undefined,
+      (err: NodemailerError) => err,
+    );
   if (!error) throw new Error("expected sendMail to fail");
   return error;
 }
@@ -57,7 +59,14 @@ describe("smtp sink", () => {
     expect(message?.raw.toString()).toContain("Subject: sink check");
     expect(message?.raw.toString()).toContain("hello sink");
     expect(sink.connections).toBe(1);
-    expect(sink.transactions.map((t) => t.command)).toEqual(["CONNECT", "MAIL FROM", "RCPT TO", "RCPT TO", "RCPT TO", "DATA"]);
+    expect(sink.transactions.map((t) => t.command)).toEqual([
+      "CONNECT",
+      "MAIL FROM",
+      "RCPT TO",
+      "RCPT TO",
+      "RCPT TO",
+      "DATA",
+    ]);
   });
 
   describe("with auth required", () => {
@@ -66,7 +75,12 @@ describe("smtp sink", () => {
     });
 
     it("refuses MAIL FROM with 530 to a client that does not authenticate", async () => {
-      expect(await sendFailure()).toMatchObject({ code: "EENVELOPE", responseCode: 530, command: "MAIL FROM", permanent: true });
+      expect(await sendFailure()).toMatchObject({
+        code: "EENVELOPE",
+        responseCode: 530,
+        command: "MAIL FROM",
+        permanent: true,
+      });
       expect(sink.messages).toEqual([]);
     });
 
@@ -84,35 +98,60 @@ describe("smtp sink", () => {
 
   it("refuses the connection at the greeting with onConnect", async () => {
     sink.behaviour.onConnect = () => ({ code: 421, message: "busy" });
-    expect(await sendFailure()).toMatchObject({ code: "EPROTOCOL", responseCode: 421, command: "CONN", permanent: false });
+    expect(await sendFailure()).toMatchObject({
+      code: "EPROTOCOL",
+      responseCode: 421,
+      command: "CONN",
+      permanent: false,
+    });
   });
 
   it("rejects the sender with onMailFrom", async () => {
-    sink.behaviour.onMailFrom = (address) => (address === "app@example.com" ? { code: 550, message: "sender refused" } : undefined);
-    expect(await sendFailure()).toMatchObject({ code: "EENVELOPE", responseCode: 550, command: "MAIL FROM", permanent: true });
+    sink.behaviour.onMailFrom = (address) =>
+      address === "app@example.com" ? { code: 550, message: "sender refused" } : undefined;
+    expect(await sendFailure()).toMatchObject({
+      code: "EENVELOPE",
+      responseCode: 550,
+      command: "MAIL FROM",
+      permanent: true,
+    });
   });
 
   it("rejects one recipient with 550 and delivers to the other two", async () => {
-    sink.behaviour.onRcpt = (address) => (address === "bob@example.org" ? { code: 550, message: "no such user" } : undefined);
+    sink.behaviour.onRcpt = (address) =>
+      address === "bob@example.org" ? { code: 550, message: "no such user" } : undefined;
     const info = await client().sendMail(mail);
     expect(info.accepted).toEqual(["ann@example.org", "cy@example.org"]);
     expect(info.rejected).toEqual(["bob@example.org"]);
     expect(info.rejectedErrors).toHaveLength(1);
-    expect(info.rejectedErrors?.[0]).toMatchObject({ recipient: "bob@example.org", code: "EENVELOPE", responseCode: 550, command: "RCPT TO", permanent: true });
+    expect(info.rejectedErrors?.[0]).toMatchObject({
+      recipient: "bob@example.org",
+      code: "EENVELOPE",
+      responseCode: 550,
+      command: "RCPT TO",
+      permanent: true,
+    });
     const [message] = await sink.waitForMessages(1);
     expect(message?.to).toEqual(["ann@example.org", "cy@example.org"]);
   });
 
   it("defers a recipient with 451", async () => {
-    sink.behaviour.onRcpt = (address) => (address === "cy@example.org" ? { code: 451, message: "try again in 60 seconds" } : undefined);
+    sink.behaviour.onRcpt = (address) =>
+      address === "cy@example.org" ? { code: 451, message: "try again in 60 seconds" } : undefined;
     const info = await client().sendMail(mail);
     expect(info.rejected).toEqual(["cy@example.org"]);
-    expect(info.rejectedErrors?.[0]).toMatchObject({ recipient: "cy@example.org", responseCode: 451, command: "RCPT TO", permanent: false });
+    expect(info.rejectedErrors?.[0]).toMatchObject({
+      recipient: "cy@example.org",
+      responseCode: 451,
+      command: "RCPT TO",
+      permanent: false,
+    });
     expect(info.rejectedErrors?.[0]?.response).toBe("451 try again in 60 seconds");
   });
 
   it("reports every rejection per recipient when none is accepted", async () => {
-    sink.behaviour.onRcpt = (address) => (address === "bob@example.org" ? { code: 451, message: "later" } : { code: 550, message: "no" });
+    sink.behaviour.onRcpt = (address) =>
+      address === "bob@example.org" ? { code: 451, message: "later" } : { code: 550, message: "no" };
     const error = await sendFailure();
     expect(error).toMatchObject({ code: "EENVELOPE", responseCode: 451, command: "RCPT TO", rejected: recipients });
     expect(error.rejectedErrors?.map((e) => [e.recipient, e.responseCode])).toEqual([
@@ -125,7 +164,12 @@ describe("smtp sink", () => {
 
   it("rejects the message after the final dot with onData", async () => {
     sink.behaviour.onData = () => ({ code: 554, message: "content refused" });
-    expect(await sendFailure()).toMatchObject({ code: "EMESSAGE", responseCode: 554, command: "DATA", permanent: true });
+    expect(await sendFailure()).toMatchObject({
+      code: "EMESSAGE",
+      responseCode: 554,
+      command: "DATA",
+      permanent: true,
+    });
     expect(sink.messages).toEqual([]);
   });
 

@@ -61,7 +61,8 @@ export async function startSmtpSink(behaviour: SinkBehaviour = {}): Promise<Smtp
     async waitForMessages(n, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       while (sink.messages.length < n) {
-        if (Date.now() > deadline) throw new Error(`smtp sink: expected ${n} messages, got ${sink.messages.length} within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`smtp sink: expected ${n} messages, got ${sink.messages.length} within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       return [...sink.messages];
@@ -74,7 +75,12 @@ export async function startSmtpSink(behaviour: SinkBehaviour = {}): Promise<Smtp
   };
 
   // Every hook answers through here so the bookkeeping and the reply cannot disagree.
-  const reply = (command: string, decision: SinkRcptDecision | undefined, callback: (err?: Error | null) => void, okCode = 250): void => {
+  const reply = (
+    command: string,
+    decision: SinkRcptDecision | undefined,
+    callback: (err?: Error | null) => void,
+    okCode = 250,
+  ): void => {
     sink.transactions.push({ command, code: decision?.code ?? okCode });
     callback(decision ? smtpError(decision) : null);
   };

@@ -15,11 +15,25 @@ import { binaryPath, bundlePath } from "./server-process.js";
 
 export const tracedCalls = [
   // the brief's calls
-  "write", "writev", "pwrite64", "sendto", "sendmsg", "fsync", "fdatasync",
+  "write",
+  "writev",
+  "pwrite64",
+  "sendto",
+  "sendmsg",
+  "fsync",
+  "fdatasync",
   // so segment writes in another shape would still be seen
-  "pwritev", "pwritev2",
+  "pwritev",
+  "pwritev2",
   // fd bookkeeping: numbers are reused, so an fd is identified by the open that made it
-  "openat", "open", "creat", "accept", "accept4", "close", "dup2", "dup3",
+  "openat",
+  "open",
+  "creat",
+  "accept",
+  "accept4",
+  "close",
+  "dup2",
+  "dup3",
 ];
 
 export function straceAvailable(): boolean {
@@ -35,17 +49,32 @@ export interface TracedRelay {
   stop(): Promise<void>;
 }
 
-export function startTracedRelay(options: { cwd: string; traceFile: string; runtime: "binary" | "node"; env?: Record<string, string>; timeoutMs?: number }): Promise<TracedRelay> {
+export function startTracedRelay(options: {
+  cwd: string;
+  traceFile: string;
+  runtime: "binary" | "node";
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<TracedRelay> {
   const target = options.runtime === "node" ? ["node", bundlePath, "serve"] : [binaryPath, "serve"];
-  const child: ChildProcess = spawn("strace", ["-f", "-tt", "-s", "4194304", "-e", `trace=${tracedCalls.join(",")}`, "-o", options.traceFile, ...target], {
-    cwd: options.cwd,
-    env: { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    "strace",
+    ["-f", "-tt", "-s", "4194304", "-e", `trace=${tracedCalls.join(",")}`, "-o", options.traceFile, ...target],
+    {
+      cwd: options.cwd,
+      env: { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const relayPid = () => {
-    const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = fs
+      .readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     if (children.length !== 1) throw new Error(`strace ${child.pid} has children ${children.join(",")}`);
     return children[0]!;
   };
@@ -71,7 +100,10 @@ export function startTracedRelay(options: { cwd: string; traceFile: string; runt
         output: () => output,
         stop: async () => {
           process.kill(pid, "SIGTERM");
-          const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+          const done = await Promise.race([
+            exited.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 30_000)),
+          ]);
           if (!done) {
             try {
               process.kill(pid, "SIGKILL");
@@ -143,7 +175,13 @@ export function parseTrace(text: string): Syscall[] {
     if (!call) return;
     const body = call[2]!;
     if (body.endsWith(" <unfinished ...>")) {
-      pending.set(tid, { tid, name: call[1]!, args: body.slice(0, -" <unfinished ...>".length), startSeq: seq, startUs: us });
+      pending.set(tid, {
+        tid,
+        name: call[1]!,
+        args: body.slice(0, -" <unfinished ...>".length),
+        startSeq: seq,
+        startUs: us,
+      });
       return;
     }
     const [args, ret] = splitReturn(body);
@@ -209,7 +247,11 @@ export function auditTrace(calls: Syscall[]): AckAudit {
     const fd = Number(c.ret.split(" ")[0]);
     if (["openat", "open", "creat"].includes(c.name) && fd >= 0) {
       const file = /"((?:[^"\\]|\\.)*)"/.exec(c.args)?.[1];
-      changes.push({ seq: c.endSeq, fd, binding: { kind: "file", path: file === undefined ? undefined : unescapeC(file) } });
+      changes.push({
+        seq: c.endSeq,
+        fd,
+        binding: { kind: "file", path: file === undefined ? undefined : unescapeC(file) },
+      });
     } else if ((c.name === "accept" || c.name === "accept4") && fd >= 0) {
       changes.push({ seq: c.endSeq, fd, binding: { kind: "socket" } });
     } else if (c.name === "close") {
@@ -281,9 +323,18 @@ export function auditTrace(calls: Syscall[]): AckAudit {
       const covering = syncs.find((s) => s.binding === w.binding && s.startSeq > w.endSeq);
       if (covering && (!best || covering.endSeq < best.endSeq)) best = covering;
     }
-    if (!best) violations.push({ id: ack.id, reason: "acknowledged, but no fsync/fdatasync on its segment fd completed after the write" });
-    else if (best.endSeq >= ack.seq) violations.push({ id: ack.id, reason: `response written at trace line ${ack.seq + 1}, before its fsync completed (line ${best.endSeq + 1})` });
-    else if (best.endUs > ack.us) violations.push({ id: ack.id, reason: `response at ${ack.us} µs, fsync completed at ${best.endUs} µs` });
+    if (!best)
+      violations.push({
+        id: ack.id,
+        reason: "acknowledged, but no fsync/fdatasync on its segment fd completed after the write",
+      });
+    else if (best.endSeq >= ack.seq)
+      violations.push({
+        id: ack.id,
+        reason: `response written at trace line ${ack.seq + 1}, before its fsync completed (line ${best.endSeq + 1})`,
+      });
+    else if (best.endUs > ack.us)
+      violations.push({ id: ack.id, reason: `response at ${ack.us} µs, fsync completed at ${best.endUs} µs` });
     else marginsUs.push(ack.us - best.endUs);
   }
   return { acknowledgements, violations, marginsUs, segmentWrites, syncs: syncs.length };

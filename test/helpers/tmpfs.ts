@@ -16,7 +16,10 @@ export interface Tmpfs {
 
 function run(args: string[]): { ok: boolean; message: string } {
   const result = spawnSync(args[0]!, args.slice(1), { encoding: "utf8", timeout: 10_000 });
-  return { ok: result.status === 0, message: `${args.join(" ")}: ${(result.stderr || result.stdout || String(result.error ?? "")).trim()} (exit ${result.status})` };
+  return {
+    ok: result.status === 0,
+    message: `${args.join(" ")}: ${(result.stderr || result.stdout || String(result.error ?? "")).trim()} (exit ${result.status})`,
+  };
 }
 
 /** Mounts a tmpfs of `size` (e.g. "3m"); returns the reason as a string when it cannot. */

@@ -14,7 +14,7 @@ describe("tokens", () => {
   let dir: string;
   beforeAll(async () => {
     dir = tmpDir();
-    writeConfig(dir, ["server:", "  tokens:", "    - { name: crm, token: \"${CRM_TOKEN}\" }"].join("\n"));
+    writeConfig(dir, ["server:", "  tokens:", '    - { name: crm, token: "${CRM_TOKEN}" }'].join("\n"));
     relay = await startRelay({ cwd: dir, env: { CRM_TOKEN: "s3cret-token-0123456789" } });
   });
   afterAll(async () => {
@@ -29,16 +29,22 @@ describe("tokens", () => {
   });
 
   it("refuses a wrong token with 401", async () => {
-    expect((await post(relay.url, form(), { ...formHeaders, authorization: "Bearer s3cret-token-0123456780" })).status).toBe(401);
+    expect(
+      (await post(relay.url, form(), { ...formHeaders, authorization: "Bearer s3cret-token-0123456780" })).status,
+    ).toBe(401);
   });
 
   it("accepts the right token and records the client by token name", async () => {
     const answer = await post(relay.url, form(), { ...formHeaders, authorization: "Bearer s3cret-token-0123456789" });
     expect(answer.status).toBe(200);
     expect((await get(relay.url, `/api/email/${answer.body.data.id}`)).status).toBe(401);
-    const status = await get(relay.url, `/api/email/${answer.body.data.id}`, { authorization: "Bearer s3cret-token-0123456789" });
+    const status = await get(relay.url, `/api/email/${answer.body.data.id}`, {
+      authorization: "Bearer s3cret-token-0123456789",
+    });
     expect(status.body.data.state).toMatch(/queued|sending|sent/);
-    expect(fs.readFileSync(path.join(dir, "data/spool/000001.jsonl"), "utf8")).toContain(`"id":"${answer.body.data.id}","ts"`);
+    expect(fs.readFileSync(path.join(dir, "data/spool/000001.jsonl"), "utf8")).toContain(
+      `"id":"${answer.body.data.id}","ts"`,
+    );
     expect(fs.readFileSync(path.join(dir, "data/spool/000001.jsonl"), "utf8")).toContain('"client":"token:crm"');
   });
 

@@ -21,16 +21,31 @@ afterEach(async () => {
 });
 
 async function sendWithFile(relay: InProcessRelay, receiver: string, bytes: Buffer) {
-  const body = JSON.stringify({ title: `to ${receiver}`, content: "<p>x</p>", receiver, attachment: [{ filename: "f.bin", content: bytes.toString("base64") }] });
+  const body = JSON.stringify({
+    title: `to ${receiver}`,
+    content: "<p>x</p>",
+    receiver,
+    attachment: [{ filename: "f.bin", content: bytes.toString("base64") }],
+  });
   const answer = await post(relay.url, body, { "content-type": "application/json" });
   expect(answer.status).toBe(200);
   return answer.body.data.id as string;
 }
 
 it("archives finished segments, keeps lookups working, collects blobs and applies retention", async () => {
-  const sink = await startSmtpSink({ onRcpt: (a) => (a === "bad@example.com" ? { code: 550, message: "no such user" } : undefined) });
+  const sink = await startSmtpSink({
+    onRcpt: (a) => (a === "bad@example.com" ? { code: 550, message: "no such user" } : undefined),
+  });
   sinks.push(sink);
-  const yaml = ["spool:", "  segmentMaxBytes: 4096", "  inlineMaxBytes: 0", "  retentionDays: 30", "delivery:", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n");
+  const yaml = [
+    "spool:",
+    "  segmentMaxBytes: 4096",
+    "  inlineMaxBytes: 0",
+    "  retentionDays: 30",
+    "delivery:",
+    "  upstreams:",
+    upstreamYaml([{ name: "sink", port: sink.port }]),
+  ].join("\n");
   const relay = await startInProcess(yaml);
   relays.push(relay);
   const sentBlob = Buffer.alloc(3000, 1);
@@ -38,7 +53,8 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
   const sent = await sendWithFile(relay, "ok@example.com", sentBlob);
   await relay.waitForState(sent, ["sent"]);
   const fillers = [];
-  for (let i = 0; i < 16; i += 1) fillers.push(await sendWithFile(relay, `f${i}@example.com`, Buffer.alloc(2000, 10 + i)));
+  for (let i = 0; i < 16; i += 1)
+    fillers.push(await sendWithFile(relay, `f${i}@example.com`, Buffer.alloc(2000, 10 + i)));
   for (const id of fillers) await relay.waitForState(id, ["sent"]);
   // the failed mail lands in a later segment, which stays live while the mail is in the failed spool
   const failed = await sendWithFile(relay, "bad@example.com", failedBlob);
@@ -54,14 +70,22 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
 
   const result = await compactSpool(relay.spool, { retentionDays: 30, log, now: () => Date.now() + 2 * day });
   expect(result.archivedSegments).toBeGreaterThan(0);
-  expect(fs.readdirSync(path.join(relay.dir, "data/archive")).filter((f) => f.endsWith(".jsonl")).length).toBe(result.archivedSegments);
-  expect(JSON.parse(fs.readFileSync(path.join(relay.dir, "data/archive/totals.json"), "utf8")).emails).toBe(result.archivedMails);
+  expect(fs.readdirSync(path.join(relay.dir, "data/archive")).filter((f) => f.endsWith(".jsonl")).length).toBe(
+    result.archivedSegments,
+  );
+  expect(JSON.parse(fs.readFileSync(path.join(relay.dir, "data/archive/totals.json"), "utf8")).emails).toBe(
+    result.archivedMails,
+  );
   expect(fs.readdirSync(path.join(relay.dir, "data/spool")).length).toBeLessThan(liveBefore);
   expect(relay.spool.index.get(sent)).toBeUndefined();
   expect(relay.spool.index.get(failed)?.state).toBe("failed");
   expect(fs.existsSync(blob(sentBlob))).toBe(false);
   expect(fs.existsSync(blob(failedBlob))).toBe(true);
-  const archived = fs.readdirSync(path.join(relay.dir, "data/archive")).filter((f) => f.endsWith(".jsonl")).map((f) => fs.readFileSync(path.join(relay.dir, "data/archive", f), "utf8")).join("");
+  const archived = fs
+    .readdirSync(path.join(relay.dir, "data/archive"))
+    .filter((f) => f.endsWith(".jsonl"))
+    .map((f) => fs.readFileSync(path.join(relay.dir, "data/archive", f), "utf8"))
+    .join("");
   expect(archived).toContain(`"id":"${sent}"`);
   expect(archived).toContain('"archived":true');
   expect(archived).not.toContain(sentBlob.toString("base64").slice(0, 40));

@@ -8,7 +8,8 @@ import { get, post } from "../helpers/http.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
-const form = (title: string) => new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
+const form = (title: string) =>
+  new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
 const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
 
 async function sendAndWait(url: string, dir: string, title: string): Promise<string> {
@@ -54,7 +55,11 @@ describe("serve", () => {
   it("recovers a torn tail and a corrupt middle line without crashing", async () => {
     const dir = tmpDir();
     const relay = await startRelay({ cwd: dir });
-    const ids = [await sendAndWait(relay.url, dir, "one"), await sendAndWait(relay.url, dir, "two"), await sendAndWait(relay.url, dir, "three")];
+    const ids = [
+      await sendAndWait(relay.url, dir, "one"),
+      await sendAndWait(relay.url, dir, "two"),
+      await sendAndWait(relay.url, dir, "three"),
+    ];
     await relay.stop();
     const segment = path.join(dir, "data/spool/000001.jsonl");
     const lines = fs.readFileSync(segment, "utf8").split("\n");
@@ -80,7 +85,12 @@ describe("serve", () => {
 describe("commands", () => {
   it("check-config prints the effective config with secrets masked", () => {
     const dir = tmpDir();
-    writeConfig(dir, ["server:", "  tokens:", '    - { name: crm, token: "${CRM_TOKEN}" }', "spool:", "  dir: ./spool-here"].join("\n"));
+    writeConfig(
+      dir,
+      ["server:", "  tokens:", '    - { name: crm, token: "${CRM_TOKEN}" }', "spool:", "  dir: ./spool-here"].join(
+        "\n",
+      ),
+    );
     const result = runCli(["check-config", "-c", "app.yaml"], dir, { CRM_TOKEN: "very-secret-token-value" });
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
@@ -107,7 +117,14 @@ describe("commands", () => {
 
   it("--help works on every command", () => {
     const dir = tmpDir();
-    for (const args of [["--help"], ["serve", "--help"], ["spool", "--help"], ["spool", "ls", "--help"], ["spool", "show", "--help"], ["check-config", "--help"]]) {
+    for (const args of [
+      ["--help"],
+      ["serve", "--help"],
+      ["spool", "--help"],
+      ["spool", "ls", "--help"],
+      ["spool", "show", "--help"],
+      ["check-config", "--help"],
+    ]) {
       const result = runCli(args, dir);
       expect(result.code, args.join(" ")).toBe(0);
       expect(result.stdout).toContain("Usage:");
@@ -121,7 +138,12 @@ describe("commands", () => {
     const second = await sendAndWait(relay.url, dir, "second ✓");
     const live = runCli(["spool", "ls", "--json"], dir);
     expect(live.code).toBe(0);
-    expect(live.stdout.trim().split("\n").map((l) => JSON.parse(l).id)).toEqual([second, first]);
+    expect(
+      live.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).id),
+    ).toEqual([second, first]);
     await relay.stop();
     const ls = runCli(["spool", "ls", "--state", "sent", "--since", "1h"], dir);
     expect(ls.stdout).toContain("second ✓");

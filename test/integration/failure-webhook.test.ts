@@ -37,11 +37,19 @@ it("POSTs {id, state, recipients} once when a mail ends failed", async () => {
     await sink.close();
     hook.close();
   });
-  const answer = await post(relay.url, new URLSearchParams({ title: "t", content: "c", receiver: "gone@example.com" }).toString(), { "content-type": "application/x-www-form-urlencoded" });
+  const answer = await post(
+    relay.url,
+    new URLSearchParams({ title: "t", content: "c", receiver: "gone@example.com" }).toString(),
+    { "content-type": "application/x-www-form-urlencoded" },
+  );
   const id = answer.body.data.id;
   await relay.waitForState(id, ["failed"]);
   await waitFor(() => received.length === 1, 5_000, "the webhook retry");
-  expect(received[0]).toMatchObject({ id, state: "failed", recipients: [{ address: "gone@example.com", state: "failed-permanent" }] });
+  expect(received[0]).toMatchObject({
+    id,
+    state: "failed",
+    recipients: [{ address: "gone@example.com", state: "failed-permanent" }],
+  });
   expect(received[0].recipients[0].lastError).toContain("550");
   expect(calls).toBe(2);
 }, 15_000);

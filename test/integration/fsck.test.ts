@@ -12,11 +12,24 @@ import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
 const sha = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
-const jsonLines = (text: string) => text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; file: string; offset?: number; severity: string });
-const found = (text: string) => jsonLines(text).map((p) => `${p.kind} ${p.file}${p.offset === undefined ? "" : `@${p.offset}`}`).sort();
+const jsonLines = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { kind: string; file: string; offset?: number; severity: string });
+const found = (text: string) =>
+  jsonLines(text)
+    .map((p) => `${p.kind} ${p.file}${p.offset === undefined ? "" : `@${p.offset}`}`)
+    .sort();
 
 async function sendWithFile(url: string, dir: string, title: string, bytes: Buffer): Promise<string> {
-  const body = JSON.stringify({ title, content: "<p>x</p>", receiver: "a@example.com", attachment: [{ filename: "f.bin", content: bytes.toString("base64") }] });
+  const body = JSON.stringify({
+    title,
+    content: "<p>x</p>",
+    receiver: "a@example.com",
+    attachment: [{ filename: "f.bin", content: bytes.toString("base64") }],
+  });
   const answer = await post(url, body, { "content-type": "application/json" });
   expect(answer.status).toBe(200);
   const id = answer.body.data.id as string;
@@ -60,7 +73,12 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
   const target = lines.findIndex((l) => l.includes(`"id":"${ids[1]}"`) && l.includes('"type":"outcome"'));
   expect(target).toBeGreaterThan(0);
   expect(target).toBeLessThan(lines.length - 1);
-  const flippedOffset = Buffer.byteLength(lines.slice(0, target).map((l) => `${l}\n`).join(""));
+  const flippedOffset = Buffer.byteLength(
+    lines
+      .slice(0, target)
+      .map((l) => `${l}\n`)
+      .join(""),
+  );
   const flipped = lines[target]!.replace("written", "wrItten");
   expect(flipped).not.toBe(lines[target]);
   const torn = '{"v":1,"type":"accepted","id":"torn';
@@ -90,7 +108,10 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
   expect(textLines).toHaveLength(expected.length);
   for (const problem of expected) {
     const [kind, where] = problem.split(" ");
-    expect(textLines.some((l) => l.startsWith(`${kind} ${where}: `)), problem).toBe(true);
+    expect(
+      textLines.some((l) => l.startsWith(`${kind} ${where}: `)),
+      problem,
+    ).toBe(true);
   }
   expect(text.stderr).toContain("8 problem(s)");
   const json = runCli(["fsck", "--json"], dir);
@@ -99,14 +120,23 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
 
   const repair = runCli(["fsck", "--repair"], dir);
   expect(repair.code, repair.stdout + repair.stderr).toBe(1);
-  expect(repair.stdout).toContain(`repaired corrupt-line spool/000001.jsonl@${flippedOffset}: quarantined to corrupt/000001.jsonl@${flippedOffset}`);
+  expect(repair.stdout).toContain(
+    `repaired corrupt-line spool/000001.jsonl@${flippedOffset}: quarantined to corrupt/000001.jsonl@${flippedOffset}`,
+  );
   expect(repair.stdout).toContain(`repaired orphan-blob blobs/${sha("stray")}: moved to corrupt/blobs/${sha("stray")}`);
   expect(fs.readFileSync(path.join(data, `corrupt/000001.jsonl@${flippedOffset}`), "utf8")).toBe(`${flipped}\n`);
-  expect(fs.readFileSync(path.join(data, `corrupt/000001.jsonl@${flippedOffset}.reason.txt`), "utf8")).toContain("crc mismatch");
+  expect(fs.readFileSync(path.join(data, `corrupt/000001.jsonl@${flippedOffset}.reason.txt`), "utf8")).toContain(
+    "crc mismatch",
+  );
   expect(fs.readFileSync(path.join(data, `corrupt/000001.jsonl@${tornOffset}`), "utf8")).toBe(torn);
   // every line but the damaged one is still there, byte for byte, including all four accepted records
   const repaired = fs.readFileSync(segment, "utf8");
-  expect(repaired).toBe(lines.filter((_, i) => i !== target).map((l) => `${l}\n`).join(""));
+  expect(repaired).toBe(
+    lines
+      .filter((_, i) => i !== target)
+      .map((l) => `${l}\n`)
+      .join(""),
+  );
   for (const line of accepted) expect(repaired).toContain(`${line}\n`);
   expect(fs.existsSync(path.join(data, "blobs/.tmp-x"))).toBe(false);
   expect(fs.existsSync(path.join(data, "outbox/x.eml.tmp"))).toBe(false);
@@ -114,7 +144,11 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
   expect(fs.readFileSync(path.join(data, "corrupt/blobs", sha("stray")), "utf8")).toBe("stray");
   expect(fs.statSync(blob(2)).size).toBe(100); // a referenced blob is never touched, even a damaged one
   expect(fs.readFileSync(blob(3))).toEqual(altered);
-  const remaining = [`missing-blob blobs/${sha(files[0]!)}`, `blob-size blobs/${sha(files[2]!)}`, `blob-sha256 blobs/${sha(files[3]!)}`].sort();
+  const remaining = [
+    `missing-blob blobs/${sha(files[0]!)}`,
+    `blob-size blobs/${sha(files[2]!)}`,
+    `blob-sha256 blobs/${sha(files[3]!)}`,
+  ].sort();
   const after = runCli(["fsck", "--json"], dir);
   expect(after.code).toBe(1);
   expect(found(after.stdout)).toEqual(remaining);
@@ -135,14 +169,38 @@ it("reads archive/ for orphans, keeps a newer version's line and the blobs it na
   const data = path.join(dir, "elsewhere");
   for (const sub of ["spool", "archive", "blobs"]) fs.mkdirSync(path.join(data, sub), { recursive: true });
   const ts = "2026-01-02T03:04:05.000Z";
-  const mail = (attachments: unknown[]) => ({ subject: "s", html: "<p>h</p>", to: [{ address: "a@example.com" }], cc: [], bcc: [], attachments, messageId: "<m@localhost>" });
+  const mail = (attachments: unknown[]) => ({
+    subject: "s",
+    html: "<p>h</p>",
+    to: [{ address: "a@example.com" }],
+    cc: [],
+    bcc: [],
+    attachments,
+    messageId: "<m@localhost>",
+  });
   const archivedSha = sha("archived bytes");
   const newerSha = sha("newer bytes");
   const line = (record: object) => encodeRecord(record as SpoolRecord);
   const archivedMail = "01JARCHIVED000000000000000";
-  const archivedLine = line({ v: 1, type: "accepted", id: archivedMail, ts, client: "ip:127.0.0.1", mail: mail([{ filename: "a.bin", contentType: "application/octet-stream", size: 14, sha256: archivedSha, archived: true }]) });
+  const archivedLine = line({
+    v: 1,
+    type: "accepted",
+    id: archivedMail,
+    ts,
+    client: "ip:127.0.0.1",
+    mail: mail([
+      { filename: "a.bin", contentType: "application/octet-stream", size: 14, sha256: archivedSha, archived: true },
+    ]),
+  });
   const damagedSha = sha("damaged mail's bytes");
-  const damaged = line({ v: 1, type: "accepted", id: "01JDAMAGED0000000000000000", ts, client: "ip:127.0.0.1", mail: mail([{ filename: "d.bin", contentType: "application/octet-stream", size: 20, sha256: damagedSha }]) }).replace('"subject":"s"', '"subject":"S"');
+  const damaged = line({
+    v: 1,
+    type: "accepted",
+    id: "01JDAMAGED0000000000000000",
+    ts,
+    client: "ip:127.0.0.1",
+    mail: mail([{ filename: "d.bin", contentType: "application/octet-stream", size: 20, sha256: damagedSha }]),
+  }).replace('"subject":"s"', '"subject":"S"');
   const archive = path.join(data, "archive/000001.jsonl");
   fs.writeFileSync(archive, archivedLine + damaged);
   const damagedAt = Buffer.byteLength(archivedLine);
@@ -188,5 +246,7 @@ it("reads archive/ for orphans, keeps a newer version's line and the blobs it na
   fs.rmSync(path.join(data, "blobs", newerSha));
   const warned = runCli(["fsck", "-c", "app.yaml"], dir);
   expect(warned.code, warned.stdout + warned.stderr).toBe(0);
-  expect(warned.stdout.trim()).toBe(`warning: orphan-record spool/000002.jsonl@${orphanAt}: cancel record of mail 01JNOBODY00000000000000000, which has no accepted record in spool/ or archive/`);
+  expect(warned.stdout.trim()).toBe(
+    `warning: orphan-record spool/000002.jsonl@${orphanAt}: cancel record of mail 01JNOBODY00000000000000000, which has no accepted record in spool/ or archive/`,
+  );
 });

@@ -16,7 +16,18 @@ let relay: RelayProcess;
 
 beforeAll(async () => {
   dir = tmpDir();
-  writeConfig(dir, ["server:", "  maxBodyBytes: 1048576", "delivery:", "  maxRecipients: 5", "  from: relay@example.org", "spool:", "  inlineMaxBytes: 4096"].join("\n"));
+  writeConfig(
+    dir,
+    [
+      "server:",
+      "  maxBodyBytes: 1048576",
+      "delivery:",
+      "  maxRecipients: 5",
+      "  from: relay@example.org",
+      "spool:",
+      "  inlineMaxBytes: 4096",
+    ].join("\n"),
+  );
   relay = await startRelay({ cwd: dir });
 });
 afterAll(async () => {
@@ -36,7 +47,13 @@ describe("POST /api/email/send", () => {
     const answer = await post(
       relay.url,
       sendForm(
-        { title: "月报 — résumé ✓", content: "<p>Grüße <b>报告</b></p>", sender_name: "Jörg Müller", receiver: "a@example.com,b@example.com", receiver_name: "Ann Ö,比尔" },
+        {
+          title: "月报 — résumé ✓",
+          content: "<p>Grüße <b>报告</b></p>",
+          sender_name: "Jörg Müller",
+          receiver: "a@example.com,b@example.com",
+          receiver_name: "Ann Ö,比尔",
+        },
         [
           { filename: "报告 résumé.pdf", type: "application/pdf", data: pdf },
           { filename: "raw.bin", type: "application/x-custom-type", data: small },
@@ -92,7 +109,15 @@ describe("POST /api/email/send", () => {
     const data = Buffer.from("hello, json ✓");
     const answer = await post(
       relay.url,
-      JSON.stringify({ title: "json", content: "<i>j</i>", receiver: "d@example.com", cc: "e@example.com", bcc: "f@example.com", reply_to: "r@example.com", attachment: [{ filename: "n.txt", content: data.toString("base64"), contentType: "text/plain" }] }),
+      JSON.stringify({
+        title: "json",
+        content: "<i>j</i>",
+        receiver: "d@example.com",
+        cc: "e@example.com",
+        bcc: "f@example.com",
+        reply_to: "r@example.com",
+        attachment: [{ filename: "n.txt", content: data.toString("base64"), contentType: "text/plain" }],
+      }),
       { "content-type": "application/json" },
     );
     expect(answer.status).toBe(200);
@@ -102,13 +127,19 @@ describe("POST /api/email/send", () => {
     expect(mail.headers.has("bcc")).toBe(false);
     expect(mail.attachments[0]!.content.equals(data)).toBe(true);
     const status = await get(relay.url, `/api/email/${answer.body.data.id}`);
-    expect(status.body.data.recipients.map((r: { address: string; kind: string }) => `${r.kind}:${r.address}`)).toEqual(["to:d@example.com", "cc:e@example.com", "bcc:f@example.com"]);
+    expect(status.body.data.recipients.map((r: { address: string; kind: string }) => `${r.kind}:${r.address}`)).toEqual(
+      ["to:d@example.com", "cc:e@example.com", "bcc:f@example.com"],
+    );
   });
 
   it("accepts an urlencoded form", async () => {
-    const answer = await post(relay.url, new URLSearchParams({ title: "form é", content: "<p>f</p>", receiver: "g@example.com" }).toString(), {
-      "content-type": "application/x-www-form-urlencoded",
-    });
+    const answer = await post(
+      relay.url,
+      new URLSearchParams({ title: "form é", content: "<p>f</p>", receiver: "g@example.com" }).toString(),
+      {
+        "content-type": "application/x-www-form-urlencoded",
+      },
+    );
     expect(answer.status).toBe(200);
     expect((await deliveredEml(answer.body.data.id)).subject).toBe("form é");
   });
@@ -127,29 +158,93 @@ describe("POST /api/email/send", () => {
 describe("bad input", () => {
   const multipart = (fields: Record<string, string>, files?: Parameters<typeof sendForm>[1]) => sendForm(fields, files);
   const ok = { title: "t", content: "<p>c</p>", receiver: "a@example.com" };
-  const json = (value: unknown) => ({ body: typeof value === "string" ? value : JSON.stringify(value), headers: { "content-type": "application/json" } });
+  const json = (value: unknown) => ({
+    body: typeof value === "string" ? value : JSON.stringify(value),
+    headers: { "content-type": "application/json" },
+  });
   const cases: { name: string; body: BodyInit; headers?: Record<string, string>; status: number; field: string }[] = [
-    { name: "missing title", body: multipart({ content: "c", receiver: "a@example.com" }), status: 400, field: "title" },
-    { name: "missing content", body: multipart({ title: "t", receiver: "a@example.com" }), status: 400, field: "content" },
+    {
+      name: "missing title",
+      body: multipart({ content: "c", receiver: "a@example.com" }),
+      status: 400,
+      field: "title",
+    },
+    {
+      name: "missing content",
+      body: multipart({ title: "t", receiver: "a@example.com" }),
+      status: 400,
+      field: "content",
+    },
     { name: "missing receiver", body: multipart({ title: "t", content: "c" }), status: 400, field: "receiver" },
-    { name: "invalid receiver", body: multipart({ ...ok, receiver: "a@example.com,not-an-address" }), status: 400, field: "receiver" },
-    { name: "display name in receiver", body: multipart({ ...ok, receiver: "Bob <b@example.com>" }), status: 400, field: "receiver" },
-    { name: "too many recipients", body: multipart({ ...ok, receiver: "a@x.io,b@x.io,c@x.io", cc: "d@x.io,e@x.io", bcc: "f@x.io" }), status: 400, field: "receiver" },
+    {
+      name: "invalid receiver",
+      body: multipart({ ...ok, receiver: "a@example.com,not-an-address" }),
+      status: 400,
+      field: "receiver",
+    },
+    {
+      name: "display name in receiver",
+      body: multipart({ ...ok, receiver: "Bob <b@example.com>" }),
+      status: 400,
+      field: "receiver",
+    },
+    {
+      name: "too many recipients",
+      body: multipart({ ...ok, receiver: "a@x.io,b@x.io,c@x.io", cc: "d@x.io,e@x.io", bcc: "f@x.io" }),
+      status: 400,
+      field: "receiver",
+    },
     { name: "CR/LF in title", body: multipart({ ...ok, title: "a\r\nBcc: evil@x.io" }), status: 400, field: "title" },
     { name: "NUL in sender_name", body: multipart({ ...ok, sender_name: "a\0b" }), status: 400, field: "sender_name" },
-    { name: "LF in receiver_name", body: multipart({ ...ok, receiver_name: "a\nb" }), status: 400, field: "receiver_name" },
-    { name: "more names than receivers", body: multipart({ ...ok, receiver_name: "A,B" }), status: 400, field: "receiver_name" },
+    {
+      name: "LF in receiver_name",
+      body: multipart({ ...ok, receiver_name: "a\nb" }),
+      status: 400,
+      field: "receiver_name",
+    },
+    {
+      name: "more names than receivers",
+      body: multipart({ ...ok, receiver_name: "A,B" }),
+      status: 400,
+      field: "receiver_name",
+    },
     { name: "invalid cc", body: multipart({ ...ok, cc: "x@" }), status: 400, field: "cc" },
     { name: "invalid bcc", body: multipart({ ...ok, bcc: "@x.io" }), status: 400, field: "bcc" },
     { name: "two reply_to", body: multipart({ ...ok, reply_to: "a@x.io,b@x.io" }), status: 400, field: "reply_to" },
-    { name: "path in file name", body: multipart(ok, [{ filename: "../../etc/passwd", type: "text/plain", data: Buffer.from("x") }]), status: 400, field: "attachment[0].filename" },
-    { name: "file under another field", body: multipart(ok, [{ name: "upload", filename: "a.txt", type: "text/plain", data: Buffer.from("x") }]), status: 400, field: "upload" },
+    {
+      name: "path in file name",
+      body: multipart(ok, [{ filename: "../../etc/passwd", type: "text/plain", data: Buffer.from("x") }]),
+      status: 400,
+      field: "attachment[0].filename",
+    },
+    {
+      name: "file under another field",
+      body: multipart(ok, [{ name: "upload", filename: "a.txt", type: "text/plain", data: Buffer.from("x") }]),
+      status: 400,
+      field: "upload",
+    },
     { name: "malformed JSON", ...json('{"title": "t",'), status: 400, field: "body" },
     { name: "JSON array body", ...json([1, 2]), status: 400, field: "body" },
     { name: "JSON wrong type", ...json({ ...ok, title: 5 }), status: 400, field: "title" },
-    { name: "JSON attachment not base64", ...json({ ...ok, attachment: [{ filename: "a", content: "%%%" }] }), status: 400, field: "attachment[0].content" },
-    { name: "JSON attachment bad type", ...json({ ...ok, attachment: [{ filename: "a", content: "eA==", contentType: "text/plain\r\nX: y" }] }), status: 400, field: "attachment[0].contentType" },
-    { name: "multipart without boundary", body: "--x\r\n", headers: { "content-type": "multipart/form-data" }, status: 400, field: "Content-Type" },
+    {
+      name: "JSON attachment not base64",
+      ...json({ ...ok, attachment: [{ filename: "a", content: "%%%" }] }),
+      status: 400,
+      field: "attachment[0].content",
+    },
+    {
+      name: "JSON attachment bad type",
+      ...json({ ...ok, attachment: [{ filename: "a", content: "eA==", contentType: "text/plain\r\nX: y" }] }),
+      status: 400,
+      field: "attachment[0].contentType",
+    },
+    {
+      name: "multipart without boundary",
+      body: "--x\r\n",
+      headers: { "content-type": "multipart/form-data" },
+      status: 400,
+      field: "Content-Type",
+    },
     {
       name: "truncated multipart",
       body: '--bb\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--bb\r\nContent-Disposition: form-data; name="attachment[]"; filename="a.txt"\r\n\r\nhalf',
@@ -157,7 +252,13 @@ describe("bad input", () => {
       status: 400,
       field: "body",
     },
-    { name: "unsupported content type", body: "hello", headers: { "content-type": "text/plain" }, status: 415, field: "Content-Type" },
+    {
+      name: "unsupported content type",
+      body: "hello",
+      headers: { "content-type": "text/plain" },
+      status: 415,
+      field: "Content-Type",
+    },
   ];
 
   it.each(cases)("$name → $status naming $field, nothing written", async ({ body, headers, status, field }) => {

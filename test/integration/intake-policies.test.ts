@@ -14,7 +14,8 @@ afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
 });
 
-const form = (fields: Record<string, string>) => new URLSearchParams({ title: "t", content: "<p>c</p>", receiver: "a@example.com", ...fields }).toString();
+const form = (fields: Record<string, string>) =>
+  new URLSearchParams({ title: "t", content: "<p>c</p>", receiver: "a@example.com", ...fields }).toString();
 const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
 
 describe("quotas", () => {
@@ -42,7 +43,9 @@ describe("Idempotency-Key", () => {
   it("returns the first answer for a repeat, queues nothing new, and delivers once", async () => {
     const sink = await startSmtpSink();
     sinks.push(sink);
-    const relay = await startInProcess(["delivery:", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"));
+    const relay = await startInProcess(
+      ["delivery:", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"),
+    );
     relays.push(relay);
     const headers = { ...formHeaders, "idempotency-key": "order-42" };
     const first = await post(relay.url, form({ title: "order 42" }), headers);
@@ -55,7 +58,10 @@ describe("Idempotency-Key", () => {
     expect(relay.spool.index.size).toBe(1);
     const different = await post(relay.url, form({ title: "another order" }), headers);
     expect(different.status).toBe(409);
-    const otherKey = await post(relay.url, form({ title: "order 42" }), { ...formHeaders, "idempotency-key": "order-43" });
+    const otherKey = await post(relay.url, form({ title: "order 42" }), {
+      ...formHeaders,
+      "idempotency-key": "order-43",
+    });
     expect(otherKey.body.data.id).not.toBe(first.body.data.id);
     const tooLong = await post(relay.url, form({}), { ...formHeaders, "idempotency-key": "x".repeat(257) });
     expect(tooLong.status).toBe(400);

@@ -19,14 +19,18 @@ afterEach(async () => {
 
 const form = (title = "t") => new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
 const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
-const metricValue = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"=]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+const metricValue = (text: string, name: string) =>
+  Number(new RegExp(`^${name.replace(/[{}"=]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
 
 describe("/metrics", () => {
   it("counts intake, rejections, commits and delivery, and keeps JSON totals across a restart", async () => {
     const relay = await startInProcess("");
     const sent = await post(relay.url, form(), formHeaders);
     await relay.waitForState(sent.body.data.id, ["sent"]);
-    expect((await post(relay.url, new URLSearchParams({ title: "no receiver", content: "c" }).toString(), formHeaders)).status).toBe(400);
+    expect(
+      (await post(relay.url, new URLSearchParams({ title: "no receiver", content: "c" }).toString(), formHeaders))
+        .status,
+    ).toBe(400);
     const text = await (await fetch(`${relay.url}/metrics`)).text();
     expect(metricValue(text, "mailspool_accepted_total")).toBe(1);
     expect(metricValue(text, 'mailspool_rejected_total{reason="invalid_param"}')).toBe(1);
@@ -41,7 +45,10 @@ describe("/metrics", () => {
     await relay.stop();
     const restarted = await startInProcess("", {}, relay.dir);
     relays.push(restarted);
-    expect(await (await fetch(`${restarted.url}/metrics?format=json`)).json()).toMatchObject({ total_emails: 1, successful_emails: 1 });
+    expect(await (await fetch(`${restarted.url}/metrics?format=json`)).json()).toMatchObject({
+      total_emails: 1,
+      successful_emails: 1,
+    });
   });
 
   it("is refused outside admin.allow", async () => {
@@ -57,7 +64,15 @@ describe("alerts", () => {
     sinks.push(sink);
     let now = Date.now();
     const relay = await startInProcess(
-      ["alerts:", "  oldestQueuedMinutes: 30", "  failureRatePercent: 0", "delivery:", "  retry: { attempts: 5, baseSeconds: 600, maxSeconds: 600 }", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"),
+      [
+        "alerts:",
+        "  oldestQueuedMinutes: 30",
+        "  failureRatePercent: 0",
+        "delivery:",
+        "  retry: { attempts: 5, baseSeconds: 600, maxSeconds: 600 }",
+        "  upstreams:",
+        upstreamYaml([{ name: "sink", port: sink.port }]),
+      ].join("\n"),
       { clock: { now: () => now } },
     );
     relays.push(relay);
@@ -88,7 +103,11 @@ describe("SIGHUP", () => {
       expect((await post(relay.url, form(), auth("first-token-0123456789"))).status).toBe(200);
       writeConfig(dir, tokens("second-token-0123456789"));
       relay.child.kill("SIGHUP");
-      await waitFor(async () => (await post(relay.url, form(), auth("second-token-0123456789"))).status === 200, 5_000, "the new token");
+      await waitFor(
+        async () => (await post(relay.url, form(), auth("second-token-0123456789"))).status === 200,
+        5_000,
+        "the new token",
+      );
       expect((await post(relay.url, form(), auth("first-token-0123456789"))).status).toBe(401);
       writeConfig(dir, "server:\n  tokens: nonsense");
       relay.child.kill("SIGHUP");
@@ -115,6 +134,8 @@ describe("SIGHUP", () => {
     expect(first.messages.map((m) => m.raw.toString().includes("Subject: before"))).toEqual([true]);
     expect(second.messages.map((m) => m.raw.toString().includes("Subject: after"))).toEqual([true]);
     fs.writeFileSync(path.join(relay.dir, "app.yaml"), `${yaml(second.port)}\n  workers: 9`);
-    expect(() => relay.reload(loadConfig({ cwd: relay.dir, env: { MAILSPOOL_LISTEN: "127.0.0.1:0" } }))).toThrow(/delivery.workers/);
+    expect(() => relay.reload(loadConfig({ cwd: relay.dir, env: { MAILSPOOL_LISTEN: "127.0.0.1:0" } }))).toThrow(
+      /delivery.workers/,
+    );
   });
 });

@@ -38,24 +38,37 @@ async function start(sink: SmtpSink, extra: string[] = [], dir?: string) {
 }
 
 async function send(relay: InProcessRelay, receiver: string) {
-  const answer = await post(relay.url, new URLSearchParams({ title: "ops", content: "<p>x</p>", receiver }).toString(), { "content-type": "application/x-www-form-urlencoded" });
+  const answer = await post(
+    relay.url,
+    new URLSearchParams({ title: "ops", content: "<p>x</p>", receiver }).toString(),
+    { "content-type": "application/x-www-form-urlencoded" },
+  );
   expect(answer.status).toBe(200);
   return answer.body.data.id as string;
 }
 
-const reject = (codes: Record<string, number>) => (address: string) => (codes[address] ? { code: codes[address]!, message: codes[address]! >= 500 ? "no such user" : "busy, later" } : undefined);
+const reject = (codes: Record<string, number>) => (address: string) =>
+  codes[address]
+    ? { code: codes[address]!, message: codes[address]! >= 500 ? "no such user" : "busy, later" }
+    : undefined;
 const sentTo = (sink: SmtpSink, address: string) => sink.messages.filter((m) => m.to.includes(address)).length;
 
 describe("failed spool", () => {
   it("a seconds-level rescan re-drives the transient failure and leaves the permanent one", async () => {
     const codes: Record<string, number> = { "soft@example.com": 451, "hard@example.com": 550 };
-    const { sink, relay } = await setup({ onRcpt: reject(codes) }, ["failed:", '  rescan: "*/1 * * * * *"', "  maxAgeHours: 1"]);
+    const { sink, relay } = await setup({ onRcpt: reject(codes) }, [
+      "failed:",
+      '  rescan: "*/1 * * * * *"',
+      "  maxAgeHours: 1",
+    ]);
     const id = await send(relay, "ok@example.com,soft@example.com,hard@example.com");
     await relay.waitForState(id, ["partial"]);
     delete codes["soft@example.com"];
     await waitFor(() => sentTo(sink, "soft@example.com") === 1, 5_000, "the rescan to deliver soft@");
     const status = await relay.waitForState(id, ["partial"]);
-    expect(Object.fromEntries(status.recipients.map((r: { address: string; state: string }) => [r.address, r.state]))).toEqual({
+    expect(
+      Object.fromEntries(status.recipients.map((r: { address: string; state: string }) => [r.address, r.state])),
+    ).toEqual({
       "ok@example.com": "sent",
       "soft@example.com": "sent",
       "hard@example.com": "failed-permanent",
@@ -84,7 +97,11 @@ describe("replay and cancel", () => {
     expect(sentTo(sink, "ok@example.com")).toBe(1);
     expect(sink.messages.at(-1)!.raw.toString()).toContain(`Message-ID: <${id}@example.org>`);
     expect(fs.readdirSync(path.join(relay.dir, "data/pickup")).filter((n) => n.endsWith(".json"))).toEqual([]);
-    await waitFor(() => !fs.readFileSync(path.join(relay.dir, "data/failed/failed.jsonl"), "utf8").includes(id), 5_000, "failed.jsonl without the mail");
+    await waitFor(
+      () => !fs.readFileSync(path.join(relay.dir, "data/failed/failed.jsonl"), "utf8").includes(id),
+      5_000,
+      "failed.jsonl without the mail",
+    );
   });
 
   it("replay while the server is stopped is delivered at the next start", async () => {
@@ -106,7 +123,15 @@ describe("replay and cancel", () => {
   it("cancel stops a deferred mail for good (CLI) and the admin API cancels another", async () => {
     const sink = await startSmtpSink({ onRcpt: () => ({ code: 451, message: "later" }) });
     sinks.push(sink);
-    const slow = await startInProcess(["delivery:", "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"), { pickupIntervalMs: 50 });
+    const slow = await startInProcess(
+      [
+        "delivery:",
+        "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }",
+        "  upstreams:",
+        upstreamYaml([{ name: "sink", port: sink.port }]),
+      ].join("\n"),
+      { pickupIntervalMs: 50 },
+    );
     relays.push(slow);
     const first = await send(slow, "a@example.com");
     const second = await send(slow, "b@example.com");
@@ -131,12 +156,19 @@ describe("replay and cancel", () => {
     for (const id of ids) await relay.waitForState(id, ["failed"]);
     delete codes["a@example.com"];
     delete codes["b@example.com"];
-    const answer = await fetch(`${relay.url}/admin/retry-failed`, { method: "POST", body: JSON.stringify({ since: "1h" }), headers: { "content-type": "application/json" } });
+    const answer = await fetch(`${relay.url}/admin/retry-failed`, {
+      method: "POST",
+      body: JSON.stringify({ since: "1h" }),
+      headers: { "content-type": "application/json" },
+    });
     expect(answer.status).toBe(200);
     expect((await answer.json()).data.count).toBe(2);
     for (const id of ids) await relay.waitForState(id, ["sent"]);
     expect(sink.messages).toHaveLength(2);
-    const bad = await fetch(`${relay.url}/admin/retry-failed`, { method: "POST", body: JSON.stringify({ since: "yesterday-ish" }) });
+    const bad = await fetch(`${relay.url}/admin/retry-failed`, {
+      method: "POST",
+      body: JSON.stringify({ since: "yesterday-ish" }),
+    });
     expect(bad.status).toBe(400);
   });
 });
@@ -148,7 +180,15 @@ describe("pickup directory", () => {
     fs.writeFileSync(path.join(pickup, "later.json.tmp"), '{"title":"no"}');
     fs.writeFileSync(path.join(pickup, ".hidden.json"), '{"title":"no"}');
     fs.writeFileSync(path.join(pickup, "bad.json"), JSON.stringify({ title: "no receiver", content: "x" }));
-    fs.writeFileSync(path.join(pickup, "hello.json"), JSON.stringify({ title: "by hand", content: "<p>hand</p>", receiver: "hand@example.com", attachment: [{ filename: "a.txt", content: "aGk=" }] }));
+    fs.writeFileSync(
+      path.join(pickup, "hello.json"),
+      JSON.stringify({
+        title: "by hand",
+        content: "<p>hand</p>",
+        receiver: "hand@example.com",
+        attachment: [{ filename: "a.txt", content: "aGk=" }],
+      }),
+    );
     await sink.waitForMessages(1);
     expect(sink.messages[0]!.raw.toString()).toContain("Subject: by hand");
     await waitFor(() => fs.existsSync(path.join(pickup, "rejected/bad.json.reason.txt")), 5_000, "the rejection");
@@ -191,7 +231,11 @@ describe("pause", () => {
 describe("admin access", () => {
   it("refuses the admin API to a client outside admin.allow", async () => {
     const dir = tmpDir();
-    const relay = await startInProcess(['server:\n  allow: ["127.0.0.0/8"]', 'admin:\n  allow: ["10.0.0.0/8"]'].join("\n"), {}, dir);
+    const relay = await startInProcess(
+      ['server:\n  allow: ["127.0.0.0/8"]', 'admin:\n  allow: ["10.0.0.0/8"]'].join("\n"),
+      {},
+      dir,
+    );
     relays.push(relay);
     expect((await fetch(`${relay.url}/admin/pause`, { method: "POST" })).status).toBe(403);
   });

@@ -13,19 +13,29 @@ describe.each(["binary", "node"] as const)("slow clients (%s)", (runtime) => {
     const sockets: net.Socket[] = [];
     try {
       await Promise.all(
-        Array.from({ length: 300 }, () => new Promise<void>((resolve) => {
-          const socket = net.connect(Number(port), hostname, () => {
-            socket.write("POST /api/email/send HTTP/1.1\r\nHost: relay\r\nContent-Ty");
-            resolve();
-          });
-          socket.on("error", () => resolve());
-          sockets.push(socket);
-        })),
+        Array.from(
+          { length: 300 },
+          () =>
+            new Promise<void>((resolve) => {
+              const socket = net.connect(Number(port), hostname, () => {
+                socket.write("POST /api/email/send HTTP/1.1\r\nHost: relay\r\nContent-Ty");
+                resolve();
+              });
+              socket.on("error", () => resolve());
+              sockets.push(socket);
+            }),
+        ),
       );
       const started = Date.now();
-      const answer = await post(relay.url, new URLSearchParams({ title: "t", content: "c", receiver: "a@example.com" }).toString(), { "content-type": "application/x-www-form-urlencoded" });
+      const answer = await post(
+        relay.url,
+        new URLSearchParams({ title: "t", content: "c", receiver: "a@example.com" }).toString(),
+        { "content-type": "application/x-www-form-urlencoded" },
+      );
       expect(answer.status).toBe(200);
-      console.log(`slow clients (${runtime}): a send with 300 half-header connections open answered in ${Date.now() - started} ms`);
+      console.log(
+        `slow clients (${runtime}): a send with 300 half-header connections open answered in ${Date.now() - started} ms`,
+      );
     } finally {
       for (const socket of sockets) socket.destroy();
       expect(await relay.stop()).toBe(0);

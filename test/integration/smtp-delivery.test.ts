@@ -40,7 +40,11 @@ async function relay(upstreams: Parameters<typeof upstreamYaml>[0], extra: strin
 }
 
 async function send(r: InProcessRelay, fields: Record<string, string>) {
-  const answer = await post(r.url, new URLSearchParams({ title: "hello", content: "<p>hi</p>", ...fields }).toString(), { "content-type": "application/x-www-form-urlencoded" });
+  const answer = await post(
+    r.url,
+    new URLSearchParams({ title: "hello", content: "<p>hi</p>", ...fields }).toString(),
+    { "content-type": "application/x-www-form-urlencoded" },
+  );
   expect(answer.status).toBe(200);
   return answer.body.data.id as string;
 }
@@ -112,7 +116,9 @@ describe("SMTP delivery", () => {
   });
 
   it("marks the one recipient rejected with 550 failed-permanent and the mail partial", async () => {
-    const up = await sink({ onRcpt: (address) => (address === "bad@example.com" ? { code: 550, message: "no such user" } : undefined) });
+    const up = await sink({
+      onRcpt: (address) => (address === "bad@example.com" ? { code: 550, message: "no such user" } : undefined),
+    });
     const r = await relay([{ name: "primary", port: up.port }]);
     const id = await send(r, { receiver: "a@example.com,bad@example.com,c@example.com" });
     const status = await r.waitForState(id, ["partial"]);
@@ -124,7 +130,9 @@ describe("SMTP delivery", () => {
     expect(status.attempts).toHaveLength(1);
     const view = await waitForFailedView(r, id);
     expect(view.state).toBe("partial");
-    expect(view.recipients.find((x: { address: string }) => x.address === "bad@example.com").lastError).toContain("550");
+    expect(view.recipients.find((x: { address: string }) => x.address === "bad@example.com").lastError).toContain(
+      "550",
+    );
   });
 
   it("fails every recipient of the envelope on a 5xx after DATA", async () => {
@@ -149,7 +157,12 @@ describe("SMTP delivery", () => {
   it("stretches the wait to a 'try again in N seconds' hint, capped at retry.maxSeconds", async () => {
     const up = await sink({ onRcpt: () => ({ code: 451, message: "4.7.1 Greylisted, try again in 600 seconds" }) });
     const slow = await startInProcess(
-      ["delivery:", "  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 900 }", "  upstreams:", upstreamYaml([{ name: "primary", port: up.port }])].join("\n"),
+      [
+        "delivery:",
+        "  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 900 }",
+        "  upstreams:",
+        upstreamYaml([{ name: "primary", port: up.port }]),
+      ].join("\n"),
       { clock: { random: () => 0 } },
     );
     relays.push(slow);
@@ -206,7 +219,12 @@ async function waitForFailedView(r: InProcessRelay, id: string): Promise<any> {
   const file = path.join(r.dir, "data/failed/failed.jsonl");
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const line = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").find((l) => l.includes(`"id":"${id}"`)) : undefined;
+    const line = fs.existsSync(file)
+      ? fs
+          .readFileSync(file, "utf8")
+          .split("\n")
+          .find((l) => l.includes(`"id":"${id}"`))
+      : undefined;
     if (line) return JSON.parse(line);
     if (Date.now() > deadline) throw new Error("mail never reached failed.jsonl");
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -58,7 +58,16 @@ async function setup(extra: string[] = [], dir = tmpDir(), sink?: SmtpSink, top:
 }
 
 const client = (port: number, auth?: { user: string; pass: string }, authMethod?: string) =>
-  nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true, auth, authMethod, connectionTimeout: 3000, socketTimeout: 5000 } as never);
+  nodemailer.createTransport({
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    ignoreTLS: true,
+    auth,
+    authMethod,
+    connectionTimeout: 3000,
+    socketTimeout: 5000,
+  } as never);
 
 const raw = Buffer.from(
   [
@@ -85,27 +94,39 @@ const raw = Buffer.from(
 );
 
 describe("SMTP intake", () => {
-  it.each(["PLAIN", "LOGIN"])("accepts AUTH %s and relays the message byte for byte to RCPT TO (Bcc included)", async (method) => {
-    const { relay, sink, smtpPort } = await setup();
-    const info = await client(smtpPort, { user: "app", pass: "app-secret-pass" }, method).sendMail({ envelope: { from: "app@example.com", to: ["a@example.com", "hidden@example.com"] }, raw });
-    expect(info.response).toMatch(/^250 .*queued as ([0-9A-Z]{26})/);
-    const id = /queued as ([0-9A-Z]{26})/.exec(info.response)![1]!;
-    const [message] = await sink.waitForMessages(1);
-    expect(message!.raw.equals(raw)).toBe(true);
-    expect(message!.to.sort()).toEqual(["a@example.com", "hidden@example.com"]);
-    expect(message!.from).toBe("relay@example.org");
-    const status = await waitFor(async () => {
-      const answer = await get(relay.url, `/api/email/${id}`);
-      return answer.body.data?.state === "sent" ? answer.body.data : undefined;
-    });
-    expect(status.subject).toBe("月报： résumé");
-    expect(status.recipients.map((r: { address: string }) => r.address)).toEqual(["a@example.com", "hidden@example.com"]);
-  });
+  it.each(["PLAIN", "LOGIN"])(
+    "accepts AUTH %s and relays the message byte for byte to RCPT TO (Bcc included)",
+    async (method) => {
+      const { relay, sink, smtpPort } = await setup();
+      const info = await client(smtpPort, { user: "app", pass: "app-secret-pass" }, method).sendMail({
+        envelope: { from: "app@example.com", to: ["a@example.com", "hidden@example.com"] },
+        raw,
+      });
+      expect(info.response).toMatch(/^250 .*queued as ([0-9A-Z]{26})/);
+      const id = /queued as ([0-9A-Z]{26})/.exec(info.response)![1]!;
+      const [message] = await sink.waitForMessages(1);
+      expect(message!.raw.equals(raw)).toBe(true);
+      expect(message!.to.sort()).toEqual(["a@example.com", "hidden@example.com"]);
+      expect(message!.from).toBe("relay@example.org");
+      const status = await waitFor(async () => {
+        const answer = await get(relay.url, `/api/email/${id}`);
+        return answer.body.data?.state === "sent" ? answer.body.data : undefined;
+      });
+      expect(status.subject).toBe("月报： résumé");
+      expect(status.recipients.map((r: { address: string }) => r.address)).toEqual([
+        "a@example.com",
+        "hidden@example.com",
+      ]);
+    },
+  );
 
   it("adds a Message-ID only when missing and keeps the client's MAIL FROM with keepSender", async () => {
     const { sink, smtpPort } = await setup(["  keepSender: true"]);
     const bare = Buffer.from("From: a@example.com\r\nTo: b@example.com\r\nSubject: plain\r\n\r\nhello\r\n");
-    const info = await client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({ envelope: { from: "bounce@example.com", to: ["b@example.com"] }, raw: bare });
+    const info = await client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({
+      envelope: { from: "bounce@example.com", to: ["b@example.com"] },
+      raw: bare,
+    });
     const id = /queued as ([0-9A-Z]{26})/.exec(info.response)![1]!;
     const [message] = await sink.waitForMessages(1);
     expect(message!.raw.toString()).toBe(`Message-ID: <${id}@example.org>\r\n${bare.toString()}`);
@@ -114,14 +135,26 @@ describe("SMTP intake", () => {
 
   it("refuses a wrong password with 535 and MAIL FROM without AUTH with 530", async () => {
     const { smtpPort } = await setup();
-    await expect(client(smtpPort, { user: "app", pass: "wrong" }).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw })).rejects.toMatchObject({ responseCode: 535 });
-    await expect(client(smtpPort).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw })).rejects.toMatchObject({ responseCode: 530 });
+    await expect(
+      client(smtpPort, { user: "app", pass: "wrong" }).sendMail({
+        envelope: { from: "a@example.com", to: ["b@example.com"] },
+        raw,
+      }),
+    ).rejects.toMatchObject({ responseCode: 535 });
+    await expect(
+      client(smtpPort).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw }),
+    ).rejects.toMatchObject({ responseCode: 530 });
   });
 
   it("refuses an oversize message with 552 and leaves nothing behind", async () => {
     const { smtpPort, dir } = await setup();
     const big = Buffer.concat([Buffer.from("Subject: big\r\n\r\n"), Buffer.alloc(300_000, 0x61)]);
-    await expect(client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw: big })).rejects.toMatchObject({ responseCode: 552 });
+    await expect(
+      client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({
+        envelope: { from: "a@example.com", to: ["b@example.com"] },
+        raw: big,
+      }),
+    ).rejects.toMatchObject({ responseCode: 552 });
     expect(fs.readdirSync(path.join(dir, "data/blobs"))).toEqual([]);
     expect(fs.readFileSync(path.join(dir, "data/spool/000001.jsonl"), { flag: "a+" }).length).toBe(0);
   });
@@ -134,12 +167,19 @@ describe("SMTP intake", () => {
     const { smtpPort } = await setupWithQuota(dir, sink);
     const transport = client(smtpPort, { user: "app", pass: "app-secret-pass" });
     await transport.sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw });
-    await expect(transport.sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw })).rejects.toMatchObject({ responseCode: 451, response: expect.stringContaining("4.7.1") });
+    await expect(
+      transport.sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw }),
+    ).rejects.toMatchObject({ responseCode: 451, response: expect.stringContaining("4.7.1") });
   });
 
   it("refuses a client outside smtpIntake.allow with 554", async () => {
     const { smtpPort } = await setup(['  allow: ["10.0.0.0/8"]']);
-    await expect(client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw })).rejects.toMatchObject({ responseCode: 554 });
+    await expect(
+      client(smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({
+        envelope: { from: "a@example.com", to: ["b@example.com"] },
+        raw,
+      }),
+    ).rejects.toMatchObject({ responseCode: 554 });
   });
 
   it("leaves no record or blob when the client disconnects mid-DATA", async () => {
@@ -169,7 +209,10 @@ describe("SMTP intake", () => {
   it("delivers a mail acknowledged with 250 even when the relay is killed right after", async () => {
     const first = await setup();
     first.sink.behaviour.onRcpt = () => ({ code: 451, message: "not yet" });
-    const info = await client(first.smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, raw });
+    const info = await client(first.smtpPort, { user: "app", pass: "app-secret-pass" }).sendMail({
+      envelope: { from: "a@example.com", to: ["b@example.com"] },
+      raw,
+    });
     await first.relay.kill();
     relays.splice(relays.indexOf(first.relay), 1);
     first.sink.behaviour.onRcpt = undefined;

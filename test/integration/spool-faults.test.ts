@@ -11,7 +11,8 @@ import { startServer, type RunningServer } from "../../src/server.js";
 import { get, post } from "../helpers/http.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
-const form = (title: string) => new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
+const form = (title: string) =>
+  new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
 const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
 
 let server: RunningServer | undefined;
@@ -95,7 +96,9 @@ describe("spool faults", () => {
     const after = await post(s.url, form("after"), formHeaders);
     expect(after.status).toBe(200);
     expect(segmentFiles(dir)).toContain("000002.jsonl");
-    expect(fs.readFileSync(path.join(dir, "data/spool/000002.jsonl"), "utf8")).toContain(`"id":"${after.body.data.id}"`);
+    expect(fs.readFileSync(path.join(dir, "data/spool/000002.jsonl"), "utf8")).toContain(
+      `"id":"${after.body.data.id}"`,
+    );
     expect(fs.readFileSync(segment, "utf8")).not.toContain('"subject":"during"');
   });
 });
@@ -108,6 +111,11 @@ describe("shutdown", () => {
     expect(answer.status).toBe(503);
     expect(answer.body.code).toBe(503);
     expect(s.spool.index.size).toBe(0);
-    expect(fs.readdirSync(path.join(dir, "data/spool")).map((f) => fs.statSync(path.join(dir, "data/spool", f)).size).reduce((a, b) => a + b, 0)).toBe(0);
+    expect(
+      fs
+        .readdirSync(path.join(dir, "data/spool"))
+        .map((f) => fs.statSync(path.join(dir, "data/spool", f)).size)
+        .reduce((a, b) => a + b, 0),
+    ).toBe(0);
   });
 });

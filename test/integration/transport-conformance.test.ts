@@ -22,14 +22,29 @@ const backends: Record<string, () => Promise<Backend>> = {
     const dir = tmpDir();
     return {
       transport: outboxTransport(dir),
-      delivered: (id) => (fs.existsSync(path.join(dir, `${id}.eml`)) ? [fs.readFileSync(path.join(dir, `${id}.eml`))] : []),
+      delivered: (id) =>
+        fs.existsSync(path.join(dir, `${id}.eml`)) ? [fs.readFileSync(path.join(dir, `${id}.eml`))] : [],
       dispose: async () => undefined,
     };
   },
   smtp: async () => {
     const sink: SmtpSink = await startSmtpSink();
     const transport = smtpTransport({
-      upstreams: [{ name: "sink", host: "127.0.0.1", port: sink.port, secure: false, requireTLS: false, user: "", pass: "", maxConnections: 1, ratePerSecond: 100, burst: 10, dailyLimit: 0 }],
+      upstreams: [
+        {
+          name: "sink",
+          host: "127.0.0.1",
+          port: sink.port,
+          secure: false,
+          requireTLS: false,
+          user: "",
+          pass: "",
+          maxConnections: 1,
+          ratePerSecond: 100,
+          burst: 10,
+          dailyLimit: 0,
+        },
+      ],
       batchSize: 20,
       connectTimeoutSeconds: 2,
       socketTimeoutSeconds: 2,
@@ -57,12 +72,18 @@ describe.each(Object.keys(backends))("%s transport", (name) => {
     expect(backend.transport.maxRecipientsPerEnvelope).toBeGreaterThanOrEqual(20);
     const raw = Buffer.from("Message-ID: <m1@example.org>\r\nSubject: conformance\r\n\r\nbody ✓\r\n");
     const results: TransactionResult[] = [];
-    await backend.transport.send({ id: "m1", envelope: { from: "relay@example.org", to: ["a@example.com", "b@example.com"] }, raw }, async (r) => {
-      results.push(r);
-    });
+    await backend.transport.send(
+      { id: "m1", envelope: { from: "relay@example.org", to: ["a@example.com", "b@example.com"] }, raw },
+      async (r) => {
+        results.push(r);
+      },
+    );
     expect(results).toHaveLength(1);
     expect(results[0]!.transaction.code).toBe(250);
-    expect(results[0]!.transaction.envelope).toEqual({ from: "relay@example.org", to: ["a@example.com", "b@example.com"] });
+    expect(results[0]!.transaction.envelope).toEqual({
+      from: "relay@example.org",
+      to: ["a@example.com", "b@example.com"],
+    });
     expect(results[0]!.recipients).toEqual([
       { address: "a@example.com", state: "sent" },
       { address: "b@example.com", state: "sent" },

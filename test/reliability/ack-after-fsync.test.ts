@@ -22,17 +22,33 @@ const senders = 8;
 
 function body(n: number): { body: BodyInit; headers: Record<string, string> } {
   const fields = { title: `audit ${n}`, content: `<p>${n}</p>`, receiver: "a@example.com" };
-  if (n % 5 === 0) return { body: sendForm(fields, [{ filename: "big.bin", type: "application/octet-stream", data: randomBytes(70_000) }]), headers: {} };
-  if (n % 2 === 0) return { body: JSON.stringify({ ...fields, attachment: [{ filename: "a.txt", content: Buffer.from(`note ${n}`).toString("base64") }] }), headers: { "content-type": "application/json" } };
-  return { body: new URLSearchParams(fields).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } };
+  if (n % 5 === 0)
+    return {
+      body: sendForm(fields, [{ filename: "big.bin", type: "application/octet-stream", data: randomBytes(70_000) }]),
+      headers: {},
+    };
+  if (n % 2 === 0)
+    return {
+      body: JSON.stringify({
+        ...fields,
+        attachment: [{ filename: "a.txt", content: Buffer.from(`note ${n}`).toString("base64") }],
+      }),
+      headers: { "content-type": "application/json" },
+    };
+  return {
+    body: new URLSearchParams(fields).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  };
 }
 
 describe.skipIf(!hasStrace)("ack after fsync (strace audit)", () => {
   it("the audit catches a response written before its fdatasync completed (synthetic trace)", () => {
     const id1 = "01M846R7VQVT3DZ73WC8HC0JJN";
     const id2 = "01M846R7VXW1M49S2BV44TEVB6";
-    const rec = (id: string) => `{\\"v\\":1,\\"type\\":\\"accepted\\",\\"id\\":\\"${id}\\",\\"crc\\":\\"00000000\\"}\\n`;
-    const answer = (id: string) => `HTTP/1.1 200 OK\\r\\n\\r\\n{\\"code\\":200,\\"message\\":\\"success\\",\\"data\\":{\\"id\\":\\"${id}\\"}}`;
+    const rec = (id: string) =>
+      `{\\"v\\":1,\\"type\\":\\"accepted\\",\\"id\\":\\"${id}\\",\\"crc\\":\\"00000000\\"}\\n`;
+    const answer = (id: string) =>
+      `HTTP/1.1 200 OK\\r\\n\\r\\n{\\"code\\":200,\\"message\\":\\"success\\",\\"data\\":{\\"id\\":\\"${id}\\"}}`;
     const len = (s: string) => s.replace(/\\./g, "x").length;
     const trace = [
       `100 12:00:00.000001 accept4(5, NULL, NULL, SOCK_CLOEXEC|SOCK_NONBLOCK) = 6`,
@@ -54,33 +70,37 @@ describe.skipIf(!hasStrace)("ack after fsync (strace audit)", () => {
     expect(audit.violations[0]!.reason).toMatch(/before its fsync completed/);
   });
 
-  it.each(["binary", "node"] as const)("%s: every 200 leaves after the fdatasync covering its record", async (runtime) => {
-    const dir = tmpDir();
-    const traceFile = path.join(dir, "trace.txt");
-    const relay = await startTracedRelay({ cwd: dir, traceFile, runtime });
-    const ids: string[] = [];
-    const statuses = new Map<number, number>();
-    try {
-      await boundedLoad({ workers: senders, count: sends, timeMs: sized(60_000, 300_000) }, async (n) => {
-        const request = body(n);
-        const answer = await post(relay.url, request.body, request.headers);
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-        if (answer.status === 200) ids.push(answer.body.data.id as string);
-      });
-    } finally {
-      await relay.stop();
-    }
-    const audit = auditTrace(parseTrace(fs.readFileSync(traceFile, "latin1")));
-    const margins = [...audit.marginsUs].sort((a, b) => a - b);
-    const median = margins[Math.floor(margins.length / 2)] ?? 0;
-    figure(
-      `ack after fsync (${runtime === "binary" ? "bun executable" : "node dist/main.js"}): ${audit.acknowledgements.length} acknowledgements audited, ` +
-        `${audit.violations.length} before their fsync (${ids.length} 200s seen by clients, ${audit.segmentWrites} segment writes, ${audit.syncs} fsyncs; ` +
-        `fsync-to-response margin min ${margins[0] ?? 0} µs, median ${median} µs)`,
-    );
-    expect(Object.fromEntries(statuses)).toEqual({ 200: sends });
-    // the audit saw exactly the acknowledgements the clients got (nothing slipped past the parser)
-    expect(audit.acknowledgements.map((a) => a.id).sort()).toEqual([...ids].sort());
-    expect(audit.violations).toEqual([]);
-  }, sized(120_000, 600_000));
+  it.each(["binary", "node"] as const)(
+    "%s: every 200 leaves after the fdatasync covering its record",
+    async (runtime) => {
+      const dir = tmpDir();
+      const traceFile = path.join(dir, "trace.txt");
+      const relay = await startTracedRelay({ cwd: dir, traceFile, runtime });
+      const ids: string[] = [];
+      const statuses = new Map<number, number>();
+      try {
+        await boundedLoad({ workers: senders, count: sends, timeMs: sized(60_000, 300_000) }, async (n) => {
+          const request = body(n);
+          const answer = await post(relay.url, request.body, request.headers);
+          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          if (answer.status === 200) ids.push(answer.body.data.id as string);
+        });
+      } finally {
+        await relay.stop();
+      }
+      const audit = auditTrace(parseTrace(fs.readFileSync(traceFile, "latin1")));
+      const margins = [...audit.marginsUs].sort((a, b) => a - b);
+      const median = margins[Math.floor(margins.length / 2)] ?? 0;
+      figure(
+        `ack after fsync (${runtime === "binary" ? "bun executable" : "node dist/main.js"}): ${audit.acknowledgements.length} acknowledgements audited, ` +
+          `${audit.violations.length} before their fsync (${ids.length} 200s seen by clients, ${audit.segmentWrites} segment writes, ${audit.syncs} fsyncs; ` +
+          `fsync-to-response margin min ${margins[0] ?? 0} µs, median ${median} µs)`,
+      );
+      expect(Object.fromEntries(statuses)).toEqual({ 200: sends });
+      // the audit saw exactly the acknowledgements the clients got (nothing slipped past the parser)
+      expect(audit.acknowledgements.map((a) => a.id).sort()).toEqual([...ids].sort());
+      expect(audit.violations).toEqual([]);
+    },
+    sized(120_000, 600_000),
+  );
 });

@@ -20,9 +20,23 @@ const fdTolerance = 5;
 
 function body(n: number): { body: BodyInit; headers: Record<string, string> } {
   const fields = { title: `soak ${n}`, content: `<p>steady ${n}</p>`, receiver: "a@example.com,b@example.com" };
-  if (n % 10 === 0) return { body: sendForm(fields, [{ filename: "big.bin", type: "application/octet-stream", data: randomBytes(70_000) }]), headers: {} };
-  if (n % 3 === 0) return { body: JSON.stringify({ ...fields, attachment: [{ filename: "a.txt", content: randomBytes(3_000).toString("base64") }] }), headers: { "content-type": "application/json" } };
-  return { body: new URLSearchParams(fields).toString(), headers: { "content-type": "application/x-www-form-urlencoded" } };
+  if (n % 10 === 0)
+    return {
+      body: sendForm(fields, [{ filename: "big.bin", type: "application/octet-stream", data: randomBytes(70_000) }]),
+      headers: {},
+    };
+  if (n % 3 === 0)
+    return {
+      body: JSON.stringify({
+        ...fields,
+        attachment: [{ filename: "a.txt", content: randomBytes(3_000).toString("base64") }],
+      }),
+      headers: { "content-type": "application/json" },
+    };
+  return {
+    body: new URLSearchParams(fields).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+  };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -36,13 +50,30 @@ interface SoakSize {
 const tenMinutes: SoakSize = { durationMs: 600_000, warmupMs: 30_000, sampleEveryMs: 10_000 };
 const mini: SoakSize = { durationMs: 20_000, warmupMs: 5_000, sampleEveryMs: 2_000 };
 
-it.skipIf(!full)(`soak: 10 minutes at ${ratePerSecond} sends/s, RSS and open fds stay flat`, () => soak(tenMinutes), tenMinutes.durationMs + 180_000);
-it.skipIf(full)(`mini-soak: 20 seconds at ${ratePerSecond} sends/s, RSS and open fds stay flat`, () => soak(mini), mini.durationMs + 120_000);
+it.skipIf(!full)(
+  `soak: 10 minutes at ${ratePerSecond} sends/s, RSS and open fds stay flat`,
+  () => soak(tenMinutes),
+  tenMinutes.durationMs + 180_000,
+);
+it.skipIf(full)(
+  `mini-soak: 20 seconds at ${ratePerSecond} sends/s, RSS and open fds stay flat`,
+  () => soak(mini),
+  mini.durationMs + 120_000,
+);
 
 async function soak({ durationMs, warmupMs, sampleEveryMs }: SoakSize): Promise<void> {
   const dir = tmpDir();
   const sink = await startSmtpSink();
-  writeConfig(dir, ["delivery:", "  workers: 5", "  retry: { attempts: 5, baseSeconds: 0.1, maxSeconds: 1 }", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"));
+  writeConfig(
+    dir,
+    [
+      "delivery:",
+      "  workers: 5",
+      "  retry: { attempts: 5, baseSeconds: 0.1, maxSeconds: 1 }",
+      "  upstreams:",
+      upstreamYaml([{ name: "sink", port: sink.port }]),
+    ].join("\n"),
+  );
   const relay = await startRelay({ cwd: dir });
   const pid = relay.child.pid!;
   const statuses = new Map<number, number>();
@@ -92,11 +123,15 @@ async function soak({ durationMs, warmupMs, sampleEveryMs }: SoakSize): Promise<
     await Promise.all(pending);
     const wanted = new Set(acknowledged);
     let arrived = 0;
-    await waitFor(() => {
-      const ids = new Set(sink.messages.map((m) => messageIdOf(m.raw)));
-      arrived = [...wanted].filter((id) => ids.has(id)).length;
-      return arrived === wanted.size;
-    }, 30_000, "every acknowledged mail at the upstream").catch(() => undefined);
+    await waitFor(
+      () => {
+        const ids = new Set(sink.messages.map((m) => messageIdOf(m.raw)));
+        arrived = [...wanted].filter((id) => ids.has(id)).length;
+        return arrived === wanted.size;
+      },
+      30_000,
+      "every acknowledged mail at the upstream",
+    ).catch(() => undefined);
 
     const third = Math.max(1, Math.floor(samples.length / 3));
     const first = samples.slice(0, third);

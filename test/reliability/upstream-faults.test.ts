@@ -40,9 +40,19 @@ function oncePerMail(decision: "drop" | "hang"): SinkBehaviour {
 
 const rows: Row[] = [
   { name: "accepts everything", behaviour: () => ({}), state: "sent" },
-  { name: "drops the connection mid-DATA, always", behaviour: () => ({ onData: () => "drop" }), state: "failed", cause: /ECONNECTION|closed/i },
+  {
+    name: "drops the connection mid-DATA, always",
+    behaviour: () => ({ onData: () => "drop" }),
+    state: "failed",
+    cause: /ECONNECTION|closed/i,
+  },
   { name: "drops mid-DATA once per mail", behaviour: () => oncePerMail("drop"), state: "sent" },
-  { name: "421 at connect, always", behaviour: () => ({ onConnect: () => ({ code: 421, message: "4.3.2 too busy" }) }), state: "failed", cause: /\b421\b/ },
+  {
+    name: "421 at connect, always",
+    behaviour: () => ({ onConnect: () => ({ code: 421, message: "4.3.2 too busy" }) }),
+    state: "failed",
+    cause: /\b421\b/,
+  },
   {
     name: "421 at connect, first 2 connections",
     behaviour: () => {
@@ -51,13 +61,55 @@ const rows: Row[] = [
     },
     state: "sent",
   },
-  { name: "451 at RCPT for one recipient", behaviour: () => ({ onRcpt: (a) => (a.startsWith("grey") ? { code: 451, message: "4.7.1 greylisted" } : undefined) }), state: "partial", cause: /\b451\b/, recipients: ["ok@example.com", "grey@example.com"] },
-  { name: "550 at RCPT for one recipient", behaviour: () => ({ onRcpt: (a) => (a.startsWith("gone") ? { code: 550, message: "5.1.1 no such user" } : undefined) }), state: "partial", cause: /\b550\b/, recipients: ["ok@example.com", "gone@example.com"] },
-  { name: "550 at RCPT for every recipient", behaviour: () => ({ onRcpt: () => ({ code: 550, message: "5.1.1 no such user" }) }), state: "failed", cause: /\b550\b/ },
-  { name: "451 after DATA, always", behaviour: () => ({ onData: () => ({ code: 451, message: "4.3.0 try later" }) }), state: "failed", cause: /\b451\b/ },
-  { name: "554 after DATA", behaviour: () => ({ onData: () => ({ code: 554, message: "5.7.1 content rejected" }) }), state: "failed", cause: /\b554\b/ },
-  { name: "hangs after DATA past socketTimeoutSeconds, always", behaviour: () => ({ onData: () => "hang" }), socketTimeoutSeconds: 1, state: "failed", cause: /ETIMEDOUT|timeout/i },
-  { name: "hangs after DATA once per mail", behaviour: () => oncePerMail("hang"), socketTimeoutSeconds: 1, state: "sent" },
+  {
+    name: "451 at RCPT for one recipient",
+    behaviour: () => ({
+      onRcpt: (a) => (a.startsWith("grey") ? { code: 451, message: "4.7.1 greylisted" } : undefined),
+    }),
+    state: "partial",
+    cause: /\b451\b/,
+    recipients: ["ok@example.com", "grey@example.com"],
+  },
+  {
+    name: "550 at RCPT for one recipient",
+    behaviour: () => ({
+      onRcpt: (a) => (a.startsWith("gone") ? { code: 550, message: "5.1.1 no such user" } : undefined),
+    }),
+    state: "partial",
+    cause: /\b550\b/,
+    recipients: ["ok@example.com", "gone@example.com"],
+  },
+  {
+    name: "550 at RCPT for every recipient",
+    behaviour: () => ({ onRcpt: () => ({ code: 550, message: "5.1.1 no such user" }) }),
+    state: "failed",
+    cause: /\b550\b/,
+  },
+  {
+    name: "451 after DATA, always",
+    behaviour: () => ({ onData: () => ({ code: 451, message: "4.3.0 try later" }) }),
+    state: "failed",
+    cause: /\b451\b/,
+  },
+  {
+    name: "554 after DATA",
+    behaviour: () => ({ onData: () => ({ code: 554, message: "5.7.1 content rejected" }) }),
+    state: "failed",
+    cause: /\b554\b/,
+  },
+  {
+    name: "hangs after DATA past socketTimeoutSeconds, always",
+    behaviour: () => ({ onData: () => "hang" }),
+    socketTimeoutSeconds: 1,
+    state: "failed",
+    cause: /ETIMEDOUT|timeout/i,
+  },
+  {
+    name: "hangs after DATA once per mail",
+    behaviour: () => oncePerMail("hang"),
+    socketTimeoutSeconds: 1,
+    state: "sent",
+  },
 ];
 
 interface RowResult {
@@ -91,18 +143,40 @@ async function runRow(row: Row): Promise<RowResult> {
   const ids: string[] = [];
   try {
     for (let i = 0; i < perRow; i += 1) {
-      const answer = await post(relay.url, new URLSearchParams({ title: `${row.name} #${i}`, content: "<p>fault table</p>", receiver: recipients.join(",") }).toString(), { "content-type": "application/x-www-form-urlencoded" });
+      const answer = await post(
+        relay.url,
+        new URLSearchParams({
+          title: `${row.name} #${i}`,
+          content: "<p>fault table</p>",
+          receiver: recipients.join(","),
+        }).toString(),
+        { "content-type": "application/x-www-form-urlencoded" },
+      );
       expect(answer.status).toBe(200);
       ids.push(answer.body.data.id as string);
     }
-    const finals = await Promise.all(ids.map((id) => relay.waitForState(id, ["sent", "partial", "failed"], 60_000).catch(() => ({ id, state: "stuck" }))));
+    const finals = await Promise.all(
+      ids.map((id) =>
+        relay.waitForState(id, ["sent", "partial", "failed"], 60_000).catch(() => ({ id, state: "stuck" })),
+      ),
+    );
     const failedFile = path.join(relay.dir, "data/failed/failed.jsonl");
     const unsent = finals.filter((f) => f.state === "partial" || f.state === "failed").map((f) => f.id as string);
-    const view = await waitFor(() => {
-      if (!fs.existsSync(failedFile)) return unsent.length === 0 ? new Map<string, any>() : undefined;
-      const lines = new Map<string, any>(fs.readFileSync(failedFile, "utf8").split("\n").filter(Boolean).map((l) => [JSON.parse(l).id, JSON.parse(l)]));
-      return unsent.every((id) => lines.has(id)) ? lines : undefined;
-    }, 10_000, "failed.jsonl to list every unsent mail").catch(() => new Map<string, any>());
+    const view = await waitFor(
+      () => {
+        if (!fs.existsSync(failedFile)) return unsent.length === 0 ? new Map<string, any>() : undefined;
+        const lines = new Map<string, any>(
+          fs
+            .readFileSync(failedFile, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => [JSON.parse(l).id, JSON.parse(l)]),
+        );
+        return unsent.every((id) => lines.has(id)) ? lines : undefined;
+      },
+      10_000,
+      "failed.jsonl to list every unsent mail",
+    ).catch(() => new Map<string, any>());
     let delivered = 0;
     let inFailedSpool = 0;
     let withCause = 0;
@@ -121,17 +195,22 @@ async function runRow(row: Row): Promise<RowResult> {
         if (r.state === "sent") continue;
         if (row.cause && row.cause.test(r.lastError ?? "")) continue;
         causeNamed = false;
-        problems.push(`${f.id}: ${r.address} ${r.state} with lastError ${JSON.stringify(r.lastError)}, expected ${row.cause}`);
+        problems.push(
+          `${f.id}: ${r.address} ${r.state} with lastError ${JSON.stringify(r.lastError)}, expected ${row.cause}`,
+        );
       }
       if (causeNamed) withCause += 1;
     }
     // what reached the sink: each (mail, recipient) at most once, and every sent recipient once
     const perKey = new Map<string, number>();
-    for (const m of sink.messages) for (const to of m.to) perKey.set(`${messageIdOf(m.raw)} ${to}`, (perKey.get(`${messageIdOf(m.raw)} ${to}`) ?? 0) + 1);
+    for (const m of sink.messages)
+      for (const to of m.to)
+        perKey.set(`${messageIdOf(m.raw)} ${to}`, (perKey.get(`${messageIdOf(m.raw)} ${to}`) ?? 0) + 1);
     const duplicates = [...perKey.values()].reduce((sum, n) => sum + n - 1, 0);
     for (const f of finals) {
       for (const r of (f.recipients ?? []) as { address: string; state: string }[]) {
-        if (r.state === "sent" && !perKey.has(`${f.id} ${r.address}`)) problems.push(`${f.id}: ${r.address} marked sent but never reached the sink`);
+        if (r.state === "sent" && !perKey.has(`${f.id} ${r.address}`))
+          problems.push(`${f.id}: ${r.address} marked sent but never reached the sink`);
       }
     }
     return { row, ids, delivered, inFailedSpool, withCause, problems, duplicates };
@@ -141,22 +220,27 @@ async function runRow(row: Row): Promise<RowResult> {
   }
 }
 
-it(`upstream faults: ${rows.length} modes × ${perRow} mails end delivered or in the failed spool with their cause`, async () => {
-  const results = await Promise.all(rows.map(runRow));
-  const mails = results.reduce((n, r) => n + r.ids.length, 0);
-  const delivered = results.reduce((n, r) => n + r.delivered, 0);
-  const failed = results.reduce((n, r) => n + r.inFailedSpool, 0);
-  const withCause = results.reduce((n, r) => n + r.withCause, 0);
-  const problems = results.flatMap((r) => r.problems.map((p) => `${r.row.name}: ${p}`));
-  const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
-  const table = results.map(
-    (r) => `${r.row.name} → ${r.delivered ? `${r.delivered} delivered` : ""}${r.inFailedSpool ? `${r.inFailedSpool} ${r.row.state}, ${r.withCause} with lastError ~ ${r.row.cause?.source}` : ""}${r.problems.length ? ` [${r.problems.length} problems]` : ""}`,
-  );
-  figure(
-    `upstream faults: ${rows.length} modes, ${mails} mails, ${delivered} delivered, ${failed} in failed.jsonl (${withCause} with their cause in lastError), ` +
-      `${mails - delivered - failed} lost or stuck, ${problems.length} problems, ${duplicates} duplicates | ${table.join("; ")}`,
-  );
-  expect(problems).toEqual([]);
-  expect(duplicates).toBe(0);
-  expect(delivered + failed).toBe(mails);
-}, sized(90_000, 300_000));
+it(
+  `upstream faults: ${rows.length} modes × ${perRow} mails end delivered or in the failed spool with their cause`,
+  async () => {
+    const results = await Promise.all(rows.map(runRow));
+    const mails = results.reduce((n, r) => n + r.ids.length, 0);
+    const delivered = results.reduce((n, r) => n + r.delivered, 0);
+    const failed = results.reduce((n, r) => n + r.inFailedSpool, 0);
+    const withCause = results.reduce((n, r) => n + r.withCause, 0);
+    const problems = results.flatMap((r) => r.problems.map((p) => `${r.row.name}: ${p}`));
+    const duplicates = results.reduce((n, r) => n + r.duplicates, 0);
+    const table = results.map(
+      (r) =>
+        `${r.row.name} → ${r.delivered ? `${r.delivered} delivered` : ""}${r.inFailedSpool ? `${r.inFailedSpool} ${r.row.state}, ${r.withCause} with lastError ~ ${r.row.cause?.source}` : ""}${r.problems.length ? ` [${r.problems.length} problems]` : ""}`,
+    );
+    figure(
+      `upstream faults: ${rows.length} modes, ${mails} mails, ${delivered} delivered, ${failed} in failed.jsonl (${withCause} with their cause in lastError), ` +
+        `${mails - delivered - failed} lost or stuck, ${problems.length} problems, ${duplicates} duplicates | ${table.join("; ")}`,
+    );
+    expect(problems).toEqual([]);
+    expect(duplicates).toBe(0);
+    expect(delivered + failed).toBe(mails);
+  },
+  sized(90_000, 300_000),
+);

@@ -12,7 +12,12 @@ export function outboxTransport(dir: string): Transport {
     async send(message: OutgoingMessage, record: RecordTransaction): Promise<void> {
       await writeFileDurably(path.join(dir, `${message.id}.eml`), message.raw);
       await record({
-        transaction: { upstream: "outbox", envelope: message.envelope, code: 250, response: `written to outbox/${message.id}.eml` },
+        transaction: {
+          upstream: "outbox",
+          envelope: message.envelope,
+          code: 250,
+          response: `written to outbox/${message.id}.eml`,
+        },
         recipients: message.envelope.to.map((address) => ({ address, state: "sent" as const })),
       });
     },

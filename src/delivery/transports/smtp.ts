@@ -78,20 +78,37 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 
   const reserved = new Map<string, number>();
 
-  async function sendVia(upstream: Upstream, message: OutgoingMessage, to: string[], record: RecordTransaction): Promise<string[]> {
+  async function sendVia(
+    upstream: Upstream,
+    message: OutgoingMessage,
+    to: string[],
+    record: RecordTransaction,
+  ): Promise<string[]> {
     const envelope = { from: message.envelope.from, to };
     const name = upstream.config.name;
     try {
       const info = await upstream.mailer.sendMail({ envelope, raw: message.raw });
       const rejected = ((info as { rejectedErrors?: RejectedRecipient[] }).rejectedErrors ?? []) as RejectedRecipient[];
       const response = String(info.response ?? "250");
-      return await settle(name, envelope, replyCode(response), response, (info.accepted as string[]).map(String), rejected, record);
+      return await settle(
+        name,
+        envelope,
+        replyCode(response),
+        response,
+        (info.accepted as string[]).map(String),
+        rejected,
+        record,
+      );
     } catch (error) {
       const rejected = (error as { rejectedErrors?: RejectedRecipient[] }).rejectedErrors;
       const failure = classifyError(error);
-      if (rejected && failure.command === "RCPT TO") return settle(name, envelope, failure.code, failure.response, [], rejected, record);
+      if (rejected && failure.command === "RCPT TO")
+        return settle(name, envelope, failure.code, failure.response, [], rejected, record);
       const permanent = failure.kind === "envelope-permanent";
-      options.log.warn({ upstream: name, code: failure.code, command: failure.command, response: failure.response }, permanent ? "message rejected after DATA" : "upstream failed; trying the next");
+      options.log.warn(
+        { upstream: name, code: failure.code, command: failure.command, response: failure.response },
+        permanent ? "message rejected after DATA" : "upstream failed; trying the next",
+      );
       await record({
         transaction: { upstream: name, envelope, code: failure.code, response: failure.response },
         recipients: permanent ? to.map((address) => ({ address, state: "failed-permanent" as const })) : [],
@@ -102,18 +119,42 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
   }
 
   /** Records the transaction; returns the recipients it settled (sent or failed for good). */
-  async function settle(upstream: string, envelope: { from: string; to: string[] }, code: number, response: string, accepted: string[], rejected: RejectedRecipient[], record: RecordTransaction): Promise<string[]> {
-    const recipients: { address: string; state: RecipientState; error?: string }[] = accepted.map((address) => ({ address, state: "sent" }));
+  async function settle(
+    upstream: string,
+    envelope: { from: string; to: string[] },
+    code: number,
+    response: string,
+    accepted: string[],
+    rejected: RejectedRecipient[],
+    record: RecordTransaction,
+  ): Promise<string[]> {
+    const recipients: { address: string; state: RecipientState; error?: string }[] = accepted.map((address) => ({
+      address,
+      state: "sent",
+    }));
     let hint: number | undefined;
     for (const r of rejected) {
       if (!r.recipient) continue;
       const rcode = r.responseCode ?? 0;
-      recipients.push({ address: r.recipient, state: recipientRejectionIsPermanent(rcode) ? "failed-permanent" : "deferred", error: r.response ?? String(rcode) });
+      recipients.push({
+        address: r.recipient,
+        state: recipientRejectionIsPermanent(rcode) ? "failed-permanent" : "deferred",
+        error: r.response ?? String(rcode),
+      });
       const asked = retryHintSeconds(rcode, r.response ?? "");
       if (asked !== null) hint = Math.max(hint ?? 0, asked);
     }
     const rejectedText = rejected.map((r) => `${r.recipient}: ${r.response ?? r.responseCode}`).join("; ");
-    await record({ transaction: { upstream, envelope, code, response: rejectedText ? `${response} (rejected ${rejectedText})` : response }, recipients, retryHintSeconds: hint });
+    await record({
+      transaction: {
+        upstream,
+        envelope,
+        code,
+        response: rejectedText ? `${response} (rejected ${rejectedText})` : response,
+      },
+      recipients,
+      retryHintSeconds: hint,
+    });
     return recipients.filter((r) => r.state !== "deferred").map((r) => r.address);
   }
 

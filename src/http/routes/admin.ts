@@ -11,7 +11,10 @@ import { adminAccess } from "../admin-access.js";
 import { success } from "../envelope.js";
 
 const retryFilterSchema = z.object({
-  since: z.string().refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date").optional(),
+  since: z
+    .string()
+    .refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date")
+    .optional(),
   state: z.enum(["partial", "failed"]).optional(),
   ids: z.array(z.string()).max(10_000).optional(),
 });
@@ -19,7 +22,10 @@ const retryFilterSchema = z.object({
 export function adminRoute(deps: AppDeps) {
   const { spool, admin } = deps;
   const app = new Hono<AppEnv>();
-  app.use("/admin/*", adminAccess(() => deps.config.admin.allow));
+  app.use(
+    "/admin/*",
+    adminAccess(() => deps.config.admin.allow),
+  );
   app.post("/admin/pause", async (c) => {
     await admin.setPaused(true);
     return success(c, { paused: true });

@@ -17,10 +17,18 @@ export function healthRoute({ spool, gate, admin, observe }: AppDeps) {
     const counts = spool.index.countByState();
     const processed = counts.sent + counts.partial + counts.failed;
     const body = {
-      status: canAccept && !admin.delivery.paused && !observe.metrics.allUpstreamsFailing && observe.alerts.activeAlerts.length === 0 ? "ok" : "degraded",
+      status:
+        canAccept &&
+        !admin.delivery.paused &&
+        !observe.metrics.allUpstreamsFailing &&
+        observe.alerts.activeAlerts.length === 0
+          ? "ok"
+          : "degraded",
       timestamp: new Date().toISOString(),
       details: {
-        disk_space_available_mb: Number.isFinite(spool.availableBytes) ? Math.floor(spool.availableBytes / 1048576) : null,
+        disk_space_available_mb: Number.isFinite(spool.availableBytes)
+          ? Math.floor(spool.availableBytes / 1048576)
+          : null,
         queued_emails: counts.queued + counts.deferred + counts.sending,
         failed_emails: counts.partial + counts.failed,
         total_emails_processed: processed,

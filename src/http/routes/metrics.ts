@@ -9,10 +9,15 @@ import { adminAccess } from "../admin-access.js";
 export function metricsRoute(deps: AppDeps) {
   const { spool, observe } = deps;
   const app = new Hono<AppEnv>();
-  app.get("/metrics", adminAccess(() => deps.config.admin.allow), async (c) => {
-    if (c.req.query("format") === "json") return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));
-    c.header("Content-Type", observe.metrics.registry.contentType);
-    return c.body(await observe.metrics.registry.metrics());
-  });
+  app.get(
+    "/metrics",
+    adminAccess(() => deps.config.admin.allow),
+    async (c) => {
+      if (c.req.query("format") === "json")
+        return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));
+      c.header("Content-Type", observe.metrics.registry.contentType);
+      return c.body(await observe.metrics.registry.metrics());
+    },
+  );
   return app;
 }

@@ -19,7 +19,8 @@ export function sendRoute(deps: AppDeps) {
     const header = c.req.header("idempotency-key");
     const key = header === undefined ? undefined : scopedKey(client, header);
     const input = await readSendRequest(c.req.raw, intake.accept.limits, intake.accept.blobs);
-    const accept = (requestHash?: string) => intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
+    const accept = (requestHash?: string) =>
+      intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
     let id: string;
     let repeated = false;
     try {
@@ -33,12 +34,27 @@ export function sendRoute(deps: AppDeps) {
       if (repeated) await discardFiles(input.files);
     }
     if (repeated) {
-      log.info({ mailId: id, requestId: c.get("requestId"), client }, "repeated Idempotency-Key: first answer returned, nothing queued");
+      log.info(
+        { mailId: id, requestId: c.get("requestId"), client },
+        "repeated Idempotency-Key: first answer returned, nothing queued",
+      );
       return success(c, { id });
     }
     observe.metrics.mailAccepted((performance.now() - started) / 1000);
-    const body = config.log.bodies ? { title: input.fields.title, content: input.fields.content, text: input.fields.text } : {};
-    log.info({ mailId: id, requestId: c.get("requestId"), client, attachments: input.files.length, ms: Math.round(performance.now() - started), ...body }, "mail accepted");
+    const body = config.log.bodies
+      ? { title: input.fields.title, content: input.fields.content, text: input.fields.text }
+      : {};
+    log.info(
+      {
+        mailId: id,
+        requestId: c.get("requestId"),
+        client,
+        attachments: input.files.length,
+        ms: Math.round(performance.now() - started),
+        ...body,
+      },
+      "mail accepted",
+    );
     return success(c, { id });
   });
 }

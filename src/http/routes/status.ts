@@ -14,7 +14,12 @@ export function mailStatus(entry: MailEntry) {
     subject: entry.subject,
     acceptedAt: entry.acceptedAt,
     nextAttemptAt: entry.nextAttemptAt ?? null,
-    recipients: entry.recipients.map((r) => ({ address: r.address, kind: r.kind, state: r.state, lastError: r.lastError ?? null })),
+    recipients: entry.recipients.map((r) => ({
+      address: r.address,
+      kind: r.kind,
+      state: r.state,
+      lastError: r.lastError ?? null,
+    })),
     attempts: entry.attempts,
   };
 }
@@ -22,7 +27,8 @@ export function mailStatus(entry: MailEntry) {
 export function statusRoute({ spool }: AppDeps) {
   return new Hono<AppEnv>().get("/api/email/:id", async (c) => {
     const id = c.req.param("id");
-    const entry = spool.index.get(id) ?? (/^[0-9A-Z]{26}$/.test(id) ? await findArchived(spool.paths.archive, id) : undefined);
+    const entry =
+      spool.index.get(id) ?? (/^[0-9A-Z]{26}$/.test(id) ? await findArchived(spool.paths.archive, id) : undefined);
     if (!entry) throw new MailspoolError("not_found", "No such mail");
     return success(c, mailStatus(entry));
   });
