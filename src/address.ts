@@ -43,6 +43,8 @@ function canonicalLocal(written: string): { local: string } | { reason: string }
     } else if (c === '"' || !/^[\x20-\x7e]$|[^\x00-\x7f]/u.test(c)) {
       return { reason: "the local part's quoted string has a character that is not allowed" };
     }
+    // RFC 5321 allows them quoted, but no SMTP client library relays a path containing them
+    if (c === "<" || c === ">") return { reason: "the local part contains < or >, which cannot be relayed" };
     content += c;
   }
   if (content === "") return { reason: "the local part is empty" };

@@ -48,7 +48,11 @@ function smtpError(decision: SinkRcptDecision): Error {
   return Object.assign(new Error(decision.message), { responseCode: decision.code });
 }
 
-export async function startSmtpSink(behaviour: SinkBehaviour = {}): Promise<SmtpSink> {
+/** `smtpUtf8: false` hides SMTPUTF8 (RFC 6531) from EHLO, like an upstream that does not offer it. */
+export async function startSmtpSink(
+  behaviour: SinkBehaviour = {},
+  options: { smtpUtf8?: boolean } = {},
+): Promise<SmtpSink> {
   const sockets = new Set<net.Socket>();
   let closing: Promise<void> | undefined;
 
@@ -94,6 +98,7 @@ export async function startSmtpSink(behaviour: SinkBehaviour = {}): Promise<Smtp
   const server = new SMTPServer({
     logger: false,
     hideSTARTTLS: true,
+    hideSMTPUTF8: options.smtpUtf8 === false,
     disabledCommands: ["STARTTLS"],
     allowInsecureAuth: true,
     authMethods: ["PLAIN", "LOGIN"],

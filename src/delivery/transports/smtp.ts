@@ -1,13 +1,16 @@
-// SMTP delivery through the configured upstreams, in order (failover): one pooled
-// nodemailer transport per upstream, a token bucket per upstream (waiting is not an
-// attempt), and dailyLimit handing over to the next upstream. Every transaction is
-// reported to the caller as soon as its reply arrives.
-import nodemailer, { type Mail } from "nodemailer";
+// SMTP delivery through the configured upstreams, in order (failover): a connection pool
+// per upstream, a token bucket per upstream (waiting is not an attempt), and dailyLimit
+// handing over to the next upstream. Every transaction is reported to the caller as soon
+// as its reply arrives, its recipients matched by the envelope that was sent. A non-ASCII
+// local part goes only to an upstream that offers SMTPUTF8; when every upstream reached
+// lacks it, that recipient fails for good with the reason.
+import { needsSmtpUtf8 } from "../../address.js";
 import type { Logger } from "../../log.js";
 import type { RecipientState } from "../../types.js";
 import { classifyError, recipientRejectionIsPermanent, retryHintSeconds } from "../classify.js";
 import type { DailyCounter } from "../daily-counter.js";
 import { TokenBucket } from "../token-bucket.js";
+import { recipientErrors, SmtpPool, type SendResult } from "./smtp-pool.js";
 import { RateLimited, type OutgoingMessage, type RecordTransaction, type Transport } from "./transport.js";
 
 export interface UpstreamConfig {
@@ -39,17 +42,15 @@ export interface SmtpTransportOptions {
 
 interface Upstream {
   config: UpstreamConfig;
-  mailer: Mail;
+  pool: SmtpPool;
   bucket: TokenBucket;
 }
 
-interface RejectedRecipient {
-  recipient?: string;
-  responseCode?: number;
-  response?: string;
-}
+type Envelope = { from: string; to: string[] };
+type Settled = { address: string; state: RecipientState; error?: string };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const noSmtpUtf8 = "not sent: the local part is not ASCII, which needs SMTPUTF8 (RFC 6531), and no upstream offers it";
 
 export function smtpTransport(options: SmtpTransportOptions): Transport {
   const now = options.now ?? Date.now;
@@ -57,104 +58,104 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
   const upstreams: Upstream[] = options.upstreams.map((config) => ({
     config,
     bucket: new TokenBucket(config.ratePerSecond, config.burst, now),
-    mailer: nodemailer.createTransport({
-      pool: true,
+    pool: new SmtpPool({
       host: config.host,
       port: config.port,
       secure: config.secure,
       requireTLS: config.requireTLS,
-      auth: config.user ? { user: config.user, pass: config.pass } : undefined,
+      rejectUnauthorized: config.rejectUnauthorized ?? true,
+      user: config.user,
+      pass: config.pass,
       maxConnections: config.maxConnections,
-      maxMessages: Number.POSITIVE_INFINITY,
-      connectionTimeout: options.connectTimeoutSeconds * 1000,
-      greetingTimeout: options.connectTimeoutSeconds * 1000,
-      socketTimeout: options.socketTimeoutSeconds * 1000,
-      tls: { rejectUnauthorized: config.rejectUnauthorized ?? true },
-      disableFileAccess: true,
-      disableUrlAccess: true,
-      logger: false,
+      connectTimeoutMs: options.connectTimeoutSeconds * 1000,
+      socketTimeoutMs: options.socketTimeoutSeconds * 1000,
     }),
   }));
 
   const reserved = new Map<string, number>();
 
+  /**
+   * One transaction on one upstream. Returns the recipients it settled (sent or failed for
+   * good) and those it could not offer because the connection lacks SMTPUTF8.
+   */
   async function sendVia(
     upstream: Upstream,
     message: OutgoingMessage,
     to: string[],
     record: RecordTransaction,
-  ): Promise<string[]> {
-    const envelope = { from: message.envelope.from, to };
+  ): Promise<{ settled: string[]; needUtf8: string[] }> {
     const name = upstream.config.name;
     try {
-      const info = await upstream.mailer.sendMail({ envelope, raw: message.raw });
-      const rejected = ((info as { rejectedErrors?: RejectedRecipient[] }).rejectedErrors ?? []) as RejectedRecipient[];
-      const response = String(info.response ?? "250");
-      return await settle(
-        name,
-        envelope,
-        replyCode(response),
-        response,
-        (info.accepted as string[]).map(String),
-        rejected,
-        record,
-      );
-    } catch (error) {
-      const rejected = (error as { rejectedErrors?: RejectedRecipient[] }).rejectedErrors;
-      const failure = classifyError(error);
-      if (rejected && failure.command === "RCPT TO")
-        return settle(name, envelope, failure.code, failure.response, [], rejected, record);
-      const permanent = failure.kind === "envelope-permanent";
-      options.log.warn(
-        { upstream: name, code: failure.code, command: failure.command, response: failure.response },
-        permanent ? "message rejected after DATA" : "upstream failed; trying the next",
-      );
-      await record({
-        transaction: { upstream: name, envelope, code: failure.code, response: failure.response },
-        recipients: permanent ? to.map((address) => ({ address, state: "failed-permanent" as const })) : [],
-        retryHintSeconds: retryHintSeconds(failure.code, failure.response) ?? undefined,
+      return await upstream.pool.use(async (lease) => {
+        const needUtf8 = lease.smtpUtf8 ? [] : to.filter(needsSmtpUtf8);
+        const envelope = { from: message.envelope.from, to: to.filter((a) => !needUtf8.includes(a)) };
+        if (envelope.to.length === 0) return { settled: [], needUtf8 };
+        try {
+          return { settled: await settle(name, envelope, await lease.send(envelope, message.raw), record), needUtf8 };
+        } catch (error) {
+          return { settled: await recordFailure(name, envelope, error, record), needUtf8 };
+        }
       });
-      return permanent ? to : [];
+    } catch (error) {
+      // connecting or logging in failed: an upstream-level failure for the whole envelope
+      return { settled: await recordFailure(name, { from: message.envelope.from, to }, error, record), needUtf8: [] };
     }
   }
 
-  /** Records the transaction; returns the recipients it settled (sent or failed for good). */
-  async function settle(
+  async function recordFailure(
     upstream: string,
-    envelope: { from: string; to: string[] },
-    code: number,
-    response: string,
-    accepted: string[],
-    rejected: RejectedRecipient[],
+    envelope: Envelope,
+    error: unknown,
     record: RecordTransaction,
   ): Promise<string[]> {
-    const recipients: { address: string; state: RecipientState; error?: string }[] = accepted.map((address) => ({
-      address,
-      state: "sent",
-    }));
-    let hint: number | undefined;
-    for (const r of rejected) {
-      if (!r.recipient) continue;
-      const rcode = r.responseCode ?? 0;
-      recipients.push({
-        address: r.recipient,
-        state: recipientRejectionIsPermanent(rcode) ? "failed-permanent" : "deferred",
-        error: r.response ?? String(rcode),
-      });
-      const asked = retryHintSeconds(rcode, r.response ?? "");
-      if (asked !== null) hint = Math.max(hint ?? 0, asked);
+    const failure = classifyError(error);
+    const rejected = recipientErrors((error as { rejectedErrors?: never[] }).rejectedErrors);
+    if (rejected.length && failure.command === "RCPT TO") {
+      return settle(upstream, envelope, { accepted: [], rejected, response: failure.response }, record, failure.code);
     }
-    const rejectedText = rejected.map((r) => `${r.recipient}: ${r.response ?? r.responseCode}`).join("; ");
+    const permanent = failure.kind === "envelope-permanent";
+    options.log.warn(
+      { upstream, code: failure.code, command: failure.command, response: failure.response },
+      permanent ? "message rejected after DATA" : "upstream failed; trying the next",
+    );
     await record({
-      transaction: {
-        upstream,
-        envelope,
-        code,
-        response: rejectedText ? `${response} (rejected ${rejectedText})` : response,
-      },
-      recipients,
-      retryHintSeconds: hint,
+      transaction: { upstream, envelope, code: failure.code, response: failure.response },
+      recipients: permanent ? envelope.to.map((address) => ({ address, state: "failed-permanent" as const })) : [],
+      retryHintSeconds: retryHintSeconds(failure.code, failure.response) ?? undefined,
     });
+    return permanent ? envelope.to : [];
+  }
+
+  /**
+   * Records the transaction. Each recipient of the envelope that was sent is settled from the
+   * reply to its own RCPT TO: SMTPConnection reports them by the very strings it sent.
+   */
+  async function settle(
+    upstream: string,
+    envelope: Envelope,
+    result: SendResult,
+    record: RecordTransaction,
+    code = replyCode(result.response),
+  ): Promise<string[]> {
+    const accepted = new Set(result.accepted);
+    const refusals = new Map(result.rejected.map((r) => [r.recipient, r]));
+    let hint: number | undefined;
+    const recipients: Settled[] = envelope.to.map((address) => {
+      if (accepted.has(address)) return { address, state: "sent" };
+      const refusal = refusals.get(address);
+      if (!refusal)
+        return { address, state: "deferred", error: "the upstream's reply named no outcome for this recipient" };
+      const asked = retryHintSeconds(refusal.code, refusal.response);
+      if (asked !== null) hint = Math.max(hint ?? 0, asked);
+      return {
+        address,
+        state: recipientRejectionIsPermanent(refusal.code) ? "failed-permanent" : "deferred",
+        error: refusal.response,
+      };
+    });
+    const rejectedText = result.rejected.map((r) => `${r.recipient}: ${r.response}`).join("; ");
+    const response = rejectedText ? `${result.response} (rejected ${rejectedText})` : result.response;
+    await record({ transaction: { upstream, envelope, code, response }, recipients, retryHintSeconds: hint });
     return recipients.filter((r) => r.state !== "deferred").map((r) => r.address);
   }
 
@@ -165,6 +166,8 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
       let open = [...message.envelope.to];
       let limitedUntil: number | null = null;
       let tried = false;
+      // per non-ASCII recipient: how many upstreams were reached with it and lacked SMTPUTF8
+      const lackedUtf8 = new Map<string, number>();
       for (const upstream of upstreams) {
         if (open.length === 0) break;
         let batch = open;
@@ -184,19 +187,33 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         // workers sending at once must not overshoot the daily limit between send and record
         reserved.set(name, (reserved.get(name) ?? 0) + batch.length);
         try {
-          const settled = new Set(await sendVia(upstream, message, batch, record));
-          open = open.filter((address) => !settled.has(address));
+          const { settled, needUtf8 } = await sendVia(upstream, message, batch, record);
+          const done = new Set(settled);
+          open = open.filter((address) => !done.has(address));
+          for (const address of needUtf8) lackedUtf8.set(address, (lackedUtf8.get(address) ?? 0) + 1);
         } finally {
           reserved.set(name, reserved.get(name)! - batch.length);
         }
       }
+      const unsendable = open.filter((address) => lackedUtf8.get(address) === upstreams.length);
+      if (unsendable.length) {
+        await record({
+          transaction: {
+            upstream: upstreams.map((u) => u.config.name).join(","),
+            envelope: { from: message.envelope.from, to: unsendable },
+            code: 0,
+            response: noSmtpUtf8,
+          },
+          recipients: unsendable.map((address) => ({ address, state: "failed-permanent" as const, error: noSmtpUtf8 })),
+        });
+      }
       if (!tried && limitedUntil !== null) throw new RateLimited(limitedUntil);
     },
     async verify() {
-      await Promise.all(upstreams.map((u) => u.mailer.verify()));
+      await Promise.all(upstreams.map((u) => u.pool.use(async () => undefined)));
     },
     async close() {
-      for (const upstream of upstreams) upstream.mailer.close();
+      for (const upstream of upstreams) upstream.pool.close();
     },
   };
 }
