@@ -147,7 +147,11 @@ describe("token scopes on the binary", () => {
       5_000,
       "crm losing read",
     );
-    expect(relay.output()).toContain('"tokens":["crm: send","billing: send, read, admin"]');
+    await waitFor(
+      () => relay.output().includes('"tokens":["crm: send","billing: send, read, admin"]'),
+      5_000,
+      "the reload line naming tokens and scopes",
+    );
     expect((await get(relay.url, `/api/email/${crmMail}`, auth("billing"))).body.data.id).toBe(crmMail);
     expect((await adminPost(relay, "/admin/retry-failed", "billing")).status).toBe(200);
     expect((await get(relay.url, "/api/email", auth("ops"))).status).toBe(401);
