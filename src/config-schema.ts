@@ -136,6 +136,24 @@ const upstream = z
       });
   });
 
+/** What a bearer token may do (README "Access"): `read` sees its own mails, `admin` every mail and /admin/*. */
+export const TOKEN_SCOPES = ["send", "read", "admin"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+const bearerToken = z.strictObject({
+  name: z.string().min(1),
+  token: z
+    .string()
+    .min(16, "must be at least 16 characters")
+    // it travels as `Authorization: Bearer <token>`: a space or non-ASCII byte could never match
+    .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
+  scopes: z
+    .array(z.enum(TOKEN_SCOPES))
+    .min(1, `must list at least one of ${TOKEN_SCOPES.join(", ")}`)
+    .transform((scopes) => TOKEN_SCOPES.filter((s) => scopes.includes(s)))
+    .default((): TokenScope[] => ["send", "read"]),
+});
+
 const quotaWindow = () => z.strictObject({ hour: int(0).default(0), day: int(0).default(0) }).prefault({});
 
 export const configSchema = z
@@ -146,9 +164,7 @@ export const configSchema = z
         allow: cidrList(LOOPBACK_CIDRS),
         trustProxy: cidrList([]),
         tokens: z
-          .array(
-            z.strictObject({ name: z.string().min(1), token: z.string().min(16, "must be at least 16 characters") }),
-          )
+          .array(bearerToken)
           .superRefine(unique("name", "token name"))
           .superRefine(unique("token", "token value", false))
           .default(() => []),

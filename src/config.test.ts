@@ -310,7 +310,7 @@ describe("maskSecrets", () => {
       ].join("\n"),
     );
     const masked = maskSecrets(config) as Config;
-    expect(masked.server.tokens[0]).toEqual({ name: "crm", token: "***" });
+    expect(masked.server.tokens[0]).toEqual({ name: "crm", token: "***", scopes: ["send", "read"] });
     expect(masked.server.tls).toEqual({ cert: path.join(dir, "c.pem"), key: "***" });
     expect(masked.delivery.upstreams[0]).toMatchObject({ user: "me", pass: "***" });
     expect(masked.delivery.upstreams[1]).toMatchObject({ user: "", pass: "" });

@@ -62,7 +62,12 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
   running.app.config = next;
   running.config = next;
   running.log.info(
-    { config: loaded.source, upstreams: next.delivery.upstreams.map((u) => u.name), tokens: next.server.tokens.length },
+    {
+      config: loaded.source,
+      upstreams: next.delivery.upstreams.map((u) => u.name),
+      // names and scopes only: what an operator checks after a reload, never the secrets
+      tokens: next.server.tokens.map((t) => `${t.name}: ${t.scopes.join(", ")}`),
+    },
     "config reloaded",
   );
 }

@@ -1,15 +1,18 @@
 // Access middleware: the CIDR allowlist (403) and named bearer tokens (401), compared in
-// constant time. Loopback clients reach /health and /metrics without a token.
+// constant time; a matched token's scopes go on the client for ./token-scopes.ts.
+// Loopback clients reach /health and /metrics without a token.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import type { TokenScope } from "../config-schema.js";
 import { MailspoolError } from "../errors.js";
 import type { AppEnv } from "./app-env.js";
+import { bearerToken } from "./bearer-header.js";
 import { clientAddress, inCidrs, parseAddress, parseCidrs } from "./client-address.js";
 
 export interface AccessOptions {
   allow: readonly string[];
   trustProxy: readonly string[];
-  tokens: readonly { name: string; token: string }[];
+  tokens: readonly { name: string; token: string; scopes: readonly TokenScope[] }[];
   /** Paths that loopback clients may call without a token. */
   tokenFreeFromLoopback: readonly string[];
 }
@@ -35,18 +38,16 @@ export function accessControl(options: () => AccessOptions): MiddlewareHandler<A
       throw new MailspoolError("forbidden", "Client address is not allowed");
     }
     if (tokens.length === 0) return next();
-    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (presented !== undefined) {
-      const candidate = digest(presented);
-      let match: string | undefined;
-      for (const token of tokens) if (timingSafeEqual(candidate, token.digest)) match = token.name;
-      if (match) {
-        c.set("client", { ...client, tokenName: match });
-        return next();
-      }
-    }
     if (client.loopback && tokenFreeFromLoopback.includes(c.req.path)) return next();
-    throw new MailspoolError("unauthorized", presented === undefined ? "A bearer token is required" : "Invalid token");
+    const presented = bearerToken(c.req.header("authorization"));
+    if (presented === undefined) throw new MailspoolError("unauthorized", "A bearer token is required");
+    const candidate = digest(presented);
+    let match: (typeof tokens)[number] | undefined;
+    // no early exit: every token is compared, so the time taken does not say which one matched
+    for (const token of tokens) if (timingSafeEqual(candidate, token.digest)) match = token;
+    if (!match) throw new MailspoolError("unauthorized", "Invalid token");
+    c.set("client", { ...client, tokenName: match.name, scopes: match.scopes });
+    return next();
   };
 }
 
@@ -56,7 +57,7 @@ function parse(options: AccessOptions) {
     allow,
     allowWhenProxied: allow.filter(([range]) => range.range() !== "loopback"),
     trustProxy: parseCidrs(options.trustProxy),
-    tokens: options.tokens.map((t) => ({ name: t.name, digest: digest(t.token) })),
+    tokens: options.tokens.map((t) => ({ name: t.name, scopes: t.scopes, digest: digest(t.token) })),
     tokenFreeFromLoopback: options.tokenFreeFromLoopback,
   };
 }

@@ -94,7 +94,7 @@ describe("commands", () => {
     const result = runCli(["check-config", "-c", "app.yaml"], dir, { CRM_TOKEN: "very-secret-token-value" });
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.stdout);
-    expect(printed.server.tokens[0]).toEqual({ name: "crm", token: "***" });
+    expect(printed.server.tokens[0]).toEqual({ name: "crm", token: "***", scopes: ["send", "read"] });
     expect(printed.spool.dir).toBe(path.join(fs.realpathSync(dir), "spool-here"));
     expect(result.stdout + result.stderr).not.toContain("very-secret-token-value");
     expect(result.stderr).toContain("data directory");

@@ -9,6 +9,7 @@ import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { adminAccess } from "../admin-access.js";
 import { success } from "../envelope.js";
+import { requireScope } from "../token-scopes.js";
 
 const retryFilterSchema = z.object({
   since: z
@@ -25,6 +26,7 @@ export function adminRoute(deps: AppDeps) {
   app.use(
     "/admin/*",
     adminAccess(() => deps.config.admin.allow),
+    requireScope("admin"),
   );
   app.post("/admin/pause", async (c) => {
     await admin.setPaused(true);

@@ -1,10 +1,12 @@
-// GET /metrics (admin.allow; no token from loopback): Prometheus text, or with
-// ?format=json the original service's totals, derived from the spool.
+// GET /metrics (admin.allow; no token from loopback, else an `admin` token: the figures
+// cover every client's mail): Prometheus text, or with ?format=json the original
+// service's totals, derived from the spool.
 import { Hono } from "hono";
 import { metricsJson, readArchiveTotals } from "../../spool/totals.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { adminAccess } from "../admin-access.js";
+import { requireScope } from "../token-scopes.js";
 
 export function metricsRoute(deps: AppDeps) {
   const { spool, observe } = deps;
@@ -12,6 +14,7 @@ export function metricsRoute(deps: AppDeps) {
   app.get(
     "/metrics",
     adminAccess(() => deps.config.admin.allow),
+    requireScope("admin"),
     async (c) => {
       if (c.req.query("format") === "json")
         return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));

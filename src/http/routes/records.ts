@@ -8,6 +8,7 @@ import { mailStates } from "../../types.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
+import { requireScope, visibleMails } from "../token-scopes.js";
 
 const querySchema = z.object({
   state: z.enum(mailStates as [string, ...string[]]).optional(),
@@ -21,6 +22,7 @@ const querySchema = z.object({
 export function recordsRoute({ spool }: AppDeps) {
   return new Hono<AppEnv>().get(
     "/api/email",
+    requireScope("read"),
     zValidator("query", querySchema, (result) => {
       if (!result.success) {
         throw new MailspoolError("invalid_param", undefined, {
@@ -30,7 +32,7 @@ export function recordsRoute({ spool }: AppDeps) {
     }),
     (c) => {
       const query = c.req.valid("query");
-      const entries = spool.index.list({
+      const entries = visibleMails(c, (q) => spool.index.list(q), {
         state: query.state as never,
         since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
         limit: query.limit,

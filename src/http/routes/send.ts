@@ -7,10 +7,11 @@ import { discardFiles } from "../../intake/incoming-file.js";
 import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
+import { requireScope } from "../token-scopes.js";
 
 export function sendRoute(deps: AppDeps) {
   const { spool, log, gate, intake, observe } = deps;
-  return new Hono<AppEnv>().post("/api/email/send", async (c) => {
+  return new Hono<AppEnv>().post("/api/email/send", requireScope("send"), async (c) => {
     const { config } = deps;
     if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
     spool.checkCapacity();

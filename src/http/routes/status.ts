@@ -6,6 +6,7 @@ import type { MailEntry } from "../../spool/mail-index.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
+import { requireScope, visibleMail } from "../token-scopes.js";
 
 export function mailStatus(entry: MailEntry) {
   return {
@@ -25,10 +26,11 @@ export function mailStatus(entry: MailEntry) {
 }
 
 export function statusRoute({ spool }: AppDeps) {
-  return new Hono<AppEnv>().get("/api/email/:id", async (c) => {
+  return new Hono<AppEnv>().get("/api/email/:id", requireScope("read"), async (c) => {
     const id = c.req.param("id");
     const entry =
-      spool.index.get(id) ?? (/^[0-9A-Z]{26}$/.test(id) ? await findArchived(spool.paths.archive, id) : undefined);
+      visibleMail(c, spool.index.get(id)) ??
+      (/^[0-9A-Z]{26}$/.test(id) ? visibleMail(c, await findArchived(spool.paths.archive, id)) : undefined);
     if (!entry) throw new MailspoolError("not_found", "No such mail");
     return success(c, mailStatus(entry));
   });
