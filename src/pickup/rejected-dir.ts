@@ -37,19 +37,21 @@ async function freeName(rejected: string, name: string, now: number): Promise<st
 const reasonFile = (dir: string, name: string) => path.join(dir, `${name}.reason.txt`);
 
 /**
- * Moves pickup/<name> into rejected/ and returns the name it got there. Throws when it cannot
- * be moved; once moved, a reason file that cannot be written is reported through onReasonError.
+ * Moves pickup/<name> into rejected/, its reason written first (so an entry gone from pickup/
+ * has its reason beside it), and returns the name it got there. Throws when it cannot be
+ * moved, leaving nothing in rejected/.
  */
-export async function moveToRejected(
-  pickupDir: string,
-  name: string,
-  reason: string,
-  onReasonError: (error: unknown) => void,
-): Promise<string> {
+export async function moveToRejected(pickupDir: string, name: string, reason: string): Promise<string> {
   const rejected = path.join(pickupDir, "rejected");
   await ensureDirectory(rejected);
   const target = await freeName(rejected, name, Date.now());
-  await fs.promises.rename(path.join(pickupDir, name), path.join(rejected, target));
-  await fs.promises.writeFile(reasonFile(rejected, target), reason, { flag: "wx" }).catch(onReasonError);
+  const reasonPath = reasonFile(rejected, target);
+  await fs.promises.writeFile(reasonPath, reason, { flag: "wx" });
+  try {
+    await fs.promises.rename(path.join(pickupDir, name), path.join(rejected, target));
+  } catch (error) {
+    await fs.promises.rm(reasonPath, { force: true });
+    throw error;
+  }
   return target;
 }

@@ -1,7 +1,6 @@
 // data/pickup: the hand-off directory. Every *.json entry (never *.tmp or dotfiles) is
-// ingested then removed: a new mail (the JSON API's fields), a replay
-// {"replay": id, "recipients"?: [...]}, or a cancel {"cancel": id}. The file name is the
-// idempotency key, so a crash between spooling and unlinking ingests it once. Only regular
+// ingested (apply-pickup-file.ts: a new mail, a replay or a cancel) then removed. The file
+// name is the idempotency key, so a crash between spooling and unlinking ingests it once. Only regular
 // files are read (pickup-entry.ts); anything unusable moves to pickup/rejected/ with a
 // .reason.txt beside it and one log line. A spool I/O error leaves the file for the next
 // scan (logged once per distinct error). One slow entry never holds the others up: a scan
@@ -10,20 +9,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { MailspoolError } from "../errors.js";
 import type { Intake } from "../intake/intake.js";
-import { sendInputFromJson } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import { settleWithin } from "../time-limit.js";
-import type { MailId } from "../types.js";
+import { applyPickupFile, type PickupActions } from "./apply-pickup-file.js";
 import { pickupMaxBytes, readPickupEntry, refusalOf } from "./pickup-entry.js";
 import { parsePickupJson } from "./pickup-json.js";
 import { moveToRejected } from "./rejected-dir.js";
-
-/** What a replay or cancel file asks of the mail (the admin API's actions). */
-export interface PickupActions {
-  replay(id: MailId, options: { recipients?: string[]; reason: string; idempotencyKey: string }): Promise<string[]>;
-  cancel(id: MailId, reason: string, idempotencyKey: string): Promise<void>;
-}
 
 export interface PickupOptions {
   spool: Spool;
@@ -126,31 +118,13 @@ export class PickupWatcher {
       else {
         const bytes = await (this.options.readEntry ?? readPickupEntry)(file, maxBytes);
         if (this.stopped) return;
-        await this.apply(name, key, parsePickupJson(bytes));
+        await applyPickupFile(this.options, name, key, parsePickupJson(bytes));
       }
       await fs.promises.unlink(file);
       this.lastFailure.delete(name);
     } catch (error) {
       if (error instanceof MailspoolError && error.status < 500) return this.reject(name, identity, error);
       this.failed(name, error);
-    }
-  }
-
-  private async apply(name: string, key: string, content: unknown): Promise<void> {
-    const { intake, actions, log } = this.options;
-    const request = (typeof content === "object" && content !== null ? content : {}) as Record<string, unknown>;
-    const reason = `pickup ${name}`;
-    if (typeof request.replay === "string") {
-      const recipients = Array.isArray(request.recipients) ? request.recipients.map(String) : undefined;
-      const sendTo = await actions.replay(request.replay, { recipients, reason, idempotencyKey: key });
-      log.info({ file: name, mailId: request.replay, recipients: sendTo.length }, "pickup: mail replayed");
-    } else if (typeof request.cancel === "string") {
-      await actions.cancel(request.cancel, reason, key);
-      log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
-    } else {
-      const input = await sendInputFromJson(content, intake.limits, intake.blobs);
-      const id = await intake.acceptParsed(input, "pickup", { idempotency: { key }, exemptFromQuota: true });
-      log.info({ file: name, mailId: id }, "pickup: mail accepted");
     }
   }
 
@@ -168,9 +142,7 @@ export class PickupWatcher {
     const details = error.errors?.map((e) => `${e.field}: ${e.message}`).join("\n") ?? "";
     const reason = { file: name, reason: error.message, fields: error.errors?.map((e) => e.field) };
     try {
-      const movedTo = await moveToRejected(this.dir, name, `${error.message}\n${details}\n`, (reasonError) =>
-        log.error({ err: reasonError, file: name }, "could not write the reason file of a rejected pickup entry"),
-      );
+      const movedTo = await moveToRejected(this.dir, name, `${error.message}\n${details}\n`);
       this.lastFailure.delete(name);
       log.warn({ ...reason, movedTo: `rejected/${movedTo}` }, "pickup file rejected");
     } catch (moveError) {
