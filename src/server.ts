@@ -1,6 +1,7 @@
 // Composition root of `serve`: config → spool (lock, recover) → delivery → HTTP → jobs.
-// Shutdown runs in reverse: intake answers 503, open requests and in-flight deliveries
-// get shutdown.graceSeconds, the segment writer drains, the lock is released.
+// Shutdown (server-shutdown.ts) runs in reverse under one deadline: intake answers 503,
+// open requests and in-flight deliveries get shutdown.graceSeconds, the writer drains,
+// the lock is released.
 import path from "node:path";
 import type { Cron } from "croner";
 import type { Config, LoadedConfig } from "./config.js";
@@ -21,6 +22,7 @@ import { scheduleRescan } from "./jobs/rescan-failed.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { reloadServer } from "./server-reload.js";
+import { stopServer, type ShutdownReport } from "./server-shutdown.js";
 import { PickupWatcher } from "./pickup/watcher.js";
 import { startSmtpIntake } from "./smtp/intake-server.js";
 import type { SegmentIo } from "./spool/segment.js";
@@ -45,7 +47,8 @@ export interface RunningServer {
   /** The SMTP intake listener, when smtpIntake.enabled. */
   smtp: { port: number; close(): Promise<void> } | null;
   log: Logger;
-  stop(): Promise<void>;
+  /** Within shutdown.graceSeconds plus a few seconds, whatever is stuck. */
+  stop(): Promise<ShutdownReport>;
   /** SIGHUP: swaps upstreams, limits, tokens and quotas; throws (keeping the old config) when it cannot. */
   reload(loaded: LoadedConfig): void;
 }
@@ -181,24 +184,4 @@ export async function startServer(
     await spool.close();
     throw error;
   }
-}
-
-async function stopServer(running: RunningServer): Promise<void> {
-  const graceMs = running.config.shutdown.graceSeconds * 1000;
-  running.gate.accepting = false;
-  running.log.info({ graceMs }, "shutting down: intake closed");
-  await running.smtp?.close();
-  running.rescan.stop();
-  running.alerts.stop();
-  await running.compactor.stop();
-  await running.pickup.stop();
-  await Promise.all([running.delivery.stop(graceMs), withTimeout(running.listening.close(), graceMs)]);
-  await running.spool.close();
-  running.log.info("shutdown complete");
-}
-
-async function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -1,4 +1,8 @@
-// mailspool serve: run the relay until SIGTERM/SIGINT, then shut down in order and exit 0.
+// mailspool serve: run the relay until SIGTERM/SIGINT, then shut down in order within
+// shutdown.graceSeconds plus a few seconds (server-shutdown.ts) and exit, whatever is stuck.
+// Exit 0, also when in-flight work had to be left to the next start (SPEC: SIGTERM exits 0;
+// nothing acknowledged is lost by it); exit 1 only when the spool writer itself could not
+// drain and close in time (a stuck or failing disk, which a supervisor should show).
 // SIGHUP reloads the config; an invalid new file is refused with a log line.
 import type { Command } from "commander";
 import { loadConfig } from "../config.js";
@@ -39,7 +43,9 @@ export function registerServe(program: Command): void {
         process.once("SIGINT", () => stop("SIGINT"));
       });
       process.off("SIGHUP", reload);
-      await server.stop();
+      const report = await server.stop();
       flushLogger(log);
+      if (!report.spoolClosed)
+        throw new Error("shutdown: the spool writer did not close in time; the next start repairs its tail");
     });
 }

@@ -1,23 +1,21 @@
-// data/pickup: the hand-off directory. Every *.json file (never *.tmp or dotfiles) is
-// ingested then removed: a new mail (the JSON API's fields), a replay
-// {"replay": id, "recipients"?: [...]}, or a cancel {"cancel": id}. The file name is the
-// idempotency key, so a crash between spooling and unlinking ingests it once. A file
-// that cannot be used moves to pickup/rejected/ with a .reason.txt beside it; a spool
-// I/O error leaves it in place for the next scan.
+// data/pickup: the hand-off directory. Every *.json entry (never *.tmp or dotfiles) is
+// ingested (apply-pickup-file.ts: a new mail, a replay or a cancel) then removed. The file
+// name is the idempotency key, so a crash between spooling and unlinking ingests it once. Only regular
+// files are read (pickup-entry.ts); anything unusable moves to pickup/rejected/ with a
+// .reason.txt beside it and one log line. A spool I/O error leaves the file for the next
+// scan (logged once per distinct error). One slow entry never holds the others up: a scan
+// waits entryTimeoutMs for it, then goes on and skips it until its handling ends.
 import fs from "node:fs";
 import path from "node:path";
 import { MailspoolError } from "../errors.js";
 import type { Intake } from "../intake/intake.js";
-import { sendInputFromJson } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
-import type { MailId } from "../types.js";
-
-/** What a replay or cancel file asks of the mail (the admin API's actions). */
-export interface PickupActions {
-  replay(id: MailId, options: { recipients?: string[]; reason: string; idempotencyKey: string }): Promise<string[]>;
-  cancel(id: MailId, reason: string, idempotencyKey: string): Promise<void>;
-}
+import { settleWithin } from "../time-limit.js";
+import { applyPickupFile, type PickupActions } from "./apply-pickup-file.js";
+import { pickupMaxBytes, readPickupEntry, refusalOf } from "./pickup-entry.js";
+import { parsePickupJson } from "./pickup-json.js";
+import { moveToRejected } from "./rejected-dir.js";
 
 export interface PickupOptions {
   spool: Spool;
@@ -25,14 +23,27 @@ export interface PickupOptions {
   actions: PickupActions;
   log: Logger;
   intervalMs?: number;
+  /** How long a scan waits on one entry before going on without it. */
+  entryTimeoutMs?: number;
+  /** Fault injection: how an entry that passed lstat is read. */
+  readEntry?: (file: string, maxBytes: number) => Promise<Buffer>;
 }
 
 const keyWindowMs = 24 * 3600 * 1000;
+const defaultEntryTimeoutMs = 5_000;
 
 export class PickupWatcher {
   private timer: NodeJS.Timeout | null = null;
   private scanning: Promise<void> | null = null;
+  private stopped = false;
   private readonly dir: string;
+  /** Entries whose handling outlived entryTimeoutMs: skipped until it ends. */
+  private readonly running = new Set<string>();
+  /** Refused entries that could not be moved, by name → identity: left alone while unchanged. */
+  private readonly unmovable = new Map<string, string>();
+  /** The last error logged for an entry that is retried, so each error is logged once. */
+  private readonly lastFailure = new Map<string, string>();
+  private listFailure: string | null = null;
 
   constructor(private readonly options: PickupOptions) {
     this.dir = options.spool.paths.pickup;
@@ -44,73 +55,103 @@ export class PickupWatcher {
     void this.scan();
   }
 
+  /** Ends after the entry in hand (waited on for at most entryTimeoutMs); later ones wait for the next start. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.scanning;
   }
 
-  /** One pass over the directory; passes never overlap. */
+  /** One pass over the entries listed at its start; passes never overlap. */
   scan(): Promise<void> {
     this.scanning ??= this.scanOnce().finally(() => (this.scanning = null));
     return this.scanning;
   }
 
   private async scanOnce(): Promise<void> {
-    const names = (await fs.promises.readdir(this.dir)).filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort();
-    for (const name of names) await this.ingest(name);
+    const names = await this.list();
+    for (const name of names) {
+      if (this.stopped) return;
+      if (this.running.has(name)) continue;
+      this.running.add(name);
+      const work = this.ingest(name).finally(() => this.running.delete(name));
+      const timeoutMs = this.options.entryTimeoutMs ?? defaultEntryTimeoutMs;
+      if (!(await settleWithin(work, timeoutMs)))
+        this.options.log.warn(
+          { file: name, waitedMs: timeoutMs },
+          "pickup entry is taking long (a stuck read?); the scan goes on without it",
+        );
+    }
+    const present = new Set(names);
+    for (const seen of [this.unmovable, this.lastFailure])
+      for (const name of seen.keys()) if (!present.has(name)) seen.delete(name);
+  }
+
+  private async list(): Promise<string[]> {
+    try {
+      const names = await fs.promises.readdir(this.dir);
+      this.listFailure = null;
+      return names.filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort();
+    } catch (error) {
+      if (this.listFailure !== (error as Error).message)
+        this.options.log.error({ err: error, dir: this.dir }, "cannot list the pickup directory");
+      this.listFailure = (error as Error).message;
+      return [];
+    }
   }
 
   private async ingest(name: string): Promise<void> {
     const { spool, log } = this.options;
     const file = path.join(this.dir, name);
-    const key = `pickup:${name}`;
+    const maxBytes = pickupMaxBytes(this.options.intake.limits.maxBodyBytes);
+    let identity = "";
     try {
+      const stats = await fs.promises.lstat(file);
+      identity = `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
+      if (this.unmovable.get(name) === identity) return;
+      const refusal = refusalOf(stats, maxBytes);
+      if (refusal) throw refusal;
+      const key = `pickup:${name}`;
       const done = spool.index.byIdempotencyKey(key, new Date(Date.now() - keyWindowMs));
       if (done) log.info({ file: name, mailId: done }, "pickup file was already ingested; removing it");
-      else await this.apply(name, key, await this.read(file));
-      await fs.promises.rm(file, { force: true });
+      else {
+        const bytes = await (this.options.readEntry ?? readPickupEntry)(file, maxBytes);
+        if (this.stopped) return;
+        await applyPickupFile(this.options, name, key, parsePickupJson(bytes));
+      }
+      await fs.promises.unlink(file);
+      this.lastFailure.delete(name);
     } catch (error) {
-      if (error instanceof MailspoolError && error.status < 500) return this.reject(name, error);
-      log.error({ err: error, file: name }, "pickup file not ingested; will retry");
+      if (error instanceof MailspoolError && error.status < 500) return this.reject(name, identity, error);
+      this.failed(name, error);
     }
   }
 
-  private async read(file: string): Promise<unknown> {
-    const text = await fs.promises.readFile(file, "utf8");
-    if (text.length > this.options.intake.limits.maxBodyBytes * 2)
-      throw new MailspoolError("too_large", "pickup file is larger than twice server.maxBodyBytes");
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      throw new MailspoolError("invalid_param", `malformed JSON: ${(error as Error).message}`);
-    }
+  /** Logs an error once per entry and distinct message; an entry that vanished is no error. */
+  private failed(name: string, error: unknown): void {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    const message = (error as Error).message;
+    if (this.lastFailure.get(name) === message) return;
+    this.lastFailure.set(name, message);
+    this.options.log.error({ err: error, file: name }, "pickup file not ingested; will retry");
   }
 
-  private async apply(name: string, key: string, content: unknown): Promise<void> {
-    const { intake, actions, log } = this.options;
-    const request = (typeof content === "object" && content !== null ? content : {}) as Record<string, unknown>;
-    const reason = `pickup ${name}`;
-    if (typeof request.replay === "string") {
-      const recipients = Array.isArray(request.recipients) ? request.recipients.map(String) : undefined;
-      const sendTo = await actions.replay(request.replay, { recipients, reason, idempotencyKey: key });
-      log.info({ file: name, mailId: request.replay, recipients: sendTo.length }, "pickup: mail replayed");
-    } else if (typeof request.cancel === "string") {
-      await actions.cancel(request.cancel, reason, key);
-      log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
-    } else {
-      const input = await sendInputFromJson(content, intake.limits, intake.blobs);
-      const id = await intake.acceptParsed(input, "pickup", { idempotency: { key }, exemptFromQuota: true });
-      log.info({ file: name, mailId: id }, "pickup: mail accepted");
-    }
-  }
-
-  private async reject(name: string, error: MailspoolError): Promise<void> {
-    const rejected = path.join(this.dir, "rejected");
-    await fs.promises.mkdir(rejected, { recursive: true });
-    await fs.promises.rename(path.join(this.dir, name), path.join(rejected, name));
+  private async reject(name: string, identity: string, error: MailspoolError): Promise<void> {
+    const { log } = this.options;
     const details = error.errors?.map((e) => `${e.field}: ${e.message}`).join("\n") ?? "";
-    await fs.promises.writeFile(path.join(rejected, `${name}.reason.txt`), `${error.message}\n${details}\n`);
-    this.options.log.warn({ file: name, reason: error.message }, "pickup file rejected");
+    const reason = { file: name, reason: error.message, fields: error.errors?.map((e) => e.field) };
+    try {
+      const movedTo = await moveToRejected(this.dir, name, `${error.message}\n${details}\n`);
+      this.lastFailure.delete(name);
+      log.warn({ ...reason, movedTo: `rejected/${movedTo}` }, "pickup file rejected");
+    } catch (moveError) {
+      if ((moveError as NodeJS.ErrnoException).code === "ENOENT") return;
+      this.unmovable.set(name, identity);
+      log.error(
+        { ...reason, err: moveError },
+        "pickup entry refused and it cannot be moved to rejected/; left in place and not reported again until it changes",
+      );
+    }
   }
 }

@@ -27,6 +27,17 @@ export class BlobStore {
     return new BlobWriter(this, tempPath, handle);
   }
 
+  /**
+   * Removes the temp files of uploads that were in flight when the last process ended (a
+   * forced exit at the shutdown deadline, kill -9). Only at start, under the lock: no upload
+   * can be in flight then. Returns how many were removed.
+   */
+  removeLeftoverTemps(): number {
+    const leftovers = fs.readdirSync(this.dir).filter((name) => name.startsWith(blobTempPrefix));
+    for (const name of leftovers) fs.rmSync(path.join(this.dir, name), { force: true });
+    return leftovers.length;
+  }
+
   /** Makes renames into the blob directory durable; once per request that stored blobs. */
   syncDir(): Promise<void> {
     return fsyncDir(this.dir);

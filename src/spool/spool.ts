@@ -90,6 +90,8 @@ export class Spool {
     }
     spool.releaseLock = acquireLock(spool.paths.lock);
     try {
+      const leftovers = spool.blobs.removeLeftoverTemps();
+      if (leftovers) options.log.info({ leftovers }, "removed temp files of uploads unfinished at the last stop");
       spool.load(true);
       const { lastSegment, lastSize } = spool.recovery!;
       // numbers are never reused: after everything was archived, continue past the archive
