@@ -1,0 +1,39 @@
+// SMTP replies of the intake listener and how a failure becomes one: what the client sent
+// wrong is permanent (5xx, so it does not retry forever), what may pass is transient (4xx).
+// smtp-server puts the enhanced status code of the reply code in front of the text
+// (535 → 5.7.8, 554 → 5.6.0, 421 → 4.4.2), so a text carries one only where it says more.
+import { MailspoolError, spoolIoError } from "../errors.js";
+
+export type SmtpReply = Error & { responseCode: number };
+
+export const smtpReply = (code: number, message: string): SmtpReply =>
+  Object.assign(new Error(message), { responseCode: code });
+
+export const isSmtpReply = (error: unknown): error is SmtpReply =>
+  error instanceof Error && typeof (error as Partial<SmtpReply>).responseCode === "number";
+
+/** Node's errno codes of a failed read, write or fsync: the spool's trouble, not the client's. */
+const isIoError = (error: unknown) => typeof (error as NodeJS.ErrnoException | undefined)?.syscall === "string";
+
+/** A failure as the reply to the final dot of DATA; `unexpected` says it needs an error log line. */
+export function replyFor(error: unknown): { reply: SmtpReply; unexpected: boolean } {
+  if (isSmtpReply(error)) return { reply: error, unexpected: false };
+  if (!(error instanceof MailspoolError) && isIoError(error)) return replyFor(spoolIoError(error));
+  if (!(error instanceof MailspoolError))
+    return { reply: smtpReply(451, "Temporary failure, try again later"), unexpected: true };
+  if (error.code === "rate_limited")
+    return {
+      reply: smtpReply(451, `4.7.1 ${error.message}; retry in ${error.retryAfterSeconds ?? 60} seconds`),
+      unexpected: false,
+    };
+  if (error.code === "insufficient_storage")
+    return { reply: smtpReply(452, "4.3.1 Insufficient system storage"), unexpected: false };
+  if (error.status < 500) return { reply: smtpReply(554, describe(error)), unexpected: false };
+  return { reply: smtpReply(451, "Temporary failure, try again later"), unexpected: false };
+}
+
+/** The message and the fields it names, as one bounded line. */
+function describe(error: MailspoolError): string {
+  const details = (error.errors ?? []).map((e) => `${e.field} ${e.message}`).join("; ");
+  return (details ? `${error.message}: ${details}` : error.message).slice(0, 300);
+}
