@@ -1,11 +1,12 @@
 // The optional SMTP listener (smtpIntake): apps that only speak SMTP hand mail over here.
 // Clients outside smtpIntake.allow get 554 at connect; at most smtpIntake.maxClients are
 // connected; AUTH PLAIN/LOGIN against smtpIntake.users (clear text only without a
-// certificate, and only from the allowed CIDRs);
+// certificate, and only from the allowed CIDRs) with failures limited by auth-guard.ts;
 // STARTTLS when a certificate is set; SIZE from server.maxBodyBytes. The raw message
 // becomes a blob and its record is fsync'd (Intake.acceptRaw) before the 250 to the final dot.
 import { timingSafeEqual, createHash } from "node:crypto";
 import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config.js";
 import { parseListen } from "../config.js";
@@ -14,6 +15,7 @@ import type { Intake } from "../intake/intake.js";
 import type { Logger } from "../log.js";
 import type { MailId } from "../types.js";
 import { parseAddress as parseMailAddress } from "../address.js";
+import { AuthGuard, type AuthClock } from "./auth-guard.js";
 import { receiveMessage } from "./received-message.js";
 import { replyFor, smtpReply } from "./smtp-reply.js";
 
@@ -21,6 +23,8 @@ export interface SmtpIntakeDeps {
   config: () => Config;
   intake: Intake;
   log: Logger;
+  /** Injected time for tests (the AUTH failure windows and delays). */
+  clock?: Partial<AuthClock>;
 }
 
 /** An idle client (between commands, or silent inside DATA) is dropped with 421 after this. */
@@ -34,6 +38,8 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     ? { key: fs.readFileSync(settings.tls.key), cert: fs.readFileSync(settings.tls.cert) }
     : null;
   const allow = parseCidrs(settings.allow);
+  const clock: AuthClock = { now: deps.clock?.now ?? Date.now, sleep: deps.clock?.sleep ?? ((ms) => sleep(ms)) };
+  const guard = new AuthGuard(() => deps.config().smtpIntake.authFailures, clock, deps.log);
   const clientOf = (session: SMTPServerSession) =>
     session.user ? `smtp:${session.user}` : `ip:${session.remoteAddress}`;
   const server = new SMTPServer({
@@ -59,11 +65,21 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       if (!address || !inCidrs(address, allow)) return callback(smtpReply(554, "5.7.1 Client address is not allowed"));
       callback();
     },
-    onAuth(auth, _session, callback) {
+    onAuth(auth, session, callback) {
+      const lockedSeconds = guard.lockedFor(session.remoteAddress);
+      if (lockedSeconds > 0)
+        return callback(
+          smtpReply(421, `Too many failed logins from your address, try again in ${lockedSeconds} seconds`),
+        );
       const user = deps.config().smtpIntake.users.find((u) => u.user === auth.username);
       if (user !== undefined && timingSafeEqual(digest(auth.password ?? ""), digest(user.pass)))
         return callback(null, { user: user.user });
-      callback(smtpReply(535, "Authentication credentials invalid"));
+      const verdict = guard.failed(session, session.remoteAddress, auth.username ?? "");
+      const reply =
+        verdict.reply === 421
+          ? smtpReply(421, "Too many failed logins, closing connection")
+          : smtpReply(535, "Authentication credentials invalid");
+      void clock.sleep(verdict.delayMs).then(() => callback(reply));
     },
     onMailFrom(address, session, callback) {
       if (deps.config().smtpIntake.keepSender && address.address) {
