@@ -51,8 +51,6 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     authOptional: !settings.requireAuth,
     allowInsecureAuth: !tls,
     size: deps.config().server.maxBodyBytes,
-    // 552 5.3.4 after the final dot for a message over SIZE, whatever onData answered
-    rejectOversized: true,
     maxClients: settings.maxClients,
     socketTimeout: socketTimeoutMs,
     // a reverse-DNS lookup per connection delays every greeting (~100 ms) and tells us nothing
@@ -69,7 +67,7 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       const lockedSeconds = guard.lockedFor(session.remoteAddress);
       if (lockedSeconds > 0)
         return callback(
-          smtpReply(421, `Too many failed logins from your address, try again in ${lockedSeconds} seconds`),
+          smtpReply(421, `4.7.0 Too many failed logins from your address, try again in ${lockedSeconds} seconds`),
         );
       const user = deps.config().smtpIntake.users.find((u) => u.user === auth.username);
       if (user !== undefined && timingSafeEqual(digest(auth.password ?? ""), digest(user.pass)))
@@ -77,14 +75,14 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       const verdict = guard.failed(session, session.remoteAddress, auth.username ?? "");
       const reply =
         verdict.reply === 421
-          ? smtpReply(421, "Too many failed logins, closing connection")
-          : smtpReply(535, "Authentication credentials invalid");
+          ? smtpReply(421, "4.7.0 Too many failed logins, closing connection")
+          : smtpReply(535, "5.7.8 Authentication credentials invalid");
       void clock.sleep(verdict.delayMs).then(() => callback(reply));
     },
     onMailFrom(address, session, callback) {
       if (deps.config().smtpIntake.keepSender && address.address) {
         const parsed = parseMailAddress(address.address);
-        if (!parsed.ok) return callback(smtpReply(553, `Bad sender address syntax: ${parsed.reason}`));
+        if (!parsed.ok) return callback(smtpReply(553, `5.1.7 Bad sender address syntax: ${parsed.reason}`));
       }
       try {
         deps.intake.checkQuota(clientOf(session));
@@ -95,14 +93,14 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     },
     onRcptTo(address, session, callback) {
       const parsed = parseMailAddress(address.address);
-      if (!parsed.ok) return callback(smtpReply(553, `Bad recipient address syntax: ${parsed.reason}`));
+      if (!parsed.ok) return callback(smtpReply(553, `5.1.3 Bad recipient address syntax: ${parsed.reason}`));
       if (session.envelope.rcptTo.length >= deps.config().delivery.maxRecipients)
         return callback(smtpReply(452, "4.5.3 Too many recipients"));
       callback();
     },
     onData(stream, session, callback) {
       accept(stream, session).then(
-        (id) => callback(null, `Ok: queued as ${id}`),
+        (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
         (error: unknown) => {
           const { reply, unexpected } = replyFor(error);
           const fields = { client: clientOf(session), code: reply.responseCode, reason: reply.message };

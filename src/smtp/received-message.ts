@@ -37,7 +37,7 @@ export async function receiveMessage(
   options: ReceiveOptions,
 ): Promise<ReceivedMessage> {
   const timer = setTimeout(
-    () => stream.destroy(smtpReply(421, `Message not received within ${options.timeoutMs / 1000} seconds`)),
+    () => stream.destroy(smtpReply(421, `4.4.2 Message not received within ${options.timeoutMs / 1000} seconds`)),
     options.timeoutMs,
   );
   let blob: BlobWriter | undefined;
@@ -65,7 +65,7 @@ async function readInto(
   for await (const chunk of stream) {
     received += chunk.length;
     if (refusal === undefined && (received > options.maxBytes || stream.sizeExceeded))
-      refusal = smtpReply(552, `Message size exceeds fixed maximum message size ${options.maxBytes}`);
+      refusal = smtpReply(552, `5.3.4 Message size exceeds fixed maximum message size ${options.maxBytes}`);
     if (refusal === undefined) {
       try {
         if (headers) await blob.write(chunk);

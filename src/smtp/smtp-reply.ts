@@ -1,7 +1,7 @@
 // SMTP replies of the intake listener and how a failure becomes one: what the client sent
 // wrong is permanent (5xx, so it does not retry forever), what may pass is transient (4xx).
-// smtp-server puts the enhanced status code of the reply code in front of the text
-// (535 → 5.7.8, 554 → 5.6.0, 421 → 4.4.2), so a text carries one only where it says more.
+// smtp-server adds no enhanced status codes of its own (hideENHANCEDSTATUSCODES is its
+// default), so each of our texts starts with the RFC 3463 code that fits it.
 import { MailspoolError, spoolIoError } from "../errors.js";
 
 export type SmtpReply = Error & { responseCode: number };
@@ -20,7 +20,7 @@ export function replyFor(error: unknown): { reply: SmtpReply; unexpected: boolea
   if (isSmtpReply(error)) return { reply: error, unexpected: false };
   if (!(error instanceof MailspoolError) && isIoError(error)) return replyFor(spoolIoError(error));
   if (!(error instanceof MailspoolError))
-    return { reply: smtpReply(451, "Temporary failure, try again later"), unexpected: true };
+    return { reply: smtpReply(451, "4.3.0 Temporary failure, try again later"), unexpected: true };
   if (error.code === "rate_limited")
     return {
       reply: smtpReply(451, `4.7.1 ${error.message}; retry in ${error.retryAfterSeconds ?? 60} seconds`),
@@ -28,8 +28,8 @@ export function replyFor(error: unknown): { reply: SmtpReply; unexpected: boolea
     };
   if (error.code === "insufficient_storage")
     return { reply: smtpReply(452, "4.3.1 Insufficient system storage"), unexpected: false };
-  if (error.status < 500) return { reply: smtpReply(554, describe(error)), unexpected: false };
-  return { reply: smtpReply(451, "Temporary failure, try again later"), unexpected: false };
+  if (error.status < 500) return { reply: smtpReply(554, `5.6.0 ${describe(error)}`), unexpected: false };
+  return { reply: smtpReply(451, "4.3.0 Temporary failure, try again later"), unexpected: false };
 }
 
 /** The message and the fields it names, as one bounded line. */
