@@ -20,6 +20,7 @@ describe("replyFor", () => {
     ["EIO while writing the blob", io("EIO"), 451, false],
     ["a bug", new TypeError("x is undefined"), 451, true],
     ["a reply made on purpose", smtpReply(421, "too slow"), 421, false],
+    ["a client gone mid-DATA", Object.assign(new Error("closed"), { code: "ECONNECTION" }), 421, false],
   ])("answers %s with %i", (_, error, code, unexpected) => {
     const answer = replyFor(error);
     expect(answer.reply.responseCode).toBe(code);

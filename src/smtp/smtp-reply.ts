@@ -15,9 +15,14 @@ export const isSmtpReply = (error: unknown): error is SmtpReply =>
 /** Node's errno codes of a failed read, write or fsync: the spool's trouble, not the client's. */
 const isIoError = (error: unknown) => typeof (error as NodeJS.ErrnoException | undefined)?.syscall === "string";
 
+/** smtp-server ends the DATA stream with these when the client goes away mid-message. */
+const clientLeft = (error: unknown) =>
+  ["ECONNECTION", "ERR_STREAM_PREMATURE_CLOSE"].includes(String((error as { code?: unknown } | undefined)?.code));
+
 /** A failure as the reply to the final dot of DATA; `unexpected` says it needs an error log line. */
 export function replyFor(error: unknown): { reply: SmtpReply; unexpected: boolean } {
   if (isSmtpReply(error)) return { reply: error, unexpected: false };
+  if (clientLeft(error)) return { reply: smtpReply(421, "4.4.2 Connection closed during DATA"), unexpected: false };
   if (!(error instanceof MailspoolError) && isIoError(error)) return replyFor(spoolIoError(error));
   if (!(error instanceof MailspoolError))
     return { reply: smtpReply(451, "4.3.0 Temporary failure, try again later"), unexpected: true };
