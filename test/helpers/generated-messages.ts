@@ -69,6 +69,17 @@ export const generatedMessage: fc.Arbitrary<GeneratedMessage> = fc
     };
   });
 
+/** A header section of fields whose values are random bytes (any but LF), then a body. */
+export const garbageHeaderMessage = (eol: "\r\n" | "\n") =>
+  fc
+    .array(
+      fc
+        .tuple(fc.constantFrom("Subject", "From", "To", "Content-Type", "Date", "X"), fc.uint8Array({ maxLength: 80 }))
+        .map(([name, value]) => Buffer.concat([Buffer.from(`${name}:`), Buffer.from(value.filter((b) => b !== 10))])),
+      { minLength: 1, maxLength: 10 },
+    )
+    .map((lines) => Buffer.concat([...lines.flatMap((l) => [l, Buffer.from(eol)]), Buffer.from(`${eol}body${eol}`)]));
+
 /** Random cut points: the message as the chunks a client or socket might deliver. */
 export const chunked = (bytes: Buffer) =>
   fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, bytes.length - 1) }), { maxLength: 6 }).map((cuts) => {

@@ -14,6 +14,7 @@ import {
   stopIntakeRelays,
   tempBlobs,
 } from "../helpers/intake-relay.js";
+import { garbageHeaderMessage } from "../helpers/generated-messages.js";
 import { dataBytes, RawSmtp } from "../helpers/raw-smtp.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -149,12 +150,8 @@ describe("SMTP intake under hostile input", () => {
   it("answers garbage in a header section with 250 or 5xx, never 4xx, and keeps the session", async () => {
     const r = await startIntakeRelay();
     const client = await session(r.smtpPort);
-    const garbageLine = fc
-      .tuple(fc.constantFrom("Subject", "From", "To", "Content-Type", "Date", "X"), fc.uint8Array({ maxLength: 80 }))
-      .map(([name, value]) => Buffer.concat([Buffer.from(`${name}:`), Buffer.from(value.filter((b) => b !== 10))]));
     await fc.assert(
-      fc.asyncProperty(fc.array(garbageLine, { minLength: 1, maxLength: 8 }), async (lines) => {
-        const message = Buffer.concat([...lines.flatMap((l) => [l, Buffer.from("\r\n")]), Buffer.from("\r\nbody\r\n")]);
+      fc.asyncProperty(garbageHeaderMessage("\r\n"), async (message) => {
         await client.envelope("a@example.com", ["b@example.com"]);
         const answer = await client.data([dataBytes(message)]);
         expect(answer.code === 250 || (answer.code >= 500 && answer.code < 600)).toBe(true);
