@@ -38,8 +38,13 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     ? { key: fs.readFileSync(settings.tls.key), cert: fs.readFileSync(settings.tls.cert) }
     : null;
   const allow = parseCidrs(settings.allow);
-  const clock: AuthClock = { now: deps.clock?.now ?? Date.now, sleep: deps.clock?.sleep ?? ((ms) => sleep(ms)) };
+  const clock: AuthClock = {
+    now: deps.clock?.now ?? Date.now,
+    sleep: deps.clock?.sleep ?? ((ms) => sleep(ms, undefined, { ref: false })),
+  };
   const guard = new AuthGuard(() => deps.config().smtpIntake.authFailures, clock, deps.log);
+  /** DATA in progress; smtp-server's close() returns without waiting for them. */
+  const transfers = new Map<SMTPServerDataStream, Promise<MailId>>();
   const clientOf = (session: SMTPServerSession) =>
     session.user ? `smtp:${session.user}` : `ip:${session.remoteAddress}`;
   const server = new SMTPServer({
@@ -100,16 +105,20 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       callback();
     },
     onData(stream, session, callback) {
-      accept(stream, session).then(
-        (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
-        (error: unknown) => {
-          const { reply, unexpected } = replyFor(error);
-          const fields = { client: clientOf(session), code: reply.responseCode, reason: reply.message };
-          if (unexpected) deps.log.error({ ...fields, err: error }, "smtp message not accepted");
-          else deps.log.info(fields, "smtp message refused");
-          callback(reply);
-        },
-      );
+      const accepting = accept(stream, session);
+      transfers.set(stream, accepting);
+      accepting
+        .then(
+          (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
+          (error: unknown) => {
+            const { reply, unexpected } = replyFor(error);
+            const fields = { client: clientOf(session), code: reply.responseCode, reason: reply.message };
+            if (unexpected) deps.log.error({ ...fields, err: error }, "smtp message not accepted");
+            else deps.log.info(fields, "smtp message refused");
+            callback(reply);
+          },
+        )
+        .finally(() => transfers.delete(stream));
     },
   });
   server.on("error", (error) => deps.log.warn({ err: error }, "smtp intake connection error"));
@@ -147,6 +156,11 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
   const address = server.server.address();
   return {
     port: typeof address === "object" && address ? address.port : port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // a DATA still arriving is cut so its temp blob is gone before the spool closes
+      for (const stream of transfers.keys()) stream.destroy(smtpReply(421, "4.3.2 Shutting down"));
+      await Promise.allSettled(transfers.values());
+    },
   };
 }

@@ -40,6 +40,7 @@ export async function receiveMessage(
     () => stream.destroy(smtpReply(421, `4.4.2 Message not received within ${options.timeoutMs / 1000} seconds`)),
     options.timeoutMs,
   );
+  timer.unref();
   let blob: BlobWriter | undefined;
   try {
     blob = await options.store.create();

@@ -19,9 +19,9 @@ export interface IntakeRelay {
 
 const running: RelayProcess[] = [];
 
-/** Starts the binary; extra lines go under each section (indented for it). */
+/** Starts the binary; extra lines go under each section (indented for it), `top` ones at the top level. */
 export async function startIntakeRelay(
-  extra: { server?: string[]; delivery?: string[]; smtpIntake?: string[] } = {},
+  extra: { server?: string[]; delivery?: string[]; smtpIntake?: string[]; top?: string[] } = {},
 ): Promise<IntakeRelay> {
   const dir = tmpDir();
   const under = (lines: string[] = []) => lines.map((line) => `  ${line}`);
@@ -39,6 +39,7 @@ export async function startIntakeRelay(
       "  users:",
       `    - { user: ${intakeUser.user}, pass: "${intakeUser.pass}" }`,
       ...under(extra.smtpIntake),
+      ...(extra.top ?? []),
     ].join("\n"),
   );
   const relay = await startRelay({ cwd: dir });

@@ -3,6 +3,7 @@
 // odd recipients, too many recipients and connections. Every test ends with the relay
 // still serving, no temp file in blobs/ and fsck clean.
 import fs from "node:fs";
+import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAddress } from "../../src/address.js";
@@ -14,6 +15,7 @@ import {
   stopIntakeRelays,
   tempBlobs,
 } from "../helpers/intake-relay.js";
+import { runCli } from "../helpers/cli.js";
 import { garbageHeaderMessage } from "../helpers/generated-messages.js";
 import { dataBytes, RawSmtp } from "../helpers/raw-smtp.js";
 import { waitFor } from "../helpers/tmp-dir.js";
@@ -79,6 +81,24 @@ describe("SMTP intake under hostile input", () => {
     await trickle;
     expect(tempBlobs(r)).toEqual([]);
     await expectStillServing(r);
+  });
+
+  it("stops on SIGTERM within shutdown.graceSeconds while a DATA trickles in, leaving no temp blob", async () => {
+    const r = await startIntakeRelay({
+      smtpIntake: ["dataTimeoutSeconds: 60"],
+      top: ["shutdown: { graceSeconds: 1 }"],
+    });
+    const client = await session(r.smtpPort);
+    await client.envelope("a@example.com", ["b@example.com"]);
+    expect((await client.command("DATA")).code).toBe(354);
+    await client.write("Subject: slow\r\n\r\nstill coming");
+    await waitFor(() => tempBlobs(r).length > 0, 3000, "the temp blob");
+    const started = Date.now();
+    expect(await r.relay.stop()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((await client.reply()).text).toMatch(/^421 /);
+    expect(tempBlobs(r)).toEqual([]);
+    expect(runCli(["fsck", "-c", path.join(r.dir, "app.yaml")], r.dir).code).toBe(0);
   });
 
   it("logs, slows and disconnects 300 pipelined wrong passwords, never showing the password", async () => {
