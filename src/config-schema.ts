@@ -254,6 +254,15 @@ export const configSchema = z
         allow: cidrList(LOOPBACK_CIDRS),
         tls: tls(),
         keepSender: bool().default(false),
+        maxClients: int(1, 10_000).default(100),
+        dataTimeoutSeconds: int(1, 3600).default(300),
+        authFailures: z
+          .strictObject({
+            perConnection: int(1, 100).default(3),
+            perAddress: int(1, 10_000).default(10),
+            windowSeconds: int(1, 86_400).default(900),
+          })
+          .prefault({}),
       })
       .superRefine((s, ctx) => {
         if (s.enabled && s.requireAuth && s.users.length === 0)

@@ -145,7 +145,7 @@ export async function startServer(
     });
     const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
     const smtp = config.smtpIntake.enabled
-      ? await startSmtpIntake({ config: () => app.config, intake, log: child("smtp-intake") })
+      ? await startSmtpIntake({ config: () => app.config, intake, log: child("smtp-intake"), clock: overrides.clock })
       : null;
     const smtpAddress = smtp ? `${parseListen(config.smtpIntake.listen).host}:${smtp.port}` : undefined;
     log.info(
