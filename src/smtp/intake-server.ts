@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from "smtp-server";
 import type { Config } from "../config.js";
 import { parseListen } from "../config.js";
+import { settleWithin } from "../time-limit.js";
 import { inCidrs, parseAddress, parseCidrs } from "../http/client-address.js";
 import type { Intake } from "../intake/intake.js";
 import type { Logger } from "../log.js";
@@ -31,6 +32,9 @@ export interface SmtpIntakeDeps {
 const socketTimeoutMs = 60_000;
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** Sessions and DATA transfers still open this long into the grace period are cut, leaving time to clean up. */
+const cutAfterMs = (graceSeconds: number) => Math.max(0, graceSeconds * 1000 - 500);
 
 export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: number; close(): Promise<void> }> {
   const settings = deps.config().smtpIntake;
@@ -63,7 +67,7 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     disableReverseLookup: true,
     banner: "mailspool",
     logger: false,
-    closeTimeout: deps.config().shutdown.graceSeconds * 1000,
+    closeTimeout: cutAfterMs(deps.config().shutdown.graceSeconds),
     onConnect(session, callback) {
       const address = parseAddress(session.remoteAddress);
       if (!address || !inCidrs(address, allow)) return callback(smtpReply(554, "5.7.1 Client address is not allowed"));
@@ -157,10 +161,13 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
   return {
     port: typeof address === "object" && address ? address.port : port,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      // a DATA still arriving is cut so its temp blob is gone before the spool closes
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // a DATA in progress may finish within the grace period; one still arriving is then cut,
+      // its temp blob removed before the spool closes (smtp-server does not wait for it)
+      await settleWithin(Promise.allSettled(transfers.values()), cutAfterMs(deps.config().shutdown.graceSeconds));
       for (const stream of transfers.keys()) stream.destroy(smtpReply(421, "4.3.2 Shutting down"));
       await Promise.allSettled(transfers.values());
+      await closed;
     },
   };
 }
