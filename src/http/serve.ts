@@ -9,7 +9,6 @@ import type { AppEnv } from "./app-env.js";
 export interface ListenOptions {
   host: string;
   port: number;
-  maxBodyBytes: number;
   tls?: { cert: string; key: string };
 }
 
@@ -41,8 +40,11 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
     const server = bun.serve({
       hostname: options.host,
       port: options.port,
-      // our own reader answers 413 in the API's envelope; this is only a backstop
-      maxRequestBodySize: options.maxBodyBytes + 1024 * 1024,
+      // Bun's own guard answers a bare 413 (no envelope, no X-Request-Id) to a declared
+      // length over it before the app sees the request, and cuts a chunked body it has
+      // buffered past it; so it is off, and the app bounds every body itself
+      // (intake/body-reader.ts for sends, a body limit on every other route in app.ts)
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: 30,
       ...(options.tls ? { tls: { cert: bun.file(options.tls.cert), key: bun.file(options.tls.key) } } : {}),
       fetch: (request: Request, srv: BunServer) =>

@@ -1,32 +1,47 @@
 // Reads a request body without ever holding more than the limit: a declared
-// Content-Length over it is refused before reading, and a chunked body is cut off
-// (413) at the first chunk that crosses it.
+// Content-Length over it is refused before reading, and a chunked body is cut off (413)
+// at the first chunk that crosses it.
+//
+// Whenever reading stops early (413, or a 400 found mid-body), the rest of the body is
+// read and thrown away for a bounded while before the answer goes out. Bun closes the
+// connection after answering a request whose body was left unread, and a client still
+// sending then gets a TCP reset that can destroy the answer it was about to read; once
+// the body has been drained, the client reads the JSON answer. A client that stops and
+// waits for an early answer (or sent Expect: 100-continue) is answered at once.
 import { MailspoolError } from "../errors.js";
 
 export function tooLarge(limit: number): MailspoolError {
   return new MailspoolError("too_large", `Request body exceeds ${limit} bytes`);
 }
 
-export function checkDeclaredLength(request: Request, limit: number): void {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) throw tooLarge(limit);
-}
+/** How long and how much an unread body is drained before an early answer. */
+export const drainLimits = { idleMs: 250, totalMs: 5_000, factor: 2 };
 
 export async function* limitedChunks(request: Request, limit: number): AsyncGenerator<Uint8Array> {
-  checkDeclaredLength(request, limit);
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) {
+    const waits = /100-continue/i.test(request.headers.get("expect") ?? "");
+    if (!waits && declared <= limit * drainLimits.factor && request.body)
+      await drain(request.body.getReader(), declared);
+    throw tooLarge(limit);
+  }
   if (!request.body) return;
   const reader = request.body.getReader();
   let total = 0;
+  let finished = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return;
+      if (done) {
+        finished = true;
+        return;
+      }
       total += value.byteLength;
       if (total > limit) throw tooLarge(limit);
       yield value;
     }
   } finally {
-    await reader.cancel().catch(() => undefined);
+    if (!finished) await drain(reader, limit * drainLimits.factor - total);
   }
 }
 
@@ -34,4 +49,29 @@ export async function readLimitedBody(request: Request, limit: number): Promise<
   const chunks: Uint8Array[] = [];
   for await (const chunk of limitedChunks(request, limit)) chunks.push(chunk);
   return Buffer.concat(chunks);
+}
+
+/** Reads and discards until the body ends, `maxBytes` were read, the client pauses or time runs out; then cancels. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<void> {
+  const deadline = Date.now() + drainLimits.totalMs;
+  let drained = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    while (drained <= maxBytes) {
+      const wait = Math.min(drainLimits.idleMs, deadline - Date.now());
+      if (wait <= 0) break;
+      const next = await Promise.race([
+        reader.read(),
+        new Promise<null>((resolve) => (timer = setTimeout(resolve, wait, null))),
+      ]);
+      clearTimeout(timer);
+      if (!next || next.done) break;
+      drained += next.value.byteLength;
+    }
+  } catch {
+    // the client went away: nothing left to drain
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => undefined);
+  }
 }
