@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app.js";
 import { writePickupFile } from "../../src/pickup/pickup-file.js";
+import { runCli } from "../helpers/cli.js";
 import { startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -240,6 +241,42 @@ describe("field rules, the same in every encoding", () => {
       ),
       { numRuns: 80 },
     );
+  });
+
+  it("spool show lists the same attachments and display names as the status API", async () => {
+    const response = await app.request(
+      "/api/email/send",
+      {
+        method: "POST",
+        body: JSON.stringify({
+          title: "show",
+          content: "c",
+          receiver: "a@example.com,b@example.com",
+          receiver_name: "Ann Ö,",
+          attachment: [
+            { filename: "报告.pdf", content: Buffer.alloc(40, 1).toString("base64"), contentType: "application/pdf" },
+          ],
+        }),
+        headers: { "content-type": "application/json" },
+      },
+      { remoteAddress: "127.0.0.1" },
+    );
+    const id = ((await response.json()) as any).data.id;
+    const status = await statusOf(id);
+    const show = runCli(["spool", "show", id], relay.dir);
+    expect(show.code, show.stderr).toBe(0);
+    const shown = JSON.parse(show.stdout);
+    expect(shown.attachments).toEqual(status.attachments);
+    expect(shown.attachments).toEqual([
+      {
+        filename: "报告.pdf",
+        contentType: "application/pdf",
+        size: 40,
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+    ]);
+    expect(shown.recipients.map((r: { name: string | null }) => r.name)).toEqual(["Ann Ö", null]);
+    expect(show.stdout).not.toContain(Buffer.alloc(40, 1).toString("base64"));
   });
 
   it("a pickup file gets the same rules: an unknown field is refused by name", async () => {
