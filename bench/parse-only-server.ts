@@ -76,7 +76,7 @@ app.onError((error, c) => {
   return failure(c, new MailspoolError("internal"));
 });
 
-const listening = await listen(app, parseListen(config.server.listen));
+const listening = await listen(app, { ...parseListen(config.server.listen), maxBodyBytes: config.server.maxBodyBytes });
 log.info(
   { url: listening.url, runtime: listening.runtime, dataDir: loaded.dataDir, mode: "parse-only" },
   "mailspool listening",

@@ -121,6 +121,7 @@ export async function startServer(
     };
     listening = await listen(createApp(app), {
       ...parseListen(config.server.listen),
+      maxBodyBytes: config.server.maxBodyBytes,
       tls: config.server.tls.cert ? config.server.tls : undefined,
     });
     await delivery.start();

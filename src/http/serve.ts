@@ -4,11 +4,14 @@ import fs from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Hono } from "hono";
+import { drainUnread } from "../intake/body-reader.js";
 import type { AppEnv } from "./app-env.js";
 
 export interface ListenOptions {
   host: string;
   port: number;
+  /** Bounds how much of a body the app left unread is drained before the answer (Bun). */
+  maxBodyBytes: number;
   tls?: { cert: string; key: string };
 }
 
@@ -36,6 +39,13 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
   const bun = (globalThis as { Bun?: BunRuntime }).Bun;
   const scheme = options.tls ? "https" : "http";
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // Both runtimes close the connection soon after answering a request whose body was never
+  // read (401, 415, 503 …); a client still sending then gets a reset instead of the answer
+  const answer = async (request: Request, remoteAddress: string | undefined) => {
+    const response = await app.fetch(request, { remoteAddress });
+    await drainUnread(request, options.maxBodyBytes);
+    return response;
+  };
   if (bun) {
     const server = bun.serve({
       hostname: options.host,
@@ -47,8 +57,7 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: 30,
       ...(options.tls ? { tls: { cert: bun.file(options.tls.cert), key: bun.file(options.tls.key) } } : {}),
-      fetch: (request: Request, srv: BunServer) =>
-        app.fetch(request, { remoteAddress: srv.requestIP(request)?.address }),
+      fetch: (request: Request, srv: BunServer) => answer(request, srv.requestIP(request)?.address),
     });
     return {
       url: `${scheme}://${hostForUrl}:${server.port}`,
@@ -64,7 +73,7 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
     const server = serve(
       {
         fetch: (request: Request, env: { incoming: { socket: { remoteAddress?: string } } }) =>
-          app.fetch(request, { remoteAddress: env.incoming.socket.remoteAddress }),
+          answer(request, env.incoming.socket.remoteAddress),
         hostname: options.host,
         port: options.port,
         ...(options.tls

@@ -7,7 +7,8 @@
 // connection after answering a request whose body was left unread, and a client still
 // sending then gets a TCP reset that can destroy the answer it was about to read; once
 // the body has been drained, the client reads the JSON answer. A client that stops and
-// waits for an early answer (or sent Expect: 100-continue) is answered at once.
+// waits for an early answer (or sent Expect: 100-continue) is answered at once. Answers
+// given before the body was touched at all (by any route) are drained the same way.
 import { MailspoolError } from "../errors.js";
 
 export function tooLarge(limit: number): MailspoolError {
@@ -18,11 +19,8 @@ export function tooLarge(limit: number): MailspoolError {
 export const drainLimits = { idleMs: 250, totalMs: 5_000, factor: 2 };
 
 export async function* limitedChunks(request: Request, limit: number): AsyncGenerator<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) {
-    const waits = /100-continue/i.test(request.headers.get("expect") ?? "");
-    if (!waits && declared <= limit * drainLimits.factor && request.body)
-      await drain(request.body.getReader(), declared);
+  if (Number(request.headers.get("content-length") ?? "0") > limit) {
+    await drainUnread(request, limit);
     throw tooLarge(limit);
   }
   if (!request.body) return;
@@ -51,7 +49,20 @@ export async function readLimitedBody(request: Request, limit: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/** Reads and discards until the body ends, `maxBytes` were read, the client pauses or time runs out; then cancels. */
+/** A body nobody read (an answer given at the headers: 401, 413, 415, 503 …) is drained like an early answer. */
+export async function drainUnread(request: Request, limit: number): Promise<void> {
+  if (!request.body || request.bodyUsed || request.body.locked) return;
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  const waits = /100-continue/i.test(request.headers.get("expect") ?? "");
+  if (waits || declared > limit * drainLimits.factor) return;
+  await drain(request.body.getReader(), limit * drainLimits.factor);
+}
+
+/**
+ * Reads and discards until the body ends, `maxBytes` were read, the client pauses or time
+ * runs out; cancels only a body that did not end (Bun drops a kept-alive connection whose
+ * finished body was cancelled, and the client's next request on it fails).
+ */
 async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<void> {
   const deadline = Date.now() + drainLimits.totalMs;
   let drained = 0;
@@ -65,13 +76,14 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: 
         new Promise<null>((resolve) => (timer = setTimeout(resolve, wait, null))),
       ]);
       clearTimeout(timer);
-      if (!next || next.done) break;
+      if (next?.done) return;
+      if (!next) break;
       drained += next.value.byteLength;
     }
+    await reader.cancel();
   } catch {
     // the client went away: nothing left to drain
   } finally {
     clearTimeout(timer);
-    await reader.cancel().catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@
 // Each answer carries the envelope and X-Request-Id; afterwards no temp file is left in
 // blobs/, no descriptor of one is open, and the relay never logged an unclosed FileHandle.
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
@@ -133,6 +134,46 @@ const cases: Case[] = [
   },
 ];
 
+/** A client that writes its whole body as fast as it can and only then looks at the answer (Node's http client). */
+function streamingPost(url: string, contentType: string, size: number, chunked: boolean) {
+  const target = new URL(`${url}/api/email/send`);
+  return new Promise<{ status: number; body: string }>((resolve) => {
+    const request = http.request({
+      hostname: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: "POST",
+      // one connection per request: what is tested is the answer to this request, not keep-alive
+      agent: false,
+      headers: {
+        "content-type": contentType,
+        ...(chunked ? { "transfer-encoding": "chunked" } : { "content-length": size }),
+      },
+    });
+    request.setTimeout(10_000, () => request.destroy());
+    request.on("response", (response) => {
+      let body = "";
+      response.on("data", (c) => (body += c));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    const t0 = Date.now();
+    request.on("error", (error) =>
+      resolve({ status: 0, body: `${String(error)} after ${Date.now() - t0} ms, ${sent} sent` }),
+    );
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const next = piece.subarray(0, Math.min(piece.length, size - sent));
+        sent += next.length;
+        if (!request.write(next)) return void request.once("drain", pump);
+      }
+      request.end();
+    };
+    pump();
+  });
+}
+
 describe.each(["binary", "node"] as const)("oversize bodies (%s)", (runtime) => {
   let dir: string;
   let relay: RelayProcess;
@@ -178,5 +219,20 @@ describe.each(["binary", "node"] as const)("oversize bodies (%s)", (runtime) => 
     });
     expect(open.filter((target) => target.includes("/blobs/"))).toEqual([]);
     expect(relay.output()).not.toMatch(/FileHandle|garbage collection/);
+  });
+
+  it("an answer given before the body is read reaches a client that is still sending it", async () => {
+    const cases = [
+      { type: "text/plain", status: 415 },
+      { type: "multipart/form-data", status: 400 },
+      { type: "multipart/form-data; boundary=zz", status: 400 },
+    ];
+    for (let round = 0; round < 3; round++)
+      for (const c of cases)
+        for (const chunked of [false, true]) {
+          const answer = await streamingPost(relay.url, c.type, limit - 100_000, chunked);
+          expect(answer.status, `${round} ${c.type} ${chunked}: ${answer.body}`).toBe(c.status);
+          expect(JSON.parse(answer.body).code).toBe(c.status);
+        }
   });
 });
