@@ -69,7 +69,7 @@ export function registerSpoolCommands(program: Command): void {
       const { mail } = accepted;
       const attachments = mail.attachments.map(({ inline: _inline, ...a }) => a);
       process.stdout.write(
-        `${JSON.stringify({ ...mailStatus(entry), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`,
+        `${JSON.stringify({ ...mailStatus(entry, mail), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`,
       );
     });
 }

@@ -1,6 +1,7 @@
 // createApp(deps): the Hono app with its middleware, routes and one error handler.
 // It never listens (http/serve.ts does); tests may call app.request() in memory.
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { Config } from "../config.js";
 import type { Delivery } from "../delivery/delivery.js";
 import type { Idempotency } from "../intake/idempotency.js";
@@ -55,6 +56,8 @@ export interface AppDeps {
   intake: IntakeDeps;
 }
 
+const otherBodyBytes = 1024 * 1024;
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { log } = deps;
   const app = new Hono<AppEnv>();
@@ -67,6 +70,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return access.options;
   };
   app.use(accessControl(accessOptions));
+  // the runtime's own body guard is off (serve.ts): the send route streams its body under
+  // server.maxBodyBytes, every other route takes at most a small JSON body
+  const smallBody = bodyLimit({
+    maxSize: otherBodyBytes,
+    onError: () => {
+      throw new MailspoolError("too_large", `Request body exceeds ${otherBodyBytes} bytes`);
+    },
+  });
+  app.use((c, next) => (c.req.path === "/api/email/send" ? next() : smallBody(c, next)));
   app.route("/", healthRoute(deps));
   app.route("/", sendRoute(deps));
   app.route("/", statusRoute(deps));

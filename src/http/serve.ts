@@ -4,11 +4,13 @@ import fs from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Hono } from "hono";
+import { drainUnread } from "../intake/body-reader.js";
 import type { AppEnv } from "./app-env.js";
 
 export interface ListenOptions {
   host: string;
   port: number;
+  /** Bounds how much of a body the app left unread is drained before the answer (Bun). */
   maxBodyBytes: number;
   tls?: { cert: string; key: string };
 }
@@ -37,16 +39,25 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
   const bun = (globalThis as { Bun?: BunRuntime }).Bun;
   const scheme = options.tls ? "https" : "http";
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  // Both runtimes close the connection soon after answering a request whose body was never
+  // read (401, 415, 503 …); a client still sending then gets a reset instead of the answer
+  const answer = async (request: Request, remoteAddress: string | undefined) => {
+    const response = await app.fetch(request, { remoteAddress });
+    await drainUnread(request, options.maxBodyBytes);
+    return response;
+  };
   if (bun) {
     const server = bun.serve({
       hostname: options.host,
       port: options.port,
-      // our own reader answers 413 in the API's envelope; this is only a backstop
-      maxRequestBodySize: options.maxBodyBytes + 1024 * 1024,
+      // Bun's own guard answers a bare 413 (no envelope, no X-Request-Id) to a declared
+      // length over it before the app sees the request, and cuts a chunked body it has
+      // buffered past it; so it is off, and the app bounds every body itself
+      // (intake/body-reader.ts for sends, a body limit on every other route in app.ts)
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       idleTimeout: 30,
       ...(options.tls ? { tls: { cert: bun.file(options.tls.cert), key: bun.file(options.tls.key) } } : {}),
-      fetch: (request: Request, srv: BunServer) =>
-        app.fetch(request, { remoteAddress: srv.requestIP(request)?.address }),
+      fetch: (request: Request, srv: BunServer) => answer(request, srv.requestIP(request)?.address),
     });
     return {
       url: `${scheme}://${hostForUrl}:${server.port}`,
@@ -62,7 +73,7 @@ export async function listen(app: Hono<AppEnv>, options: ListenOptions): Promise
     const server = serve(
       {
         fetch: (request: Request, env: { incoming: { socket: { remoteAddress?: string } } }) =>
-          app.fetch(request, { remoteAddress: env.incoming.socket.remoteAddress }),
+          answer(request, env.incoming.socket.remoteAddress),
         hostname: options.host,
         port: options.port,
         ...(options.tls

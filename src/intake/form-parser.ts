@@ -1,14 +1,16 @@
-// Streams multipart/form-data and x-www-form-urlencoded bodies through @fastify/busboy
-// with limits, keeping each part's declared Content-Type and raw file name (so a bad
-// name can be refused, not silently rewritten). Over the body limit → 413; on any
-// failure every spilled temp file is removed.
-import { Busboy, type BusboyFileStream } from "@fastify/busboy";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+// multipart/form-data and x-www-form-urlencoded send requests → fields and files, with the
+// field rules of send-fields.ts. Every part ends in the result or in a 400 naming it. File
+// parts stream chunk by chunk into a FileCollector (each write awaited before the next
+// chunk is read), in the order sent; on any failure every spilled temp file is removed.
 import { MailspoolError, invalidField, spoolIoError } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
-import { limitedChunks } from "./body-reader.js";
+import { limitedChunks, readLimitedBody } from "./body-reader.js";
+import { parseHeaderValue } from "./header-params.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
+import { attachmentErrors } from "./mail-schema.js";
+import { multipartEvents } from "./multipart-stream.js";
+import { parsePartHead, type PartHead } from "./part-head.js";
+import { SendFieldCollector, attachmentFields, maxFieldBytes } from "./send-fields.js";
 
 export interface FormLimits {
   maxBodyBytes: number;
@@ -18,110 +20,125 @@ export interface FormLimits {
 }
 
 export interface ParsedForm {
-  fields: Record<string, string>;
+  fields: Record<string, unknown>;
   files: IncomingFile[];
 }
 
-export async function parseForm(
+/** Per part: header lines and bytes of its header block. */
+export const partHeaderLimits = { maxLines: 16, maxBytes: 8 * 1024 };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export async function parseMultipart(
   request: Request,
   contentType: string,
   limits: FormLimits,
   store: BlobStore,
 ): Promise<ParsedForm> {
-  const fields: Record<string, string> = {};
+  const boundary = boundaryOf(contentType);
+  const fields = new SendFieldCollector();
   const files: IncomingFile[] = [];
-  const collectors = new Set<FileCollector>();
-  let failure: unknown = null;
-  const fail = (error: unknown) => {
-    failure ??= error;
-  };
-  const pending: Promise<void>[] = [];
-
-  let busboy;
-  try {
-    busboy = new Busboy({
-      headers: { "content-type": contentType },
-      defCharset: "utf8",
-      preservePath: true,
-      limits: {
-        fieldSize: limits.maxBodyBytes,
-        fields: limits.maxFields + 1,
-        files: limits.maxFiles,
-        parts: limits.maxFields + limits.maxFiles + 1,
-        headerPairs: 20,
-      },
-    });
-  } catch (error) {
-    throw invalidField("Content-Type", (error as Error).message);
-  }
-
+  let file: { collector: FileCollector; head: Required<PartHead> } | null = null;
+  let field: { name: string; chunks: Buffer[]; size: number; max: number } | null = null;
   let fieldCount = 0;
-  busboy.on("field", (name, value, _nameTruncated, valueTruncated) => {
-    // busboy reports its own fields limit only on a later write: count here, so one chunk or many answer alike
-    fieldCount += 1;
-    if (fieldCount > limits.maxFields) fail(invalidField("body", `too many fields (at most ${limits.maxFields})`));
-    else if (name === "attachment" || name === "attachment[]")
-      fail(invalidField(name, 'an attachment part needs a file name (filename="…")'));
-    else if (valueTruncated) fail(invalidField(name, "value is too long"));
-    else if (!(name in fields)) fields[name] = value;
+  const events = multipartEvents(limitedChunks(request, limits.maxBodyBytes), boundary, {
+    maxHeaderBytes: partHeaderLimits.maxBytes,
+    maxParts: limits.maxFiles + limits.maxFields,
   });
-  busboy.on("file", (field, stream: BusboyFileStream, filename, _encoding, mimeType) => {
-    const collector = new FileCollector(store, limits.inlineMaxBytes);
-    collectors.add(collector);
-    pending.push(
-      (async () => {
-        for await (const chunk of stream) await collector.write(chunk as Buffer);
-        files.push(collector.finish({ field, filename, contentType: mimeType }));
-        collectors.delete(collector);
-      })().catch((error) => {
-        fail(asFormError(error));
-        stream.resume();
-      }),
-    );
-  });
-  busboy.on("filesLimit", () =>
-    fail(invalidField("attachment[]", `too many attachments (at most ${limits.maxFiles})`)),
-  );
-  busboy.on("fieldsLimit", () => fail(invalidField("body", `too many fields (at most ${limits.maxFields})`)));
-  busboy.on("partsLimit", () => fail(invalidField("body", "too many parts")));
-
   try {
-    await pipeline(Readable.from(refuseEncodedLineBreaks(limitedChunks(request, limits.maxBodyBytes))), busboy);
-    await Promise.all(pending);
+    for await (const event of events) {
+      if (event.type === "part") {
+        const head = parsePartHead(event.header, event.index, partHeaderLimits.maxLines);
+        if (head.filename !== undefined) {
+          const contentType = head.contentType ?? "application/octet-stream";
+          const checked = checkFilePart(head, contentType, files.length, limits);
+          file = { head: checked, collector: new FileCollector(store, limits.inlineMaxBytes) };
+        } else {
+          fields.expect(head.name);
+          checkFieldType(head);
+          fieldCount += 1;
+          if (fieldCount > limits.maxFields)
+            throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
+          field = { name: head.name, chunks: [], size: 0, max: maxFieldBytes(head.name, limits.maxBodyBytes) };
+        }
+      } else if (event.type === "data") {
+        if (file) await file.collector.write(event.data);
+        else if (field) {
+          field.size += event.data.length;
+          if (field.size > field.max) throw invalidField(field.name, `value is longer than ${field.max} bytes`);
+          field.chunks.push(event.data);
+        }
+      } else if (file) {
+        const { name, filename, contentType } = file.head;
+        files.push(file.collector.finish({ field: name, filename, contentType }));
+        file = null;
+      } else if (field) {
+        fields.add(field.name, decodeField(field.name, field.chunks));
+        field = null;
+      }
+    }
   } catch (error) {
-    fail(asFormError(error));
-    await Promise.allSettled(pending);
-  }
-  if (failure) {
-    await Promise.all([...collectors].map((c) => c.discard()));
+    await file?.collector.discard();
     await discardFiles(files);
-    throw failure;
+    throw asFormError(error);
   }
-  return { fields, files };
+  return { fields: fields.values, files };
 }
 
-/** Our own errors pass through; file-system errors (spilling a blob) are spool errors; the rest is bad input. */
+export async function parseUrlencoded(request: Request, limits: FormLimits): Promise<ParsedForm> {
+  const body = await readLimitedBody(request, limits.maxBodyBytes);
+  const fields = new SendFieldCollector();
+  let count = 0;
+  for (const [name, value] of new URLSearchParams(body.toString("utf8"))) {
+    count += 1;
+    if (count > limits.maxFields) throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
+    fields.add(name, value);
+  }
+  return { fields: fields.values, files: [] };
+}
+
+function boundaryOf(contentType: string): string {
+  const parsed = parseHeaderValue(contentType);
+  if (typeof parsed === "string") throw invalidField("Content-Type", parsed);
+  const boundary = parsed.params.get("boundary");
+  if (!boundary) throw invalidField("Content-Type", "multipart/form-data needs a boundary parameter");
+  if (boundary.length > 70 || !/^[0-9A-Za-z'()+_,./:=? -]*[0-9A-Za-z'()+_,./:=?-]$/.test(boundary))
+    throw invalidField("Content-Type", "the boundary must be 1 to 70 characters of RFC 2046 bchars");
+  return boundary;
+}
+
+/** A file part is refused at its headers, before any of its bytes are read. */
+function checkFilePart(head: PartHead, contentType: string, index: number, limits: FormLimits): Required<PartHead> {
+  if (!attachmentFields.has(head.name))
+    throw invalidField(head.name.slice(0, 100), "files are only accepted under attachment[]");
+  if (index >= limits.maxFiles) throw invalidField("attachment[]", `too many attachments (at most ${limits.maxFiles})`);
+  const errors = attachmentErrors(index, head.filename!, contentType);
+  if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
+  return { name: head.name, filename: head.filename!, contentType };
+}
+
+/** A text field's value is read as UTF-8; a part that declares another charset is refused, not misread. */
+function checkFieldType(head: PartHead): void {
+  if (head.contentType === undefined) return;
+  const parsed = parseHeaderValue(head.contentType);
+  const charset = typeof parsed === "string" ? undefined : parsed.params.get("charset")?.toLowerCase();
+  if (typeof parsed === "string" || /[\0-\x1f\x7f]/.test(head.contentType))
+    throw invalidField(head.name, "the part's Content-Type is malformed");
+  if (charset !== undefined && charset !== "utf-8" && charset !== "us-ascii")
+    throw invalidField(head.name, `charset ${charset} is not supported (send UTF-8)`);
+}
+
+function decodeField(name: string, chunks: Buffer[]): string {
+  try {
+    return utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  } catch {
+    throw invalidField(name, "value is not valid UTF-8");
+  }
+}
+
+/** Our own errors pass through; file-system errors (spilling a blob) are spool errors; the rest is a body that could not be read. */
 function asFormError(error: unknown): MailspoolError {
   if (error instanceof MailspoolError) return error;
   if (typeof (error as NodeJS.ErrnoException).syscall === "string") return spoolIoError(error);
-  return invalidField("body", `malformed form body: ${(error as Error).message}`);
-}
-
-/** A part header parameter (`name*=` / `filename*=`, RFC 5987) that percent-encodes CR or LF. */
-const encodedLineBreak = /name\*=[^\r\n]*%0[da]/i;
-
-/**
- * busboy silently skips a part whose (file) name decodes to a line break, which would
- * accept the mail without that attachment; refuse the request instead. The tail of the
- * previous chunk is kept so a header split across chunks is still seen.
- */
-async function* refuseEncodedLineBreaks(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let tail = "";
-  for await (const chunk of chunks) {
-    const text = tail + Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString("latin1");
-    if (encodedLineBreak.test(text))
-      throw invalidField("attachment[]", "a part's name or file name must not contain CR or LF");
-    tail = text.slice(-1024);
-    yield chunk;
-  }
+  return invalidField("body", `the request body could not be read: ${(error as Error).message}`);
 }

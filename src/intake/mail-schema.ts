@@ -2,6 +2,7 @@
 // JSON, pickup files). Fields that end up in a header refuse CR, LF and NUL.
 import { z } from "zod";
 import type { FieldError } from "../errors.js";
+import { contentTypeProblem } from "./header-params.js";
 
 const headerSafe = (label: string) =>
   z.string().refine((v) => !/[\r\n\0]/.test(v), { message: `${label} must not contain CR, LF or NUL` });
@@ -28,11 +29,7 @@ export const jsonAttachmentSchema = z.object({
   contentType: z.string().optional(),
 });
 
-export const jsonAttachmentsSchema = z.array(jsonAttachmentSchema).optional();
-
 const fileNameForbidden = /[\0-\x1f\x7f/\\]/;
-const contentTypePattern =
-  /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"\r\n\0]*"|[A-Za-z0-9!#$&^_.+-]+))*$/;
 
 /** Problems with one attachment's name and type, named by its position. */
 export function attachmentErrors(index: number, filename: string, contentType: string): FieldError[] {
@@ -43,8 +40,8 @@ export function attachmentErrors(index: number, filename: string, contentType: s
   else if (fileNameForbidden.test(filename) || filename === "." || filename === "..") {
     errors.push({ field: `${field}.filename`, message: "filename must not contain a path, control characters or NUL" });
   }
-  if (!contentTypePattern.test(contentType))
-    errors.push({ field: `${field}.contentType`, message: "contentType must be a MIME type like text/plain" });
+  const problem = contentTypeProblem(contentType);
+  if (problem) errors.push({ field: `${field}.contentType`, message: problem });
   return errors;
 }
 

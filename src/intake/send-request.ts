@@ -1,31 +1,25 @@
-// A send request of any accepted content type → its raw fields and collected files.
-// Only `attachment[]` / `attachment` may carry files.
+// A send request of any accepted content type → its raw fields and collected files, with
+// one set of field rules (send-fields.ts). Only `attachment[]` / `attachment` carry files;
+// in JSON both keys may be used and their lists are kept in the order written.
 import { MailspoolError, invalidField } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
 import { readLimitedBody } from "./body-reader.js";
-import { parseForm, type FormLimits } from "./form-parser.js";
+import { parseMultipart, parseUrlencoded, type FormLimits } from "./form-parser.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
-import { fieldErrors, jsonAttachmentsSchema } from "./mail-schema.js";
+import { jsonMembers } from "./json-members.js";
+import { attachmentErrors, fieldErrors, jsonAttachmentSchema } from "./mail-schema.js";
+import { SendFieldCollector, attachmentFields } from "./send-fields.js";
 
 export interface SendInput {
   fields: Record<string, unknown>;
   files: IncomingFile[];
 }
 
-const attachmentFields = new Set(["attachment", "attachment[]"]);
-
 export async function readSendRequest(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   const contentType = request.headers.get("content-type") ?? "";
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
-  if (mediaType === "multipart/form-data" || mediaType === "application/x-www-form-urlencoded") {
-    const form = await parseForm(request, contentType, limits, store);
-    const stray = form.files.find((f) => !attachmentFields.has(f.field));
-    if (stray) {
-      await discardFiles(form.files);
-      throw invalidField(stray.field, "files are only accepted under attachment[]");
-    }
-    return form;
-  }
+  if (mediaType === "multipart/form-data") return parseMultipart(request, contentType, limits, store);
+  if (mediaType === "application/x-www-form-urlencoded") return parseUrlencoded(request, limits);
   if (mediaType === "application/json") return readJson(request, limits, store);
   throw new MailspoolError(
     "unsupported_media_type",
@@ -38,25 +32,49 @@ export async function readSendRequest(request: Request, limits: FormLimits, stor
 
 async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   const body = await readLimitedBody(request, limits.maxBodyBytes);
-  let parsed: unknown;
+  let members: [string, unknown][] | null;
   try {
-    parsed = JSON.parse(body.toString("utf8"));
+    members = jsonMembers(body.toString("utf8"));
   } catch (error) {
     throw invalidField("body", `malformed JSON: ${(error as Error).message}`);
   }
-  return sendInputFromJson(parsed, limits, store);
+  if (!members) throw invalidField("body", "the JSON body must be an object");
+  return sendInputFromMembers(members, limits, store);
 }
 
-/** A parsed JSON send request (HTTP body or pickup file) → fields and collected files. */
+/** A parsed JSON send request (a pickup file) → fields and collected files. */
 export async function sendInputFromJson(parsed: unknown, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
     throw invalidField("body", "the JSON body must be an object");
-  const { attachment, "attachment[]": bracketed, ...fields } = parsed as Record<string, unknown>;
-  const key = bracketed !== undefined ? "attachment[]" : "attachment";
-  const list = jsonAttachmentsSchema.safeParse(bracketed ?? attachment);
-  if (!list.success) throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(list.error, key) });
-  const entries = list.data ?? [];
-  if (entries.length > limits.maxFiles) throw invalidField(key, `too many attachments (at most ${limits.maxFiles})`);
+  return sendInputFromMembers(Object.entries(parsed), limits, store);
+}
+
+async function sendInputFromMembers(
+  members: [string, unknown][],
+  limits: FormLimits,
+  store: BlobStore,
+): Promise<SendInput> {
+  const fields = new SendFieldCollector();
+  const entries: { filename: string; content: string; contentType: string }[] = [];
+  for (const [key, value] of members) {
+    if (!attachmentFields.has(key)) {
+      fields.add(key, value);
+      continue;
+    }
+    if (!Array.isArray(value)) throw invalidField(key, "must be a list of {filename, content (base64), contentType}");
+    for (const item of value) {
+      const field = `attachment[${entries.length}]`;
+      if (entries.length >= limits.maxFiles)
+        throw invalidField(key, `too many attachments (at most ${limits.maxFiles})`);
+      const parsed = jsonAttachmentSchema.safeParse(item);
+      if (!parsed.success)
+        throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(parsed.error, field) });
+      const entry = { ...parsed.data, contentType: parsed.data.contentType ?? "application/octet-stream" };
+      const errors = attachmentErrors(entries.length, entry.filename, entry.contentType);
+      if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
+      entries.push(entry);
+    }
+  }
   const files: IncomingFile[] = [];
   try {
     for (const entry of entries) {
@@ -65,17 +83,11 @@ export async function sendInputFromJson(parsed: unknown, limits: FormLimits, sto
         await collector.discard();
         throw error;
       });
-      files.push(
-        collector.finish({
-          field: key,
-          filename: entry.filename,
-          contentType: entry.contentType ?? "application/octet-stream",
-        }),
-      );
+      files.push(collector.finish({ field: "attachment", filename: entry.filename, contentType: entry.contentType }));
     }
   } catch (error) {
     await discardFiles(files);
     throw error;
   }
-  return { fields, files };
+  return { fields: fields.values, files };
 }

@@ -202,8 +202,8 @@ export class Spool {
     for (const observe of this.options.observers ?? []) observe(record);
   }
 
-  async readAccepted(id: MailId): Promise<AcceptedRecord> {
-    const entry = this.index.get(id);
+  /** `entry` defaults to the live index's; an archived mail's (archive-lookup.ts) may be passed. */
+  async readAccepted(id: MailId, entry = this.index.get(id)): Promise<AcceptedRecord> {
     if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
     const { segment, offset, length } = entry.location;
     const handle = await fs.promises.open(

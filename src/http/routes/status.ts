@@ -1,14 +1,17 @@
-// GET /api/email/:id: the mail's state, its recipients with their states, and attempts.
+// GET /api/email/:id: the mail's state, its recipients (with display names) and their
+// states, its attachments (name, type, size, sha256; read from the accepted record, never
+// the bytes) and its attempts.
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
 import { findArchived } from "../../spool/archive-lookup.js";
 import type { MailEntry } from "../../spool/mail-index.js";
+import type { Mail } from "../../types.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope, visibleMail } from "../token-scopes.js";
 
-export function mailStatus(entry: MailEntry) {
+export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
   return {
     id: entry.id,
     state: entry.state,
@@ -17,9 +20,16 @@ export function mailStatus(entry: MailEntry) {
     nextAttemptAt: entry.nextAttemptAt ?? null,
     recipients: entry.recipients.map((r) => ({
       address: r.address,
+      name: r.name ?? null,
       kind: r.kind,
       state: r.state,
       lastError: r.lastError ?? null,
+    })),
+    attachments: mail.attachments.map(({ filename, contentType, size, sha256 }) => ({
+      filename,
+      contentType,
+      size,
+      sha256,
     })),
     attempts: entry.attempts,
   };
@@ -32,6 +42,6 @@ export function statusRoute({ spool }: AppDeps) {
       visibleMail(c, spool.index.get(id)) ??
       (/^[0-9A-Z]{26}$/.test(id) ? visibleMail(c, await findArchived(spool.paths.archive, id)) : undefined);
     if (!entry) throw new MailspoolError("not_found", "No such mail");
-    return success(c, mailStatus(entry));
+    return success(c, mailStatus(entry, (await spool.readAccepted(id, entry)).mail));
   });
 }

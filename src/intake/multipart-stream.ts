@@ -1,0 +1,130 @@
+// A streaming multipart body tokenizer (RFC 2046 §5.1, RFC 7578): preamble, CRLF--boundary
+// delimiters with optional transport padding, part header blocks, part bodies, the close
+// delimiter and the epilogue. Bodies are found with Buffer.indexOf over the chunk plus a
+// carried tail no longer than a delimiter, and handed on as views of the chunks that came
+// in, so a part of any size passes through a bounded window. The consumer awaits each
+// event before the next chunk is read: that is the backpressure.
+import { invalidField } from "../errors.js";
+import { partError } from "./part-head.js";
+
+export type MultipartEvent =
+  { type: "part"; index: number; header: Buffer } | { type: "data"; data: Buffer } | { type: "end" };
+
+export interface MultipartLimits {
+  maxHeaderBytes: number;
+  maxParts: number;
+}
+
+const crlf = Buffer.from("\r\n");
+const headerEnd = Buffer.from("\r\n\r\n");
+const maxPaddingBytes = 256;
+
+export async function* multipartEvents(
+  chunks: AsyncIterable<Uint8Array>,
+  boundary: string,
+  limits: MultipartLimits,
+): AsyncGenerator<MultipartEvent> {
+  const delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
+  // a body may open with its first delimiter, without the CRLF that precedes the others
+  let buffer: Buffer = crlf;
+  let state: "preamble" | "delimiter" | "header" | "body" | "epilogue" = "preamble";
+  let index = -1;
+  for await (const chunk of chunks) {
+    if (state === "epilogue") continue;
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    buffer = buffer.length === 0 ? view : Buffer.concat([buffer, view]);
+    let at = 0;
+    scan: for (;;) {
+      switch (state) {
+        case "preamble": {
+          const found = buffer.indexOf(delimiter, at);
+          if (found < 0) {
+            at = Math.max(at, buffer.length - delimiter.length + 1);
+            break scan;
+          }
+          at = found + delimiter.length;
+          state = "delimiter";
+          break;
+        }
+        case "delimiter": {
+          if (buffer.length - at < 2) break scan;
+          if (buffer[at] === 0x2d && buffer[at + 1] === 0x2d) {
+            state = "epilogue";
+            break scan;
+          }
+          const lineEnd = buffer.indexOf(crlf, at);
+          if (lineEnd < 0) {
+            if (buffer.length - at > maxPaddingBytes) throw malformedDelimiter();
+            break scan;
+          }
+          if (!isPadding(buffer, at, lineEnd)) throw malformedDelimiter();
+          at = lineEnd + 2;
+          index += 1;
+          if (index >= limits.maxParts) throw invalidField("body", `too many parts (at most ${limits.maxParts})`);
+          state = "header";
+          break;
+        }
+        case "header": {
+          if (buffer.length - at < 2) break scan;
+          // the blank line that ends the block: right away (no headers at all) or after them
+          let stop = at;
+          if (buffer[at] !== 0x0d || buffer[at + 1] !== 0x0a) {
+            stop = buffer.indexOf(headerEnd, at);
+            if (stop < 0) {
+              if (buffer.length - at > limits.maxHeaderBytes) throw headerTooLarge(index, limits);
+              break scan;
+            }
+            if (stop - at > limits.maxHeaderBytes) throw headerTooLarge(index, limits);
+          }
+          yield { type: "part", index, header: buffer.subarray(at, stop) };
+          at = stop === at ? at + 2 : stop + 4;
+          state = "body";
+          break;
+        }
+        case "body": {
+          const found = buffer.indexOf(delimiter, at);
+          if (found >= 0) {
+            if (found > at) yield { type: "data", data: buffer.subarray(at, found) };
+            yield { type: "end" };
+            at = found + delimiter.length;
+            state = "delimiter";
+            break;
+          }
+          const keep = partialDelimiterAt(buffer, at, delimiter);
+          if (keep > at) yield { type: "data", data: buffer.subarray(at, keep) };
+          at = keep;
+          break scan;
+        }
+      }
+    }
+    buffer = state === "epilogue" ? Buffer.alloc(0) : buffer.subarray(at);
+  }
+  if (state !== "epilogue")
+    throw invalidField(
+      "body",
+      state === "preamble"
+        ? "no multipart boundary found in the body"
+        : "the multipart body is truncated (no closing boundary)",
+    );
+}
+
+/** Where a tail that could be the start of the next delimiter begins (buffer.length when none). */
+function partialDelimiterAt(buffer: Buffer, from: number, delimiter: Buffer): number {
+  const start = Math.max(from, buffer.length - delimiter.length + 1);
+  for (let cr = buffer.indexOf(0x0d, start); cr >= 0; cr = buffer.indexOf(0x0d, cr + 1))
+    if (buffer.compare(delimiter, 0, buffer.length - cr, cr) === 0) return cr;
+  return buffer.length;
+}
+
+function isPadding(buffer: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buffer[i] !== 0x20 && buffer[i] !== 0x09) return false;
+  return true;
+}
+
+function malformedDelimiter() {
+  return invalidField("body", "a boundary line is followed by something other than CRLF or --");
+}
+
+function headerTooLarge(index: number, limits: MultipartLimits) {
+  return partError(index, `part headers exceed ${limits.maxHeaderBytes} bytes`);
+}

@@ -1,0 +1,41 @@
+// The field rules every encoding shares (multipart, urlencoded, JSON, pickup files): a
+// field the API does not know is a 400 naming it; a single-valued field given twice is a
+// 400; a list field given twice gets its values joined with "," in the order sent.
+import { invalidField } from "../errors.js";
+
+const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to"]);
+const listValued = new Set(["receiver", "receiver_name", "cc", "bcc"]);
+export const attachmentFields = new Set(["attachment", "attachment[]"]);
+const known = [...singleValued, ...listValued, ...attachmentFields];
+
+/** The longest value of a field other than the mail's body (content, text). */
+export const maxShortFieldBytes = 64 * 1024;
+
+export function maxFieldBytes(name: string, maxBodyBytes: number): number {
+  return name === "content" || name === "text" ? maxBodyBytes : maxShortFieldBytes;
+}
+
+export class SendFieldCollector {
+  readonly values: Record<string, unknown> = {};
+
+  /** Throws the 400 a value for `name` would get: unknown field, or a single-valued one seen before. */
+  expect(name: string): void {
+    if (attachmentFields.has(name)) throw invalidField(name, 'an attachment must be a file part (with filename="…")');
+    if (!singleValued.has(name) && !listValued.has(name))
+      throw invalidField(name.slice(0, 100), `unknown field; the fields are ${known.join(", ")}`);
+    if (singleValued.has(name) && Object.hasOwn(this.values, name))
+      throw invalidField(name, "given more than once (it takes one value)");
+  }
+
+  add(name: string, value: unknown): void {
+    this.expect(name);
+    if (!Object.hasOwn(this.values, name)) {
+      this.values[name] = value;
+      return;
+    }
+    const before = this.values[name];
+    if (typeof before !== "string" || typeof value !== "string")
+      throw invalidField(name, "given more than once with a value that is not a string");
+    this.values[name] = `${before},${value}`;
+  }
+}

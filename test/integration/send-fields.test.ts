@@ -1,0 +1,294 @@
+// The send route's field rules, in memory through Hono's app.request() (the relay runs in
+// this process, with its real spool): generated requests in all three encodings — unknown
+// fields, single-valued fields given twice, list fields split over several entries,
+// attachment content types with control characters — and a pickup file, which shares the
+// JSON path. What was accepted is read back from the status API.
+import fs from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/http/app.js";
+import { writePickupFile } from "../../src/pickup/pickup-file.js";
+import { runCli } from "../helpers/cli.js";
+import { startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { waitFor } from "../helpers/tmp-dir.js";
+
+let relay: InProcessRelay;
+let app: ReturnType<typeof createApp>;
+beforeAll(async () => {
+  relay = await startInProcess(["spool:", "  inlineMaxBytes: 16", "delivery:", "  maxRecipients: 50"].join("\n"), {
+    pickupIntervalMs: 50,
+  });
+  app = createApp(relay.app);
+});
+afterAll(() => relay.stop());
+
+type Entry = [string, string];
+const encodings = ["json", "urlencoded", "multipart"] as const;
+type Encoding = (typeof encodings)[number];
+
+function encode(
+  entries: Entry[],
+  encoding: Encoding,
+  spacing = "",
+): { body: BodyInit; headers: Record<string, string> } {
+  if (encoding === "json")
+    // written by hand: duplicate keys are part of what is tested
+    return {
+      body: `{${entries.map(([k, v]) => `${spacing}${JSON.stringify(k)}${spacing}:${JSON.stringify(v)}`).join(",")}}`,
+      headers: { "content-type": "application/json" },
+    };
+  if (encoding === "urlencoded") {
+    const params = new URLSearchParams();
+    for (const [k, v] of entries) params.append(k, v);
+    return { body: params.toString(), headers: { "content-type": "application/x-www-form-urlencoded" } };
+  }
+  const form = new FormData();
+  for (const [k, v] of entries) form.append(k, v);
+  return { body: form, headers: {} };
+}
+
+async function send(entries: Entry[], encoding: Encoding, spacing = "") {
+  const { body, headers } = encode(entries, encoding, spacing);
+  const response = await app.request(
+    "/api/email/send",
+    { method: "POST", body, headers },
+    { remoteAddress: "127.0.0.1" },
+  );
+  return {
+    status: response.status,
+    body: (await response.json()) as any,
+    requestId: response.headers.get("x-request-id"),
+  };
+}
+
+async function statusOf(id: string) {
+  const response = await app.request(`/api/email/${id}`, {}, { remoteAddress: "127.0.0.1" });
+  return ((await response.json()) as any).data;
+}
+
+/** What the rules owe a request: the first unknown or repeated single field decides the 400. */
+function oracle(entries: Entry[]) {
+  const single = new Set(["title", "content", "text", "sender_name", "reply_to"]);
+  const lists: Record<string, string[]> = { receiver: [], cc: [], bcc: [] };
+  const seen = new Set<string>();
+  for (const [name] of entries) {
+    if (!single.has(name) && !(name in lists)) return { status: 400, field: name };
+    if (single.has(name) && seen.has(name)) return { status: 400, field: name };
+    seen.add(name);
+  }
+  for (const [name, value] of entries) if (name in lists) lists[name]!.push(value);
+  for (const required of ["title", "content", "receiver"])
+    if (!seen.has(required)) return { status: 400, field: required };
+  const recipients = (["receiver", "cc", "bcc"] as const).flatMap((kind) =>
+    lists[kind]!.map((address) => `${kind === "receiver" ? "to" : kind}:${address}`),
+  );
+  return { status: 200, recipients };
+}
+
+let counter = 0;
+const entry: fc.Arbitrary<Entry> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom<Entry>(["title", "t ✓"], ["content", "<p>c</p>"], ["text", "c"]) },
+  { weight: 2, arbitrary: fc.constantFrom<Entry>(["sender_name", "Jörg"], ["reply_to", "r@example.org"]) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .constantFrom("receiver", "cc", "bcc")
+      .map((name): Entry => [name, `${name}${(counter += 1)}@example.com`]),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Entry>(
+      ["send_at", "2030-01-01T00:00:00Z"],
+      ["headers", "X-A: 1"],
+      ["priority", "high"],
+      ["Title", "t"],
+      ["receivers", "x@example.com"],
+    ),
+  },
+);
+
+describe("field rules, the same in every encoding", () => {
+  it("refuses unknown and repeated single fields by name, joins list fields in order", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(entry, { minLength: 1, maxLength: 12 }),
+        fc.constantFrom(...encodings),
+        fc.constantFrom("", " ", "\n\t"),
+        async (entries, encoding, spacing) => {
+          const expected = oracle(entries);
+          const answer = await send(entries, encoding, spacing);
+          expect(answer.requestId).toBeTruthy();
+          expect(answer.status, JSON.stringify(answer.body)).toBe(expected.status);
+          if (expected.status === 400) {
+            expect(answer.body.data.errors.map((e: { field: string }) => e.field)).toContain(expected.field);
+            return;
+          }
+          const status = await statusOf(answer.body.data.id);
+          expect(status.recipients.map((r: { kind: string; address: string }) => `${r.kind}:${r.address}`)).toEqual(
+            expected.recipients,
+          );
+        },
+      ),
+      { numRuns: 120 },
+    );
+  });
+
+  it("joins receiver_name like receiver, and shows each recipient's display name", async () => {
+    for (const encoding of encodings) {
+      const answer = await send(
+        [
+          ["title", "names"],
+          ["content", "c"],
+          ["receiver", "a@example.com,b@example.com"],
+          ["receiver_name", "Ann,Bo"],
+          ["receiver", "c@example.com"],
+          ["receiver_name", "Cy"],
+        ],
+        encoding,
+      );
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      const status = await statusOf(answer.body.data.id);
+      expect(status.recipients.map((r: { address: string; name: string | null }) => [r.address, r.name])).toEqual([
+        ["a@example.com", "Ann"],
+        ["b@example.com", "Bo"],
+        ["c@example.com", "Cy"],
+      ]);
+    }
+  });
+
+  it("JSON: a list field must be a string; attachment and attachment[] are both kept, in order", async () => {
+    const ok = { title: "t", content: "c", receiver: "a@example.com" };
+    const array = await app.request(
+      "/api/email/send",
+      {
+        method: "POST",
+        body: JSON.stringify({ ...ok, cc: ["b@example.com"] }),
+        headers: { "content-type": "application/json" },
+      },
+      { remoteAddress: "127.0.0.1" },
+    );
+    expect(array.status).toBe(400);
+    expect(((await array.json()) as any).data.errors[0].field).toBe("cc");
+    const file = (name: string) => ({ filename: name, content: Buffer.from(name.repeat(10)).toString("base64") });
+    const both = await app.request(
+      "/api/email/send",
+      {
+        method: "POST",
+        body: `{"title":"t","content":"c","receiver":"a@example.com","attachment[]":[${JSON.stringify(file("1.txt"))}],"attachment":[${JSON.stringify(file("2.txt"))},${JSON.stringify(file("3.txt"))}]}`,
+        headers: { "content-type": "application/json" },
+      },
+      { remoteAddress: "127.0.0.1" },
+    );
+    expect(both.status).toBe(200);
+    const status = await statusOf(((await both.json()) as any).data.id);
+    expect(status.attachments.map((a: { filename: string }) => a.filename)).toEqual(["1.txt", "2.txt", "3.txt"]);
+    expect(status.attachments[0]).toEqual({
+      filename: "1.txt",
+      contentType: "application/octet-stream",
+      size: 50,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+  });
+
+  it("refuses a content type with a control character anywhere, in JSON and in a part header", async () => {
+    const control = fc.integer({ min: 0, max: 0x20 }).map((c) => String.fromCharCode(c === 0x20 ? 0x7f : c));
+    const types = fc
+      .tuple(fc.constantFrom("text/plain", "text/plain; charset=utf-8", 'text/csv; x="a b"'), control, fc.nat())
+      .map(([type, c, at]) => {
+        const i = at % (type.length + 1);
+        return type.slice(0, i) + c + type.slice(i);
+      });
+    await fc.assert(
+      fc.asyncProperty(
+        types,
+        fc.constantFrom("json", "multipart"),
+        fc.nat({ max: 2 }),
+        async (type, encoding, before) => {
+          const files = Array.from({ length: before }, (_, i) => ({ name: `ok${i}.txt`, type: "text/plain" }));
+          files.push({ name: "bad.txt", type });
+          let answer: Response;
+          if (encoding === "json") {
+            const attachment = files.map((f) => ({ filename: f.name, content: "eA==", contentType: f.type }));
+            answer = await app.request(
+              "/api/email/send",
+              {
+                method: "POST",
+                body: JSON.stringify({ title: "t", content: "c", receiver: "a@example.com", attachment }),
+                headers: { "content-type": "application/json" },
+              },
+              { remoteAddress: "127.0.0.1" },
+            );
+          } else {
+            const head = (f: { name: string; type: string }) =>
+              `--b\r\nContent-Disposition: form-data; name="attachment[]"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\nx\r\n`;
+            const body = `--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n${files.map(head).join("")}--b--\r\n`;
+            answer = await app.request(
+              "/api/email/send",
+              { method: "POST", body, headers: { "content-type": "multipart/form-data; boundary=b" } },
+              { remoteAddress: "127.0.0.1" },
+            );
+          }
+          // a part header's value is trimmed of spaces and tabs (they are whitespace there, not part of the type)
+          if (encoding === "multipart" && !/[\0-\x1f\x7f]/.test(type.replace(/^[ \t]+|[ \t]+$/g, ""))) {
+            expect(answer.status).toBe(200);
+            return;
+          }
+          expect(answer.status).toBe(400);
+          const fields = ((await answer.json()) as any).data.errors.map((e: { field: string }) => e.field);
+          expect(fields).toEqual([`attachment[${before}].contentType`]);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("spool show lists the same attachments and display names as the status API", async () => {
+    const response = await app.request(
+      "/api/email/send",
+      {
+        method: "POST",
+        body: JSON.stringify({
+          title: "show",
+          content: "c",
+          receiver: "a@example.com,b@example.com",
+          receiver_name: "Ann Ö,",
+          attachment: [
+            { filename: "报告.pdf", content: Buffer.alloc(40, 1).toString("base64"), contentType: "application/pdf" },
+          ],
+        }),
+        headers: { "content-type": "application/json" },
+      },
+      { remoteAddress: "127.0.0.1" },
+    );
+    const id = ((await response.json()) as any).data.id;
+    const status = await statusOf(id);
+    const show = runCli(["spool", "show", id], relay.dir);
+    expect(show.code, show.stderr).toBe(0);
+    const shown = JSON.parse(show.stdout);
+    expect(shown.attachments).toEqual(status.attachments);
+    expect(shown.attachments).toEqual([
+      {
+        filename: "报告.pdf",
+        contentType: "application/pdf",
+        size: 40,
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+    ]);
+    expect(shown.recipients.map((r: { name: string | null }) => r.name)).toEqual(["Ann Ö", null]);
+    expect(show.stdout).not.toContain(Buffer.alloc(40, 1).toString("base64"));
+  });
+
+  it("a pickup file gets the same rules: an unknown field is refused by name", async () => {
+    const pickup = path.join(relay.dir, "data/pickup");
+    const name = writePickupFile(pickup, "rules", {
+      title: "t",
+      content: "c",
+      receiver: "a@example.com",
+      send_at: "x",
+    });
+    const reason = path.join(pickup, "rejected", `${name}.reason.txt`);
+    await waitFor(() => fs.existsSync(reason), 10_000, "the pickup file's rejection");
+    expect(fs.readFileSync(reason, "utf8")).toContain("send_at: unknown field");
+  });
+});
