@@ -42,14 +42,8 @@ async function readJson(request: Request, limits: FormLimits, store: BlobStore):
   return sendInputFromMembers(members, limits, store);
 }
 
-/** A parsed JSON send request (a pickup file) → fields and collected files. */
-export async function sendInputFromJson(parsed: unknown, limits: FormLimits, store: BlobStore): Promise<SendInput> {
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw invalidField("body", "the JSON body must be an object");
-  return sendInputFromMembers(Object.entries(parsed), limits, store);
-}
-
-async function sendInputFromMembers(
+/** A JSON send request's members in the order written (HTTP body or pickup file) → fields and collected files. */
+export async function sendInputFromMembers(
   members: [string, unknown][],
   limits: FormLimits,
   store: BlobStore,

@@ -2,7 +2,7 @@
 // or a cancel {"cancel": id} through the admin API's actions, anything else a new mail
 // through intake's one accept path. The file name is the idempotency key.
 import type { Intake } from "../intake/intake.js";
-import { sendInputFromJson } from "../intake/send-request.js";
+import { sendInputFromMembers } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { MailId } from "../types.js";
 
@@ -16,10 +16,10 @@ export async function applyPickupFile(
   deps: { intake: Intake; actions: PickupActions; log: Logger },
   name: string,
   key: string,
-  content: unknown,
+  members: [string, unknown][],
 ): Promise<void> {
   const { intake, actions, log } = deps;
-  const request = (typeof content === "object" && content !== null ? content : {}) as Record<string, unknown>;
+  const request = Object.fromEntries(members);
   const reason = `pickup ${name}`;
   if (typeof request.replay === "string") {
     const recipients = Array.isArray(request.recipients) ? request.recipients.map(String) : undefined;
@@ -29,7 +29,7 @@ export async function applyPickupFile(
     await actions.cancel(request.cancel, reason, key);
     log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
   } else {
-    const input = await sendInputFromJson(content, intake.limits, intake.blobs);
+    const input = await sendInputFromMembers(members, intake.limits, intake.blobs);
     const id = await intake.acceptParsed(input, "pickup", { idempotency: { key }, exemptFromQuota: true });
     log.info({ file: name, mailId: id }, "pickup: mail accepted");
   }

@@ -18,13 +18,28 @@ function refusalOf(text: string): string | null {
 }
 
 describe("parsePickupJson", () => {
-  it("parses what JSON.parse parses, with or without a byte-order mark", () => {
+  it("gives an object's members as JSON.parse reads them, with or without a byte-order mark", () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.boolean(), (value, bom) => {
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.boolean(), (value, bom) => {
         const text = JSON.stringify(value);
-        expect(parsePickupJson(Buffer.from(bom ? `\uFEFF${text}` : text))).toEqual(JSON.parse(text));
+        expect(parsePickupJson(Buffer.from(bom ? `\uFEFF${text}` : text))).toEqual(Object.entries(JSON.parse(text)));
       }),
     );
+  });
+
+  it("keeps a repeated member, so a repeated field meets the same rule as over HTTP", () => {
+    expect(parsePickupJson(Buffer.from('{"title":"a","title":"b"}'))).toEqual([
+      ["title", "a"],
+      ["title", "b"],
+    ]);
+  });
+
+  it("refuses valid JSON that is not an object", () => {
+    for (const text of ["[]", "1", '"x"', "null"]) {
+      expect(() => parsePickupJson(Buffer.from(text))).toThrow(
+        expect.objectContaining({ errors: [{ field: "body", message: "a pickup file must hold a JSON object" }] }),
+      );
+    }
   });
 
   it("refuses malformed text by position and kind, never quoting it", () => {

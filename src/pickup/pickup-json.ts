@@ -1,20 +1,25 @@
-// The bytes of a pickup file → its JSON value. A malformed file is refused with where and
-// what went wrong (line, column, the kind of error), never with a piece of its content:
-// the runtimes' JSON.parse messages quote the text around the error, so the position comes
-// from jsonc-parser's error list instead.
+// The bytes of a pickup file → the members of its JSON object, in the order written with
+// repeats kept (so a new mail's repeated field meets the same rule as over HTTP). A
+// malformed file is refused with where and what went wrong (line, column, the kind of
+// error), never with a piece of its content: the runtimes' JSON.parse messages quote the
+// text around the error, so the position comes from jsonc-parser's error list instead.
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
-import { MailspoolError } from "../errors.js";
+import { MailspoolError, invalidField } from "../errors.js";
+import { jsonMembers } from "../intake/json-members.js";
 
 const byteOrderMark = "\uFEFF";
 
-export function parsePickupJson(bytes: Buffer): unknown {
+export function parsePickupJson(bytes: Buffer): [string, unknown][] {
   let text = bytes.toString("utf8");
   if (text.startsWith(byteOrderMark)) text = text.slice(byteOrderMark.length);
+  let members: [string, unknown][] | null;
   try {
-    return JSON.parse(text);
+    members = jsonMembers(text);
   } catch {
     throw new MailspoolError("invalid_param", `malformed JSON: ${describeError(text)}`);
   }
+  if (!members) throw invalidField("body", "a pickup file must hold a JSON object");
+  return members;
 }
 
 function describeError(text: string): string {
