@@ -30,6 +30,7 @@ describe("parseAddress", () => {
     ["o'brien@example.com", "o'brien@example.com"],
     ["user@[192.0.2.1]", "user@[192.0.2.1]"],
     ["user@[ipv6:2001:DB8::1]", "user@[IPv6:2001:db8::1]"],
+    ["jose\u0301@example.com", "jos\u00e9@example.com"],
   ])("%s → %s", (input, expected) => {
     expect(canonical(input)).toBe(expected);
   });

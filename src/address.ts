@@ -1,7 +1,7 @@
 // The one canonical form of a mail address, decided at intake and stored in the record:
-// the domain lowercased and in IDNA ASCII form (punycode), the local part as written
-// (case kept) with quotes only where RFC 5321 needs them. Every comparison of addresses
-// (de-duplication, replay --recipients, the index's fold) uses this form.
+// the domain lowercased and in IDNA ASCII form (punycode), the local part as written (case
+// kept, Unicode in NFC) with quotes only where RFC 5321 needs them. Every comparison of
+// addresses (de-duplication, replay --recipients, the index's fold) uses this form.
 import ipaddr from "ipaddr.js";
 import { domainToASCII } from "node:url";
 
@@ -79,7 +79,8 @@ function canonicalDomain(written: string): { domain: string } | { reason: string
 
 /** Parses one bare address (no display name) into its canonical form. */
 export function parseAddress(input: string): ParsedAddress {
-  const written = input.trim();
+  // NFC (RFC 6532 §3.1): é typed as one code point or as e + U+0301 is one mailbox
+  const written = input.trim().normalize("NFC");
   if (written === "") return { ok: false, reason: "the address is empty" };
   if (unsafe.test(written))
     return { ok: false, reason: "the address contains a control or invisible formatting character" };

@@ -2,6 +2,7 @@
 // pickup files that the server ingests (within a second when it runs, else at its next start).
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import { splitAddressList } from "../address.js";
 import { parseSince } from "../duration.js";
 import { writePickupFile } from "../pickup/pickup-file.js";
 import { lockHolder } from "../spool/lock.js";
@@ -22,9 +23,9 @@ function sinceArg(value: string): Date {
   return since;
 }
 
+/** Comma separated, keeping a comma inside a quoted local part ("a,b"@example.com). */
 const listArg = (value: string) =>
-  value
-    .split(",")
+  splitAddressList(value)
     .map((v) => v.trim())
     .filter(Boolean);
 

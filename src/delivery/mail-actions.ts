@@ -24,6 +24,7 @@ export async function replayMail(
   const entry = spool.index.get(id);
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "sending") throw new MailspoolError("conflict", `mail ${id} is being sent right now`);
+  if (entry.state === "cancelled") throw new MailspoolError("conflict", `mail ${id} is cancelled, which is final`);
   // named recipients are compared in canonical form: `Bob@EXAMPLE.com` names bob@example.com's entry
   const known = new Map(entry.recipients.map((r) => [canonicalOrSelf(r.address), r.address]));
   const unknown = options.recipients?.filter((r) => !known.has(canonicalOrSelf(r))) ?? [];

@@ -47,6 +47,11 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     sleep: deps.clock?.sleep ?? ((ms) => sleep(ms, undefined, { ref: false })),
   };
   const guard = new AuthGuard(() => deps.config().smtpIntake.authFailures, clock, deps.log);
+  /**
+   * Each transaction's RCPT TO addresses as given: smtp-server merges two that differ only in
+   * case (keeping the last), while a local part's case is part of the canonical form.
+   */
+  const recipients = new WeakMap<SMTPServerSession, string[]>();
   /** DATA in progress; smtp-server's close() returns without waiting for them. */
   const transfers = new Map<SMTPServerDataStream, Promise<MailId>>();
   const clientOf = (session: SMTPServerSession) =>
@@ -96,6 +101,7 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
       }
       try {
         deps.intake.checkQuota(clientOf(session));
+        recipients.set(session, []);
         callback();
       } catch (error) {
         callback(replyFor(error).reply);
@@ -104,8 +110,11 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     onRcptTo(address, session, callback) {
       const parsed = parseMailAddress(address.address);
       if (!parsed.ok) return callback(smtpReply(553, `5.1.3 Bad recipient address syntax: ${parsed.reason}`));
-      if (session.envelope.rcptTo.length >= deps.config().delivery.maxRecipients)
+      const given = recipients.get(session) ?? [];
+      if (given.length >= deps.config().delivery.maxRecipients)
         return callback(smtpReply(452, "4.5.3 Too many recipients"));
+      given.push(address.address);
+      recipients.set(session, given);
       callback();
     },
     onData(stream, session, callback) {
@@ -138,7 +147,7 @@ export async function startSmtpIntake(deps: SmtpIntakeDeps): Promise<{ port: num
     });
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
     const envelope = {
-      to: session.envelope.rcptTo.map((r) => r.address),
+      to: recipients.get(session) ?? session.envelope.rcptTo.map((r) => r.address),
       ...(config.smtpIntake.keepSender && mailFrom ? { from: mailFrom } : {}),
     };
     await deps.intake.acceptRaw({ id: mail.id, ...message }, envelope, clientOf(session));

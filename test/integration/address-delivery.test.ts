@@ -75,6 +75,18 @@ afterAll(async () => {
   await sink?.close();
 });
 
+/** Hands a message to an SMTP intake; returns the mail id from the 250. */
+async function smtpSend(port: number, from: string, to: string[]): Promise<string> {
+  const connection = new SMTPConnection({ port, host: "127.0.0.1", ignoreTLS: true, logger: false });
+  await new Promise<void>((resolve, reject) => connection.connect((e) => (e ? reject(e) : resolve())));
+  const raw = `Subject: smtp spellings\r\nFrom: app@example.org\r\n\r\nhello\r\n`;
+  const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
+    connection.send({ from, to }, raw, (e, i) => (e ? reject(e) : resolve(i))),
+  );
+  connection.quit();
+  return /queued as (\w+)/.exec(String(info.response))![1]!;
+}
+
 /** Waits for the mail to end, then checks: `sent`, each recipient once at the sink, nobody else. */
 async function expectEachOnce(id: string, expected: Set<string>): Promise<void> {
   const status = await waitFor(
@@ -130,18 +142,24 @@ describe("one delivery per accepted recipient", () => {
   it("SMTP intake: RCPT TO in any spelling, repeated, gives each mailbox one copy", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(spelled, { minLength: 1, maxLength: 6 }), async (rcpts) => {
-        const connection = new SMTPConnection({ port: smtpPort, host: "127.0.0.1", ignoreTLS: true, logger: false });
-        await new Promise<void>((resolve, reject) => connection.connect((e) => (e ? reject(e) : resolve())));
-        const raw = `Subject: smtp spellings\r\nFrom: app@example.org\r\n\r\nhello\r\n`;
-        const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) =>
-          connection.send({ from: "app@example.org", to: rcpts }, raw, (e, i) => (e ? reject(e) : resolve(i))),
-        );
-        connection.quit();
-        const id = /queued as (\w+)/.exec(String(info.response))![1]!;
+        const id = await smtpSend(smtpPort, "app@example.org", rcpts);
         await expectEachOnce(id, new Set(rcpts.map(canonical)));
       }),
       { numRuns: 8 },
     );
+  });
+
+  it("SMTP intake keeps local parts that differ in case apart, as HTTP does", async () => {
+    const id = await smtpSend(smtpPort, "app@example.org", ["Bob@EXAMPLE.com", "bob@example.com", "BOB@example.COM"]);
+    const status = await waitFor(async () => {
+      const data = (await get(relay.url, `/api/email/${id}`)).body.data;
+      return data.state === "sent" ? data : undefined;
+    });
+    const expected = ["Bob@example.com", "bob@example.com", "BOB@example.com"];
+    expect(status.recipients.map((r: { address: string }) => r.address)).toEqual(expected);
+    // (the test sink, smtp-server, would merge them within one envelope: count what the relay sent)
+    const sent = status.attempts.flatMap((a: any) => a.transactions.flatMap((t: any) => t.envelope.to));
+    expect(sent.sort()).toEqual([...expected].sort());
   });
 
   it("leaves a spool that fsck finds clean", () => {
@@ -156,6 +174,11 @@ describe("SMTPUTF8", () => {
     writeConfig(
       plainDir,
       [
+        "smtpIntake:",
+        "  enabled: true",
+        '  listen: "127.0.0.1:0"',
+        "  requireAuth: false",
+        "  keepSender: true",
         "delivery:",
         "  from: relay@example.org",
         "  upstreams:",
@@ -163,6 +186,7 @@ describe("SMTPUTF8", () => {
       ].join("\n"),
     );
     const other = await startRelay({ cwd: plainDir });
+    const otherSmtp = Number(/"smtp":"127\.0\.0\.1:(\d+)"/.exec(other.output())![1]);
     try {
       const answer = await post(
         other.url,
@@ -180,6 +204,16 @@ describe("SMTPUTF8", () => {
       expect(byAddress["用户@xn--fsqu00a.xn--4rr70v"].state).toBe("failed-permanent");
       expect(byAddress["用户@xn--fsqu00a.xn--4rr70v"].lastError).toContain("SMTPUTF8");
       expect(plain.messages.flatMap((m) => m.to.map(canonical))).toEqual(["ann@xn--fsqu00a.xn--4rr70v"]);
+
+      // a kept non-ASCII envelope sender needs SMTPUTF8 as much: failed for good, not retried forever
+      const kept = await smtpSend(otherSmtp, "用户@例子.广告", ["plain@example.com"]);
+      const keptStatus = await waitFor(async () => {
+        const data = (await get(other.url, `/api/email/${kept}`)).body.data;
+        return data.state === "failed" ? data : undefined;
+      });
+      expect(keptStatus.recipients[0].state).toBe("failed-permanent");
+      expect(keptStatus.recipients[0].lastError).toContain("envelope sender");
+      expect(plain.messages).toHaveLength(1);
     } finally {
       await other.stop();
       await plain.close();

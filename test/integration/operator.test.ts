@@ -144,6 +144,18 @@ describe("replay and cancel", () => {
     expect(answer.status).toBe(200);
     expect((await slow.waitForState(second, ["cancelled"])).state).toBe("cancelled");
     expect(slow.records(first).at(-1)).toMatchObject({ type: "cancel" });
+    // cancelled is final: a replay of it is refused, and the mail stays cancelled
+    expect(runCli(["replay", first, "-c", "app.yaml"], slow.dir).code).toBe(0);
+    const rejected = path.join(slow.dir, "data/pickup/rejected");
+    const reason = await waitFor(
+      () =>
+        fs.existsSync(rejected) &&
+        fs.readdirSync(rejected).find((f) => f.startsWith(`replay-${first}`) && f.endsWith(".reason.txt")),
+      5_000,
+      "the replay of a cancelled mail to be rejected",
+    );
+    expect(fs.readFileSync(path.join(rejected, reason), "utf8")).toContain("cancelled, which is final");
+    expect((await slow.waitForState(first, ["cancelled"])).state).toBe("cancelled");
     const again = await fetch(`${slow.url}/admin/cancel/01ZZZZZZZZZZZZZZZZZZZZZZZZ`, { method: "POST" });
     expect(again.status).toBe(404);
     expect(runCli(["cancel", "01ZZZZZZZZZZZZZZZZZZZZZZZZ", "-c", "app.yaml"], slow.dir).code).toBe(1);

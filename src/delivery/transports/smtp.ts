@@ -2,8 +2,8 @@
 // per upstream, a token bucket per upstream (waiting is not an attempt), and dailyLimit
 // handing over to the next upstream. Every transaction is reported to the caller as soon
 // as its reply arrives, its recipients matched by the envelope that was sent. A non-ASCII
-// local part goes only to an upstream that offers SMTPUTF8; when every upstream reached
-// lacks it, that recipient fails for good with the reason.
+// local part (a recipient's, or a kept sender's) goes only to an upstream that offers
+// SMTPUTF8; when every upstream reached lacks it, the recipient fails for good with the reason.
 import { needsSmtpUtf8 } from "../../address.js";
 import type { Logger } from "../../log.js";
 import type { RecipientState } from "../../types.js";
@@ -50,7 +50,8 @@ type Envelope = { from: string; to: string[] };
 type Settled = { address: string; state: RecipientState; error?: string };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const noSmtpUtf8 = "not sent: the local part is not ASCII, which needs SMTPUTF8 (RFC 6531), and no upstream offers it";
+const noSmtpUtf8 =
+  "not sent: a non-ASCII local part (of this recipient or of the envelope sender) needs SMTPUTF8 (RFC 6531), and no upstream offers it";
 
 export function smtpTransport(options: SmtpTransportOptions): Transport {
   const now = options.now ?? Date.now;
@@ -87,7 +88,8 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
     const name = upstream.config.name;
     try {
       return await upstream.pool.use(async (lease) => {
-        const needUtf8 = lease.smtpUtf8 ? [] : to.filter(needsSmtpUtf8);
+        const senderNeedsUtf8 = needsSmtpUtf8(message.envelope.from);
+        const needUtf8 = lease.smtpUtf8 ? [] : senderNeedsUtf8 ? to : to.filter(needsSmtpUtf8);
         const envelope = { from: message.envelope.from, to: to.filter((a) => !needUtf8.includes(a)) };
         if (envelope.to.length === 0) return { settled: [], needUtf8 };
         try {
