@@ -1,10 +1,11 @@
-// What a pickup file asks for, carried out: a replay {"replay": id, "recipients"?: [...]}
-// or a cancel {"cancel": id} through the admin API's actions, anything else a new mail
-// through intake's one accept path. The file name is the idempotency key.
+// What a pickup file asks for (pickup-request.ts), carried out: a replay or a cancel through
+// the admin API's actions, a new mail through intake's one accept path. The file name is the
+// idempotency key.
 import type { Intake } from "../intake/intake.js";
 import { sendInputFromMembers } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { MailId } from "../types.js";
+import { pickupRequestOf } from "./pickup-request.js";
 
 /** What a replay or cancel file asks of the mail (the admin API's actions). */
 export interface PickupActions {
@@ -19,15 +20,15 @@ export async function applyPickupFile(
   members: [string, unknown][],
 ): Promise<void> {
   const { intake, actions, log } = deps;
-  const request = Object.fromEntries(members);
+  const request = pickupRequestOf(members);
   const reason = `pickup ${name}`;
-  if (typeof request.replay === "string") {
-    const recipients = Array.isArray(request.recipients) ? request.recipients.map(String) : undefined;
-    const sendTo = await actions.replay(request.replay, { recipients, reason, idempotencyKey: key });
-    log.info({ file: name, mailId: request.replay, recipients: sendTo.length }, "pickup: mail replayed");
-  } else if (typeof request.cancel === "string") {
-    await actions.cancel(request.cancel, reason, key);
-    log.info({ file: name, mailId: request.cancel }, "pickup: mail cancelled");
+  if (request.kind === "replay") {
+    const { id, recipients } = request;
+    const sendTo = await actions.replay(id, { recipients, reason, idempotencyKey: key });
+    log.info({ file: name, mailId: id, recipients: sendTo.length }, "pickup: mail replayed");
+  } else if (request.kind === "cancel") {
+    await actions.cancel(request.id, reason, key);
+    log.info({ file: name, mailId: request.id }, "pickup: mail cancelled");
   } else {
     const input = await sendInputFromMembers(members, intake.limits, intake.blobs);
     const id = await intake.acceptParsed(input, "pickup", { idempotency: { key }, exemptFromQuota: true });
