@@ -139,10 +139,10 @@ export class PickupWatcher {
 
   private async reject(name: string, identity: string, error: MailspoolError): Promise<void> {
     const { log } = this.options;
-    const details = error.errors?.map((e) => `${e.field}: ${e.message}`).join("\n") ?? "";
+    const lines = [error.message, ...(error.errors?.map((e) => `${e.field}: ${e.message}`) ?? [])];
     const reason = { file: name, reason: error.message, fields: error.errors?.map((e) => e.field) };
     try {
-      const movedTo = await moveToRejected(this.dir, name, `${error.message}\n${details}\n`);
+      const movedTo = await moveToRejected(this.dir, name, `${lines.join("\n")}\n`);
       this.lastFailure.delete(name);
       log.warn({ ...reason, movedTo: `rejected/${movedTo}` }, "pickup file rejected");
     } catch (moveError) {
