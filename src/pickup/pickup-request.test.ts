@@ -1,10 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MailspoolError } from "../errors.js";
+import { mutatedAction, ulidPattern, wellFormedAction } from "../../test/helpers/pickup-requests.js";
 import { pickupRequestOf } from "./pickup-request.js";
 
 const id = "01M846C4M4R0YB5DS6EVPT1JM3";
-const mailId = fc.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+const mailId = fc.stringMatching(ulidPattern);
 const address = fc.emailAddress();
 
 /** The fields of the error a refused file gets ([] when it is accepted). */
@@ -19,38 +20,10 @@ function refusedFields(members: [string, unknown][]): string[] {
   }
 }
 
-/** A well-formed replay or cancel file, its members in a random order. */
-const wellFormed = fc.oneof(
-  fc
-    .tuple(mailId, fc.option(fc.array(address, { minLength: 1, maxLength: 4 }), { nil: undefined }), fc.boolean())
-    .map(([mail, recipients, reversed]) => {
-      const members: [string, unknown][] = [["replay", mail]];
-      if (recipients) members.push(["recipients", recipients]);
-      return reversed ? members.reverse() : members;
-    }),
-  mailId.map((mail): [string, unknown][] => [["cancel", mail]]),
-);
-
-const insertAt = <T>(list: T[], at: number, item: T) => [
-  ...list.slice(0, at % (list.length + 1)),
-  item,
-  ...list.slice(at % (list.length + 1)),
-];
-
-/** Any JSON value that is not a string. */
-const notString = fc.jsonValue().filter((v) => typeof v !== "string");
-const badRecipients = fc.oneof(
-  fc.jsonValue().filter((v) => !Array.isArray(v)),
-  fc.constant([]),
-  fc
-    .tuple(fc.array(address, { maxLength: 3 }), fc.oneof(notString, fc.constantFrom("", "  ")), fc.nat())
-    .map(([good, bad, at]) => insertAt<unknown>(good, at, bad)),
-);
-
 describe("pickupRequestOf", () => {
   it("reads a well-formed replay or cancel file as written", () => {
     fc.assert(
-      fc.property(wellFormed, (members) => {
+      fc.property(wellFormedAction(mailId, address), (members) => {
         const values = Object.fromEntries(members);
         const request = pickupRequestOf(members);
         if ("cancel" in values) expect(request).toEqual({ kind: "cancel", id: values.cancel });
@@ -69,54 +42,9 @@ describe("pickupRequestOf", () => {
   });
 
   it("refuses an unknown key, a repeated key, a wrong type or both actions, naming the key", () => {
-    const mutation = fc.oneof(
-      fc.record({
-        kind: fc.constant("unknown" as const),
-        key: fc.string({ maxLength: 20 }).filter((k) => !["replay", "cancel", "recipients"].includes(k)),
-        value: fc.jsonValue(),
-      }),
-      // a repeat with a valid value, so only the repeat itself can be what is refused
-      fc.record({
-        kind: fc.constant("repeat" as const),
-        id: mailId,
-        recipients: fc.array(address, { minLength: 1, maxLength: 3 }),
-      }),
-      fc.record({ kind: fc.constant("wrong-id" as const), value: fc.oneof(notString, fc.string({ maxLength: 30 })) }),
-      fc.record({ kind: fc.constant("wrong-recipients" as const), value: badRecipients }),
-      fc.record({ kind: fc.constant("both" as const), value: mailId }),
-    );
     fc.assert(
-      fc.property(wellFormed, mutation, fc.nat(), (members, change, at) => {
-        const action = members.some(([k]) => k === "cancel") ? "cancel" : "replay";
-        let mutated: [string, unknown][];
-        let named: string;
-        switch (change.kind) {
-          case "unknown":
-            mutated = insertAt(members, at, [change.key, change.value]);
-            named = change.key.replace(/[\0-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-            break;
-          case "repeat": {
-            const [key] = members[at % members.length]!;
-            mutated = insertAt(members, at, [key, key === "recipients" ? change.recipients : change.id]);
-            named = key;
-            break;
-          }
-          case "wrong-id":
-            fc.pre(typeof change.value !== "string" || !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(change.value));
-            mutated = members.map(([k, v]) => [k, k === action ? change.value : v]);
-            named = action;
-            break;
-          case "wrong-recipients":
-            if (action === "cancel") mutated = insertAt(members, at, ["recipients", change.value]);
-            else mutated = [...members.filter(([k]) => k !== "recipients"), ["recipients", change.value]];
-            named = "recipients";
-            break;
-          case "both":
-            mutated = insertAt(members, at, [action === "cancel" ? "replay" : "cancel", change.value]);
-            named = "cancel";
-            break;
-        }
-        const fields = refusedFields(mutated);
+      fc.property(mutatedAction(mailId, address), ({ members, named }) => {
+        const fields = refusedFields(members);
         expect(fields.some((f) => f === named || f.startsWith(`${named}[`))).toBe(true);
       }),
       { numRuns: 500 },
