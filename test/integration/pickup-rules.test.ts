@@ -12,12 +12,12 @@ import fc from "fast-check";
 import { afterEach, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { get, post } from "../helpers/http.js";
+import { sinkWithConfig } from "../helpers/pickup-relay.js";
 import { membersText, mutatedAction } from "../helpers/pickup-requests.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
 import { scanSpool } from "../helpers/reliability.js";
-import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
-import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
-import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
+import { startRelay, type RelayProcess } from "../helpers/server-process.js";
+import type { SmtpSink } from "../helpers/smtp-sink.js";
+import { waitFor } from "../helpers/tmp-dir.js";
 
 const open: { relays: RelayProcess[]; sinks: SmtpSink[] } = { relays: [], sinks: [] };
 afterEach(async () => {
@@ -26,21 +26,8 @@ afterEach(async () => {
 });
 
 async function setup(codes: Record<string, number> = {}) {
-  const sink = await startSmtpSink({
-    onRcpt: (address) => (codes[address] ? { code: codes[address]!, message: "not now" } : undefined),
-  });
+  const { sink, dir } = await sinkWithConfig(codes);
   open.sinks.push(sink);
-  const dir = tmpDir();
-  writeConfig(
-    dir,
-    [
-      "delivery:",
-      "  from: relay@example.org",
-      "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
-  );
   const pickup = path.join(dir, "data/pickup");
   return { sink, dir, pickup, relay: await start(dir) };
 }
