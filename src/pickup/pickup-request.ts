@@ -22,13 +22,19 @@ const mailId = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** A key as it may appear in a reason: bounded, control characters escaped, so it stays on its line. */
 function keyName(key: string): string {
-  const shown = key.length > 100 ? `${key.slice(0, 100)}…` : key;
+  const characters = [...key];
+  const shown = characters.length > 100 ? `${characters.slice(0, 100).join("")}…` : key;
   return shown.replace(/[\0-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function idError(key: "replay" | "cancel", value: unknown): FieldError | null {
   if (typeof value !== "string") return { field: key, message: `must be a mail id (a string), not ${typeOf(value)}` };
-  return mailId.test(value) ? null : { field: key, message: "must be a mail id (26 characters, a ULID)" };
+  return mailId.test(value)
+    ? null
+    : {
+        field: key,
+        message: "must be a mail id: a ULID of 26 characters (0-9, A-Z), as `mailspool spool ls` prints it",
+      };
 }
 
 function recipientsError(value: unknown): FieldError | null {
