@@ -102,8 +102,8 @@ export class Delivery {
     return recipients;
   }
 
-  async cancel(id: MailId, reason: string, idempotencyKey?: string): Promise<void> {
-    await cancelMail(this.options.spool, id, reason, idempotencyKey);
+  async cancel(id: MailId, reason: string, idempotencyKey?: string, requestHash?: string): Promise<void> {
+    await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash);
     this.attemptDeps.cache.delete(id);
     this.refreshFailedView();
   }

@@ -12,6 +12,8 @@ export interface ReplayOptions {
   attempts?: number;
   reason: string;
   idempotencyKey?: string;
+  /** With idempotencyKey from a pickup file: the sha256 of the file's bytes. */
+  requestHash?: string;
 }
 
 /** Puts the mail back in the queue; returns the recipients it will be sent to. */
@@ -44,6 +46,7 @@ export async function replayMail(
     reason: options.reason,
     ...(options.attempts ? { attempts: options.attempts } : {}),
     ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+    ...(options.requestHash ? { requestHash: options.requestHash } : {}),
   });
   enqueue(id);
   return recipients;
@@ -51,11 +54,23 @@ export async function replayMail(
 
 const cancellable = new Set(["queued", "deferred", "partial", "failed"]);
 
-export async function cancelMail(spool: Spool, id: MailId, reason: string, idempotencyKey?: string): Promise<void> {
+export async function cancelMail(
+  spool: Spool,
+  id: MailId,
+  reason: string,
+  idempotencyKey?: string,
+  requestHash?: string,
+): Promise<void> {
   const entry = spool.index.get(id);
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "cancelled") return;
   if (!cancellable.has(entry.state))
     throw new MailspoolError("conflict", `mail ${id} is ${entry.state} and cannot be cancelled`);
-  await spool.append({ type: "cancel", id, reason, ...(idempotencyKey ? { idempotencyKey } : {}) });
+  await spool.append({
+    type: "cancel",
+    id,
+    reason,
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+    ...(requestHash ? { requestHash } : {}),
+  });
 }

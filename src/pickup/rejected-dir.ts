@@ -1,8 +1,12 @@
 // pickup/rejected/: where an unusable pickup entry goes, whatever it is (file, directory,
 // FIFO, symlink — rename moves the entry itself, never what a link points to), with
 // <name>.reason.txt beside it. An earlier rejection under the same name is kept: the entry
-// then gets a time suffix. rejected/ itself must be a real directory (not a symlink), and
-// the reason file is created exclusively, so nothing planted there is followed or overwritten.
+// then gets a time suffix. A name is at most 255 bytes, so an entry whose name leaves no room
+// for those suffixes is stored under a shortened name (a prefix, "~" and a hash of the whole
+// name); the reason file always ends with the original name. rejected/ itself must be a real
+// directory (not a symlink), and the reason file is created exclusively, so nothing planted
+// there is followed or overwritten.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -25,28 +29,56 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
 }
 
+/** The longest file name in bytes on Linux and macOS file systems (NAME_MAX). */
+export const maxNameBytes = 255;
+const reasonSuffix = ".reason.txt";
+const reasonFile = (dir: string, name: string) => path.join(dir, `${name}${reasonSuffix}`);
+
+/** The longest prefix of `text` within `bytes` UTF-8 bytes, cut between characters. */
+function prefixWithin(text: string, bytes: number): string {
+  let prefix = "";
+  let used = 0;
+  for (const character of text) {
+    used += Buffer.byteLength(character);
+    if (used > bytes) break;
+    prefix += character;
+  }
+  return prefix;
+}
+
+/**
+ * `name` + `suffix` when the reason file's name beside it fits in maxNameBytes, else the name
+ * shortened: as much of it as fits, "~", 16 hex digits of its sha256 (so two long names with
+ * the same start stay apart) and its .json ending.
+ */
+export function rejectedName(name: string, suffix = ""): string {
+  const room = maxNameBytes - Buffer.byteLength(reasonSuffix + suffix);
+  if (Buffer.byteLength(name) <= room) return name + suffix;
+  const tag = `~${createHash("sha256").update(name).digest("hex").slice(0, 16)}${name.endsWith(".json") ? ".json" : ""}`;
+  return prefixWithin(name, room - tag.length) + tag + suffix;
+}
+
 /** A free name in rejected/ for the entry and its reason file. */
 async function freeName(rejected: string, name: string, now: number): Promise<string> {
-  for (const candidate of [name, `${name}.${now}`]) {
+  const candidates = [rejectedName(name), rejectedName(name, `.${now}`)];
+  for (const candidate of candidates) {
     const taken = (await exists(path.join(rejected, candidate))) || (await exists(reasonFile(rejected, candidate)));
     if (!taken) return candidate;
   }
-  throw new Error(`rejected/${name} and rejected/${name}.${now} are both taken`);
+  throw new Error(`rejected/${candidates[0]} and rejected/${candidates[1]} are both taken`);
 }
-
-const reasonFile = (dir: string, name: string) => path.join(dir, `${name}.reason.txt`);
 
 /**
  * Moves pickup/<name> into rejected/, its reason written first (so an entry gone from pickup/
- * has its reason beside it), and returns the name it got there. Throws when it cannot be
- * moved, leaving nothing in rejected/.
+ * has its reason beside it, ending with the entry's name in pickup/ as a JSON string), and
+ * returns the name it got there. Throws when it cannot be moved, leaving nothing in rejected/.
  */
 export async function moveToRejected(pickupDir: string, name: string, reason: string): Promise<string> {
   const rejected = path.join(pickupDir, "rejected");
   await ensureDirectory(rejected);
   const target = await freeName(rejected, name, Date.now());
   const reasonPath = reasonFile(rejected, target);
-  await fs.promises.writeFile(reasonPath, reason, { flag: "wx" });
+  await fs.promises.writeFile(reasonPath, `${reason}file: ${JSON.stringify(name)}\n`, { flag: "wx" });
   try {
     await fs.promises.rename(path.join(pickupDir, name), path.join(rejected, target));
   } catch (error) {

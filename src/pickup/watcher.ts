@@ -1,6 +1,7 @@
 // data/pickup: the hand-off directory. Every *.json entry (never *.tmp or dotfiles) is
 // ingested (apply-pickup-file.ts: a new mail, a replay or a cancel) then removed. The file
-// name is the idempotency key, so a crash between spooling and unlinking ingests it once. Only regular
+// name is the idempotency key, so a crash between spooling and unlinking ingests it once
+// (used-name.ts: another file under a used name is refused, never dropped). Only regular
 // files are read (pickup-entry.ts); anything unusable moves to pickup/rejected/ with a
 // .reason.txt beside it and one log line. A spool I/O error leaves the file for the next
 // scan (logged once per distinct error). One slow entry never holds the others up: a scan
@@ -14,7 +15,6 @@ import type { Spool } from "../spool/spool.js";
 import { settleWithin } from "../time-limit.js";
 import { applyPickupFile, type PickupActions } from "./apply-pickup-file.js";
 import { pickupMaxBytes, readPickupEntry, refusalOf } from "./pickup-entry.js";
-import { parsePickupJson } from "./pickup-json.js";
 import { moveToRejected } from "./rejected-dir.js";
 
 export interface PickupOptions {
@@ -29,8 +29,10 @@ export interface PickupOptions {
   readEntry?: (file: string, maxBytes: number) => Promise<Buffer>;
 }
 
-const keyWindowMs = 24 * 3600 * 1000;
 const defaultEntryTimeoutMs = 5_000;
+
+/** What tells one entry under a name from another put there later (or rewritten in place). */
+const identityOf = (stats: fs.Stats) => `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
 
 export class PickupWatcher {
   private timer: NodeJS.Timeout | null = null;
@@ -102,25 +104,20 @@ export class PickupWatcher {
   }
 
   private async ingest(name: string): Promise<void> {
-    const { spool, log } = this.options;
     const file = path.join(this.dir, name);
     const maxBytes = pickupMaxBytes(this.options.intake.limits.maxBodyBytes);
     let identity = "";
     try {
       const stats = await fs.promises.lstat(file);
-      identity = `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
+      identity = identityOf(stats);
       if (this.unmovable.get(name) === identity) return;
       const refusal = refusalOf(stats, maxBytes);
       if (refusal) throw refusal;
-      const key = `pickup:${name}`;
-      const done = spool.index.byIdempotencyKey(key, new Date(Date.now() - keyWindowMs));
-      if (done) log.info({ file: name, mailId: done }, "pickup file was already ingested; removing it");
-      else {
-        const bytes = await (this.options.readEntry ?? readPickupEntry)(file, maxBytes);
-        if (this.stopped) return;
-        await applyPickupFile(this.options, name, key, parsePickupJson(bytes));
-      }
-      await fs.promises.unlink(file);
+      const bytes = await (this.options.readEntry ?? readPickupEntry)(file, maxBytes);
+      if (this.stopped) return;
+      await applyPickupFile(this.options, name, bytes);
+      // a file put under the name meanwhile is another request: the next scan meets it
+      if (identityOf(await fs.promises.lstat(file)) === identity) await fs.promises.unlink(file);
       this.lastFailure.delete(name);
     } catch (error) {
       if (error instanceof MailspoolError && error.status < 500) return this.reject(name, identity, error);
@@ -139,10 +136,10 @@ export class PickupWatcher {
 
   private async reject(name: string, identity: string, error: MailspoolError): Promise<void> {
     const { log } = this.options;
-    const details = error.errors?.map((e) => `${e.field}: ${e.message}`).join("\n") ?? "";
+    const lines = [error.message, ...(error.errors?.map((e) => `${e.field}: ${e.message}`) ?? [])];
     const reason = { file: name, reason: error.message, fields: error.errors?.map((e) => e.field) };
     try {
-      const movedTo = await moveToRejected(this.dir, name, `${error.message}\n${details}\n`);
+      const movedTo = await moveToRejected(this.dir, name, `${lines.join("\n")}\n`);
       this.lastFailure.delete(name);
       log.warn({ ...reason, movedTo: `rejected/${movedTo}` }, "pickup file rejected");
     } catch (moveError) {

@@ -294,3 +294,74 @@ describe("MailIndex operator records", () => {
     expect(index.get("m1")!.state).toBe("cancelled");
   });
 });
+
+describe("MailIndex idempotency keys", () => {
+  it("remember the requestHash of the last record under each key (accepted, replay, cancel), within the window", () => {
+    const index = new MailIndex();
+    const since = new Date("2025-01-15T00:00:00.000Z");
+    index.apply(
+      {
+        ...accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test"]),
+        idempotencyKey: "pickup:a.json",
+        requestHash: "h1",
+      },
+      at(0),
+    );
+    index.apply(accepted("m2", "2025-01-15T09:00:01.000Z", ["a@x.test"]), at(100));
+    index.apply(
+      {
+        v: 1,
+        type: "replay",
+        id: "m2",
+        ts: "2025-01-15T10:00:00.000Z",
+        recipients: ["a@x.test"],
+        reason: "t",
+        idempotencyKey: "pickup:r.json",
+        requestHash: "h2",
+      },
+      at(200),
+    );
+    index.apply(
+      {
+        v: 1,
+        type: "cancel",
+        id: "m2",
+        ts: "2025-01-15T10:01:00.000Z",
+        reason: "t",
+        idempotencyKey: "pickup:c.json",
+        requestHash: "h3",
+      },
+      at(300),
+    );
+    // a record written before hashes were kept
+    index.apply(
+      {
+        v: 1,
+        type: "cancel",
+        id: "m1",
+        ts: "2025-01-15T10:02:00.000Z",
+        reason: "t",
+        idempotencyKey: "pickup:old.json",
+      },
+      at(400),
+    );
+    expect(index.keyUse("pickup:a.json", since)).toEqual({
+      id: "m1",
+      ts: "2025-01-15T09:00:00.000Z",
+      requestHash: "h1",
+    });
+    expect(index.keyUse("pickup:r.json", since)).toEqual({
+      id: "m2",
+      ts: "2025-01-15T10:00:00.000Z",
+      requestHash: "h2",
+    });
+    expect(index.keyUse("pickup:c.json", since)).toEqual({
+      id: "m2",
+      ts: "2025-01-15T10:01:00.000Z",
+      requestHash: "h3",
+    });
+    expect(index.keyUse("pickup:old.json", since)).toEqual({ id: "m1", ts: "2025-01-15T10:02:00.000Z" });
+    expect(index.keyUse("pickup:a.json", new Date("2025-01-16T09:00:00.001Z"))).toBeUndefined();
+    expect(index.keyUse("pickup:none.json", since)).toBeUndefined();
+  });
+});

@@ -44,6 +44,12 @@ export interface MailEntry {
   envelopeFrom?: string;
 }
 
+export interface KeyUse {
+  id: MailId;
+  ts: string;
+  requestHash?: string;
+}
+
 export interface ListQuery {
   state?: MailState;
   since?: Date;
@@ -52,8 +58,8 @@ export interface ListQuery {
 
 export class MailIndex {
   private readonly mails = new Map<MailId, MailEntry>();
-  /** Idempotency keys (HTTP and pickup file names) → the mail and when the key was used. */
-  private readonly keys = new Map<string, { id: MailId; ts: string }>();
+  /** Idempotency keys (HTTP and pickup file names) → the mail, when the key was used and the record's requestHash. */
+  private readonly keys = new Map<string, KeyUse>();
   orphanRecords = 0;
 
   get size(): number {
@@ -66,13 +72,18 @@ export class MailIndex {
 
   /** The mail a key was used for within the window, if any. */
   byIdempotencyKey(key: string, since: Date): MailId | undefined {
+    return this.keyUse(key, since)?.id;
+  }
+
+  /** The last use of a key within the window, if any. */
+  keyUse(key: string, since: Date): KeyUse | undefined {
     const used = this.keys.get(key);
-    return used && used.ts >= since.toISOString() ? used.id : undefined;
+    return used && used.ts >= since.toISOString() ? used : undefined;
   }
 
   apply(record: SpoolRecord, location: Location): void {
     if ("idempotencyKey" in record && record.idempotencyKey)
-      this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts });
+      this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
     if (record.type === "accepted") {
       this.mails.set(record.id, entryFromAccepted(record, location));
       return;

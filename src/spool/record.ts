@@ -17,7 +17,10 @@ export interface AcceptedRecord extends RecordBase {
   mail: Mail;
   /** Idempotency-Key (HTTP, scoped by client) or pickup file name. */
   idempotencyKey?: string;
-  /** With an HTTP Idempotency-Key: the hash that tells "the same request" (normalised fields, attachment sha256s). */
+  /**
+   * What tells "the same request" under the key: with an HTTP Idempotency-Key a hash of the
+   * normalised fields and attachment sha256s; from a pickup file the sha256 (hex) of its bytes.
+   */
   requestHash?: string;
 }
 
@@ -48,6 +51,8 @@ export interface ReplayRecord extends RecordBase {
   reason: string;
   /** The pickup file it came from, so a crash before the file is removed cannot replay twice. */
   idempotencyKey?: string;
+  /** The sha256 (hex) of that file's bytes: a different file under the same name is refused, not dropped. */
+  requestHash?: string;
 }
 
 /** Stops a queued, deferred or failed mail for good. */
@@ -55,6 +60,7 @@ export interface CancelRecord extends RecordBase {
   type: "cancel";
   reason: string;
   idempotencyKey?: string;
+  requestHash?: string;
 }
 
 export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord | ReplayRecord | CancelRecord;

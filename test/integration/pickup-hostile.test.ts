@@ -19,9 +19,9 @@ import {
   type EntryContext,
   type EntryKind,
 } from "../helpers/pickup-entries.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
-import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
-import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
+import { sinkWithConfig } from "../helpers/pickup-relay.js";
+import { startRelay, type RelayProcess } from "../helpers/server-process.js";
+import type { SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
 /** The binary's pickup scan interval. */
@@ -35,21 +35,8 @@ afterEach(async () => {
 });
 
 async function setup(codes: Record<string, number> = {}, before?: (dir: string) => void) {
-  const sink = await startSmtpSink({
-    onRcpt: (address) => (codes[address] ? { code: codes[address]!, message: "not now" } : undefined),
-  });
+  const { sink, dir } = await sinkWithConfig(codes);
   open.sinks.push(sink);
-  const dir = tmpDir();
-  writeConfig(
-    dir,
-    [
-      "delivery:",
-      "  from: relay@example.org",
-      "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
-  );
   before?.(dir);
   const relay = await startRelay({ cwd: dir });
   open.relays.push(relay);
