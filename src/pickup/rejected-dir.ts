@@ -73,14 +73,23 @@ async function freeName(rejected: string, name: string, now: number): Promise<st
  * has its reason beside it, ending with the entry's name in pickup/ as a JSON string), and
  * returns the name it got there. Throws when it cannot be moved, leaving nothing in rejected/.
  */
-export async function moveToRejected(pickupDir: string, name: string, reason: string): Promise<string> {
+export async function moveToRejected(
+  pickupDir: string,
+  name: string,
+  reason: string,
+  /** The entry's name as bytes, when they are not UTF-8 (`name` is then only how it is shown). */
+  rawName?: Buffer,
+): Promise<string> {
   const rejected = path.join(pickupDir, "rejected");
   await ensureDirectory(rejected);
   const target = await freeName(rejected, name, Date.now());
   const reasonPath = reasonFile(rejected, target);
   await fs.promises.writeFile(reasonPath, `${reason}file: ${JSON.stringify(name)}\n`, { flag: "wx" });
+  const source = rawName
+    ? Buffer.concat([Buffer.from(`${pickupDir}${path.sep}`), rawName])
+    : path.join(pickupDir, name);
   try {
-    await fs.promises.rename(path.join(pickupDir, name), path.join(rejected, target));
+    await fs.promises.rename(source, path.join(rejected, target));
   } catch (error) {
     await fs.promises.rm(reasonPath, { force: true });
     throw error;

@@ -30,6 +30,15 @@ export interface PickupOptions {
 }
 
 const defaultEntryTimeoutMs = 5_000;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function utf8Name(bytes: Buffer): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
 
 /** What tells one entry under a name from another put there later (or rewritten in place). */
 const identityOf = (stats: fs.Stats) => `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
@@ -43,6 +52,8 @@ export class PickupWatcher {
   private readonly running = new Set<string>();
   /** Refused entries that could not be moved, by name → identity: left alone while unchanged. */
   private readonly unmovable = new Map<string, string>();
+  /** The same for names that are not UTF-8, by their bytes (hex). */
+  private readonly unmovableRaw = new Set<string>();
   /** The last error logged for an entry that is retried, so each error is logged once. */
   private readonly lastFailure = new Map<string, string>();
   private listFailure: string | null = null;
@@ -92,9 +103,16 @@ export class PickupWatcher {
 
   private async list(): Promise<string[]> {
     try {
-      const names = await fs.promises.readdir(this.dir);
+      const raw = await fs.promises.readdir(this.dir, { encoding: "buffer" });
       this.listFailure = null;
-      return names.filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort();
+      const names: string[] = [];
+      for (const bytes of raw) {
+        if (!bytes.toString("latin1").endsWith(".json") || bytes[0] === 0x2e) continue;
+        const name = utf8Name(bytes);
+        if (name !== null) names.push(name);
+        else await this.rejectUndecodable(bytes);
+      }
+      return names.sort();
     } catch (error) {
       if (this.listFailure !== (error as Error).message)
         this.options.log.error({ err: error, dir: this.dir }, "cannot list the pickup directory");
@@ -122,6 +140,24 @@ export class PickupWatcher {
     } catch (error) {
       if (error instanceof MailspoolError && error.status < 500) return this.reject(name, identity, error);
       this.failed(name, error);
+    }
+  }
+
+  /** A name that is not UTF-8 cannot be handled (or even opened) by name as a string: it is refused by its bytes. */
+  private async rejectUndecodable(bytes: Buffer): Promise<void> {
+    const key = bytes.toString("hex");
+    if (this.unmovableRaw.has(key)) return;
+    const shown = bytes.toString("utf8");
+    const reason = "the file name is not valid UTF-8; give the file a UTF-8 name\n";
+    try {
+      const movedTo = await moveToRejected(this.dir, shown, reason, bytes);
+      this.options.log.warn({ file: shown, movedTo: `rejected/${movedTo}` }, "pickup file rejected: name is not UTF-8");
+    } catch (moveError) {
+      this.unmovableRaw.add(key);
+      this.options.log.error(
+        { file: shown, err: moveError },
+        "pickup entry with a name that is not UTF-8 cannot be moved to rejected/; not reported again",
+      );
     }
   }
 

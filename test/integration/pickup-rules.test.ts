@@ -229,3 +229,21 @@ it("an invalid file with a name at or around the 255-byte limit, multi-byte too,
   expect(fs.readdirSync(pickup)).toEqual(["rejected"]);
   await stopCleanly(relay, dir);
 });
+
+it("refuses a file whose name is not UTF-8 by its bytes, once, and keeps ingesting the others", async () => {
+  const { sink, dir, pickup, relay } = await setup();
+  const raw = Buffer.concat([Buffer.from("bad"), Buffer.from([0xff, 0xfe]), Buffer.from(".json")]);
+  fs.writeFileSync(
+    Buffer.concat([Buffer.from(`${pickup}/`), raw]),
+    '{"title":"t","content":"x","receiver":"a@example.com"}',
+  );
+  drop(pickup, "good.json", JSON.stringify({ title: "after", content: "<p>x</p>", receiver: "g@example.com" }));
+  await sink.waitForMessages(1);
+  await waitFor(() => fs.readdirSync(pickup).length === 1, 5_000, "the undecodable name to leave pickup/");
+  const reasons = fs.readdirSync(path.join(pickup, "rejected")).filter((n) => n.endsWith(".reason.txt"));
+  expect(reasons).toHaveLength(1);
+  expect(fs.readFileSync(path.join(pickup, "rejected", reasons[0]!), "utf8")).toContain("not valid UTF-8");
+  const lines = relay.output().split("\n");
+  expect(lines.filter((l) => l.includes("name is not UTF-8"))).toHaveLength(1);
+  await stopCleanly(relay, dir);
+});
