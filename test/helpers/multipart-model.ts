@@ -27,11 +27,24 @@ export interface PartModel {
   malformation?: Malformation;
 }
 
+/** What follows the close delimiter: ordinary epilogues, and ones that smuggle content after the close. */
+export type Epilogue =
+  | "none"
+  | "crlf"
+  | "text"
+  | "padded-text"
+  | "delimiter-prefix"
+  | "part-after-close"
+  | "garbage-then-part"
+  | "delimiter-in-text";
+
+const smuggling = new Set<Epilogue>(["part-after-close", "garbage-then-part", "delimiter-in-text"]);
+
 export interface RequestModel {
   parts: PartModel[];
   boundary: string;
   preamble: string;
-  epilogue: string;
+  epilogue: Epilogue;
   truncate: boolean;
 }
 
@@ -77,15 +90,38 @@ function encodePart(part: PartModel, boundary: string): Buffer {
   return Buffer.concat([Buffer.from(`\r\n--${boundary}\r\n${lines.join("\r\n")}\r\n\r\n`, "utf8"), data]);
 }
 
+function epilogueText(epilogue: Epilogue, boundary: string): string {
+  const part = `--${boundary}\r\nContent-Disposition: form-data; name="attachment[]"; filename="late.txt"\r\n\r\nlate\r\n--${boundary}--\r\n`;
+  switch (epilogue) {
+    case "none":
+      return "";
+    case "crlf":
+      return "\r\n";
+    case "text":
+      return "\r\nepilogue";
+    case "padded-text":
+      return ` \t\r\nepilogue\r\n-- not the boundary\r\n-${boundary}\r\n`;
+    case "delimiter-prefix":
+      return `\r\n\r\n--${boundary.slice(0, -1)}`;
+    case "part-after-close":
+      return `\r\n${part}`;
+    case "garbage-then-part":
+      return `garbage\r\n${part}`;
+    case "delimiter-in-text":
+      return `\r\nsome text\r\n--${boundary}and more\r\n`;
+  }
+}
+
 export function encodeRequest(model: RequestModel): Buffer {
+  const epilogue = epilogueText(model.epilogue, model.boundary);
   const body = Buffer.concat([
     Buffer.from(model.preamble),
     ...model.parts.map((p) => encodePart(p, model.boundary)),
-    Buffer.from(`\r\n--${model.boundary}--${model.epilogue}`),
+    Buffer.from(`\r\n--${model.boundary}--${epilogue}`),
   ]);
   // the opening delimiter needs no CRLF before it when there is no preamble
   const trimmed = model.preamble === "" ? body.subarray(2) : body;
-  return model.truncate ? trimmed.subarray(0, trimmed.length - model.epilogue.length - 4) : trimmed;
+  return model.truncate ? trimmed.subarray(0, trimmed.length - Buffer.byteLength(epilogue) - 4) : trimmed;
 }
 
 /** What the relay must answer: the first unreadable or refused part decides the 400. */
@@ -110,7 +146,7 @@ export function expectedAnswer(model: RequestModel): Expected {
     seen.add(name);
     if (name === "receiver") receivers.push(...(part.value ?? "").split(","));
   }
-  if (model.truncate) return { status: 400, field: "body" };
+  if (model.truncate || smuggling.has(model.epilogue)) return { status: 400, field: "body" };
   return {
     status: 200,
     receivers,
@@ -187,7 +223,18 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
       malformedAt: fc.nat(),
       boundary: fc.constantFrom("----b0undary", "x", "----WebKitFormBoundary7MA4YWxkTrZu0gW", "a'()+_,-./:=?z"),
       preamble: fc.constantFrom("", "preamble text\r\n", "\r\n"),
-      epilogue: fc.constantFrom("", "\r\n", "\r\nepilogue"),
+      epilogue: options.malformed
+        ? fc.constantFrom<Epilogue>(
+            "none",
+            "crlf",
+            "text",
+            "padded-text",
+            "delimiter-prefix",
+            "part-after-close",
+            "garbage-then-part",
+            "delimiter-in-text",
+          )
+        : fc.constantFrom<Epilogue>("none", "crlf", "text", "padded-text", "delimiter-prefix"),
       truncate: options.malformed ? fc.boolean() : fc.constant(false),
     })
     .map((r) => {
