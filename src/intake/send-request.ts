@@ -9,6 +9,7 @@ import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.
 import { jsonMembers } from "./json-members.js";
 import { attachmentErrors, fieldErrors, jsonAttachmentSchema } from "./mail-schema.js";
 import { SendFieldCollector, attachmentFields } from "./send-fields.js";
+import { decodeStrictBase64 } from "./strict-base64.js";
 
 export interface SendInput {
   fields: Record<string, unknown>;
@@ -36,6 +37,7 @@ async function readJson(request: Request, limits: FormLimits, store: BlobStore):
   try {
     members = jsonMembers(body.toString("utf8"));
   } catch (error) {
+    if (error instanceof MailspoolError) throw error;
     throw invalidField("body", `malformed JSON: ${(error as Error).message}`);
   }
   if (!members) throw invalidField("body", "the JSON body must be an object");
@@ -49,7 +51,7 @@ export async function sendInputFromMembers(
   store: BlobStore,
 ): Promise<SendInput> {
   const fields = new SendFieldCollector();
-  const entries: { filename: string; content: string; contentType: string }[] = [];
+  const entries: { field: string; filename: string; content: string; contentType: string }[] = [];
   for (const [key, value] of members) {
     if (!attachmentFields.has(key)) {
       fields.add(key, value);
@@ -63,7 +65,7 @@ export async function sendInputFromMembers(
       const parsed = jsonAttachmentSchema.safeParse(item);
       if (!parsed.success)
         throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(parsed.error, field) });
-      const entry = { ...parsed.data, contentType: parsed.data.contentType ?? "application/octet-stream" };
+      const entry = { ...parsed.data, field, contentType: parsed.data.contentType ?? "application/octet-stream" };
       const errors = attachmentErrors(entries.length, entry.filename, entry.contentType);
       if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
       entries.push(entry);
@@ -72,8 +74,14 @@ export async function sendInputFromMembers(
   const files: IncomingFile[] = [];
   try {
     for (const entry of entries) {
+      const bytes = decodeStrictBase64(entry.content);
+      if (!bytes)
+        throw invalidField(
+          `${entry.field}.content`,
+          "content must be base64: whole 4-character groups, padding only at the end (spaces and line breaks may wrap it)",
+        );
       const collector = new FileCollector(store, limits.inlineMaxBytes);
-      await collector.write(Buffer.from(entry.content, "base64")).catch(async (error) => {
+      await collector.write(bytes).catch(async (error) => {
         await collector.discard();
         throw error;
       });

@@ -3,6 +3,7 @@
 // fields, single-valued fields given twice, list fields split over several entries,
 // attachment content types with control characters — and a pickup file, which shares the
 // JSON path. What was accepted is read back from the status API.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
@@ -241,6 +242,124 @@ describe("field rules, the same in every encoding", () => {
       ),
       { numRuns: 80 },
     );
+  });
+
+  it("JSON attachment objects: exactly filename, content, contentType, no key twice, strict base64", async () => {
+    type Content = "plain" | "wrapped" | "drop-char" | "extra-char" | "bad-char" | "inner-pad";
+    const valid = new Set<Content>(["plain", "wrapped"]);
+    const contentOf = (data: Uint8Array, kind: Content, at: number) => {
+      const b64 = Buffer.from(data).toString("base64");
+      const i = b64.length ? at % b64.length : 0;
+      switch (kind) {
+        case "plain":
+          return b64;
+        case "wrapped":
+          return b64.replace(/.{1,8}/g, (m) => `${m}${["\r\n", "\n", " ", "\t"][at % 4]}`);
+        case "drop-char":
+          return b64.slice(0, i) + b64.slice(i + 1);
+        case "extra-char":
+          return `${b64}${"Ax="[at % 3]}`;
+        case "bad-char":
+          return `${b64.slice(0, i)}${"!-_.é"[at % 5]}${b64.slice(i + 1)}`;
+        case "inner-pad":
+          return `AA==${b64}`;
+      }
+    };
+    const attachment = fc.record({
+      data: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      content: fc.constantFrom<Content>(
+        "plain",
+        "plain",
+        "wrapped",
+        "drop-char",
+        "extra-char",
+        "bad-char",
+        "inner-pad",
+      ),
+      at: fc.nat(),
+      withType: fc.boolean(),
+      extra: fc.option(fc.constantFrom("encoding", "cid", "inline", "path", "href", "Filename", "content_type"), {
+        nil: undefined,
+      }),
+      repeat: fc.option(fc.constantFrom("filename", "content", "contentType"), { nil: undefined }),
+      order: fc.nat(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(attachment, { minLength: 1, maxLength: 4 }), async (items) => {
+        const objects = items.map((a, n) => {
+          const members: [string, unknown][] = [
+            ["filename", `f${n}.bin`],
+            ["content", contentOf(a.data, a.content, a.at)],
+          ];
+          if (a.withType || a.repeat === "contentType") members.push(["contentType", "application/x-test"]);
+          if (a.extra) members.push([a.extra, a.extra === "inline" ? true : "utf-8"]);
+          if (a.repeat) members.push([a.repeat, members.find(([k]) => k === a.repeat)![1]]);
+          const rotated = members.map((_, i) => members[(i + a.order) % members.length]!);
+          return `{${rotated.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}`;
+        });
+        const body = `{"title":"t","content":"c","receiver":"a@example.com","attachment":[${objects.join(",")}]}`;
+        // a repeat is found while the text is read, then each object's keys, then its content as it is stored
+        const repeated = items.findIndex((a) => a.repeat);
+        const unknown = items.findIndex((a) => a.extra);
+        const badContent = items.findIndex((a) => !valid.has(a.content));
+        const field =
+          repeated >= 0
+            ? `attachment[${repeated}].${items[repeated]!.repeat}`
+            : unknown >= 0
+              ? `attachment[${unknown}].${items[unknown]!.extra}`
+              : badContent >= 0
+                ? `attachment[${badContent}].content`
+                : null;
+        const response = await app.request(
+          "/api/email/send",
+          { method: "POST", body, headers: { "content-type": "application/json" } },
+          { remoteAddress: "127.0.0.1" },
+        );
+        const answer = (await response.json()) as any;
+        if (field) {
+          expect(response.status, body).toBe(400);
+          expect(answer.data.errors.map((e: { field: string }) => e.field)).toEqual([field]);
+          return;
+        }
+        expect(response.status, JSON.stringify(answer)).toBe(200);
+        const status = await statusOf(answer.data.id);
+        expect(status.attachments.map((a: { sha256: string }) => a.sha256)).toEqual(
+          items.map((a) => createHash("sha256").update(a.data).digest("hex")),
+        );
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("JSON attachment objects: the review's examples", async () => {
+    const sendJson = async (body: string) => {
+      const response = await app.request(
+        "/api/email/send",
+        { method: "POST", body, headers: { "content-type": "application/json" } },
+        { remoteAddress: "127.0.0.1" },
+      );
+      return ((await response.json()) as any).data.errors?.map((e: { field: string }) => e.field);
+    };
+    const mail = (attachment: string, extra = "") =>
+      `{"title":"t","content":"c","receiver":"a@example.com","attachment":[${attachment}]${extra}}`;
+    expect(await sendJson(mail('{"filename":"a.txt","content":"hello","encoding":"utf-8"}'))).toEqual([
+      "attachment[0].encoding",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.png","content":"eA==","cid":"logo","inline":true}'))).toEqual([
+      "attachment[0].cid",
+      "attachment[0].inline",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"eA==","filename":"b.txt"}'))).toEqual([
+      "attachment[0].filename",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVsbG8gd29ybGQhx"}'))).toEqual([
+      "attachment[0].content",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"a"}'))).toEqual(["attachment[0].content"]);
+    // the last group's unused bits must be zero
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVsbB=="}'))).toEqual(["attachment[0].content"]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"eA=="}', ',"meta":{"k":1,"k":2}'))).toEqual(["meta.k"]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVs\\r\\nbG8="}'))).toBeUndefined();
   });
 
   it("spool show lists the same attachments and display names as the status API", async () => {
