@@ -1,11 +1,11 @@
-// multipart/form-data and x-www-form-urlencoded send requests → fields and files, with the
-// field rules of send-fields.ts. Every part ends in the result or in a 400 naming it. File
-// parts stream chunk by chunk into a FileCollector (each write awaited before the next
-// chunk is read), in the order sent; on any failure every spilled temp file is removed.
+// multipart/form-data send requests → fields and files, with the field rules of
+// send-fields.ts. Every part ends in the result or in a 400 naming it. File parts stream
+// chunk by chunk into a FileCollector (each write awaited before the next chunk is read),
+// in the order sent; on any failure every spilled temp file is removed.
 import { MailspoolError, invalidField, spoolIoError } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
-import { limitedChunks, readLimitedBody } from "./body-reader.js";
-import { parseHeaderValue } from "./header-params.js";
+import { limitedChunks } from "./body-reader.js";
+import { charsetProblem, parseHeaderValue } from "./header-params.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
 import { multipartEvents } from "./multipart-stream.js";
@@ -85,18 +85,6 @@ export async function parseMultipart(
   return { fields: fields.values, files };
 }
 
-export async function parseUrlencoded(request: Request, limits: FormLimits): Promise<ParsedForm> {
-  const body = await readLimitedBody(request, limits.maxBodyBytes);
-  const fields = new SendFieldCollector();
-  let count = 0;
-  for (const [name, value] of new URLSearchParams(body.toString("utf8"))) {
-    count += 1;
-    if (count > limits.maxFields) throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
-    fields.add(name, value);
-  }
-  return { fields: fields.values, files: [] };
-}
-
 function boundaryOf(contentType: string): string {
   const parsed = parseHeaderValue(contentType);
   if (typeof parsed === "string") throw invalidField("Content-Type", parsed);
@@ -121,11 +109,10 @@ function checkFilePart(head: PartHead, contentType: string, index: number, limit
 function checkFieldType(head: PartHead): void {
   if (head.contentType === undefined) return;
   const parsed = parseHeaderValue(head.contentType);
-  const charset = typeof parsed === "string" ? undefined : parsed.params.get("charset")?.toLowerCase();
   if (typeof parsed === "string" || /[\0-\x1f\x7f]/.test(head.contentType))
     throw invalidField(head.name, "the part's Content-Type is malformed");
-  if (charset !== undefined && charset !== "utf-8" && charset !== "us-ascii")
-    throw invalidField(head.name, `charset ${charset} is not supported (send UTF-8)`);
+  const problem = charsetProblem(parsed);
+  if (problem) throw invalidField(head.name, problem);
 }
 
 function decodeField(name: string, chunks: Buffer[]): string {

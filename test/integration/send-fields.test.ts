@@ -244,6 +244,101 @@ describe("field rules, the same in every encoding", () => {
     );
   });
 
+  it("text is UTF-8 in every encoding: invalid bytes, raw or %-escaped, are a 400, never U+FFFD", async () => {
+    const invalid = fc.constantFrom([0xe9], [0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98], [0xc0, 0xaf]);
+    const text = fc.constantFrom("café", "月报 ✓", "a+b c", "100% sure", "x=y&z", "😀");
+    const urlText = (t: string) => encodeURIComponent(t).replace(/%20/g, "+");
+    /** The body as text, with a \u0001 where the target field's value ends (bad bytes go there). */
+    const bodyText = (entries: Entry[], target: string, encoding: Encoding): [string, string] => {
+      const marked = (k: string, v: string) => (k === target ? `${v}\u0001` : v);
+      if (encoding === "json")
+        return [
+          `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v).slice(0, -1)}${marked(k, "")}"`).join(",")}}`,
+          "application/json",
+        ];
+      if (encoding === "urlencoded")
+        return [
+          entries.map(([k, v]) => `${urlText(k)}=${marked(k, urlText(v))}`).join("&"),
+          "application/x-www-form-urlencoded",
+        ];
+      const parts = entries.map(
+        ([k, v]) => `--b\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${marked(k, v)}\r\n`,
+      );
+      return [`${parts.join("")}--b--\r\n`, "multipart/form-data; boundary=b"];
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("title", "content", "receiver_name", "text"),
+        fc.option(invalid, { nil: null }),
+        text,
+        fc.constantFrom(...encodings),
+        fc.boolean(),
+        fc.nat(),
+        async (name, bad, value, encoding, escaped, at) => {
+          const entries = (
+            [
+              ["title", "t"],
+              ["content", "c"],
+              ["receiver", "a@example.com"],
+            ] as Entry[]
+          ).filter(([k]) => k !== name);
+          entries.splice(at % (entries.length + 1), 0, [name, value]);
+          const [textBody, contentType] = bodyText(entries, name, encoding);
+          const [before, after] = textBody.split("\u0001");
+          const badBytes =
+            bad === null
+              ? Buffer.alloc(0)
+              : encoding === "urlencoded" && escaped
+                ? Buffer.from(bad.map((b) => `%${b.toString(16).toUpperCase()}`).join(""))
+                : Buffer.from(bad);
+          const body = Buffer.concat([Buffer.from(before!), badBytes, Buffer.from(after!)]);
+          const response = await app.request(
+            "/api/email/send",
+            { method: "POST", body, headers: { "content-type": contentType } },
+            { remoteAddress: "127.0.0.1" },
+          );
+          const answer = (await response.json()) as any;
+          if (bad !== null) {
+            expect(response.status, JSON.stringify(answer)).toBe(400);
+            expect(answer.data.errors.map((e: { field: string }) => e.field)).toEqual([
+              encoding === "json" ? "body" : name,
+            ]);
+            return;
+          }
+          expect(response.status, JSON.stringify(answer)).toBe(200);
+          if (name === "title") expect((await statusOf(answer.data.id)).subject).toBe(value);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("urlencoded: a malformed %-escape is a 400 naming its field; a declared charset other than UTF-8 is refused", async () => {
+    const sendRaw = async (body: string, contentType: string) => {
+      const response = await app.request(
+        "/api/email/send",
+        { method: "POST", body, headers: { "content-type": contentType } },
+        { remoteAddress: "127.0.0.1" },
+      );
+      return ((await response.json()) as any).data?.errors?.map((e: { field: string }) => e.field);
+    };
+    const form = "application/x-www-form-urlencoded";
+    for (const escape of ["%zz", "%E", "%", "%E9", "%C3%28"])
+      expect(await sendRaw(`title=caf${escape}&content=c&receiver=a%40example.com`, form)).toEqual(["title"]);
+    expect(await sendRaw("ti%FFtle=x&content=c&receiver=a%40example.com", form)).toEqual(["body"]);
+    expect(await sendRaw("send_at=%E9&title=t", form)).toEqual(["send_at"]);
+    const ok = `title=t&content=c&receiver=a%40example.com`;
+    const json = JSON.stringify({ title: "t", content: "c", receiver: "a@example.com" });
+    for (const charset of ["iso-8859-1", "windows-1252", '"utf-16"', "latin1"]) {
+      expect(await sendRaw(ok, `${form}; charset=${charset}`)).toEqual(["Content-Type"]);
+      expect(await sendRaw(json, `application/json; charset=${charset}`)).toEqual(["Content-Type"]);
+    }
+    for (const charset of ["utf-8", "UTF-8", '"utf-8"', "us-ascii"]) {
+      expect(await sendRaw(ok, `${form}; charset=${charset}`)).toBeUndefined();
+      expect(await sendRaw(json, `application/json;charset=${charset}`)).toBeUndefined();
+    }
+  });
+
   it("JSON attachment objects: exactly filename, content, contentType, no key twice, strict base64", async () => {
     type Content = "plain" | "wrapped" | "drop-char" | "extra-char" | "bad-char" | "inner-pad";
     const valid = new Set<Content>(["plain", "wrapped"]);
