@@ -2,7 +2,7 @@
 // send-fields.ts. Every part ends in the result or in a 400 naming it. File parts stream
 // chunk by chunk into a FileCollector (each write awaited before the next chunk is read),
 // in the order sent; on any failure every spilled temp file is removed.
-import { MailspoolError, invalidField, spoolIoError } from "../errors.js";
+import { MailspoolError, invalidField } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
 import { limitedChunks } from "./body-reader.js";
 import { charsetProblem, parseHeaderValue } from "./header-params.js";
@@ -80,7 +80,7 @@ export async function parseMultipart(
   } catch (error) {
     await file?.collector.discard();
     await discardFiles(files);
-    throw asFormError(error);
+    throw error;
   }
   return { fields: fields.values, files };
 }
@@ -121,11 +121,4 @@ function decodeField(name: string, chunks: Buffer[]): string {
   } catch {
     throw invalidField(name, "value is not valid UTF-8");
   }
-}
-
-/** Our own errors pass through; file-system errors (spilling a blob) are spool errors; the rest is a body that could not be read. */
-function asFormError(error: unknown): MailspoolError {
-  if (error instanceof MailspoolError) return error;
-  if (typeof (error as NodeJS.ErrnoException).syscall === "string") return spoolIoError(error);
-  return invalidField("body", `the request body could not be read: ${(error as Error).message}`);
 }

@@ -3,16 +3,19 @@
 // queues nothing — releases its files: no temp file in blobs/ and no open descriptor into
 // blobs/ in the running binary (/proc/<pid>/fd) after the answer. Generated sequences of
 // sends (keys, file sizes around spool.inlineMaxBytes and up to 100 KB, multipart or JSON)
-// against an oracle of the answers owed; fsck is clean at the end.
+// against an oracle of the answers owed. A client that goes away mid-body, in any encoding
+// and framing, is a 400 `body` (counted as invalid_param, never an error-level log line)
+// that leaves nothing behind either. fsck is clean at the end.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import net from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { post, sendForm } from "../helpers/http.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
-import { tmpDir } from "../helpers/tmp-dir.js";
+import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
 const inline = 1024;
 const quota = 20;
@@ -128,5 +131,79 @@ describe("refused sends release their files", () => {
     while (oracle.accepted < quota) await checkSend(fresh);
     await checkSend(fresh);
     await checkSend({ ...fresh, encoding: "json" });
+  }, 120_000);
+
+  it("a client gone mid-body: a 400 body in every encoding and framing, no error line, nothing left behind", async () => {
+    const fields = { title: "gone", content: "<p>c</p>", receiver: "a@example.com" };
+    const file = Buffer.alloc(100 * 1024, "gone-");
+    const bodies = {
+      json: [
+        "application/json",
+        Buffer.from(
+          JSON.stringify({ ...fields, attachment: [{ filename: "g.bin", content: file.toString("base64") }] }),
+        ),
+      ],
+      urlencoded: ["application/x-www-form-urlencoded", Buffer.from(new URLSearchParams(fields).toString())],
+      multipart: [
+        "multipart/form-data; boundary=b",
+        Buffer.concat([
+          Buffer.from(
+            Object.entries(fields)
+              .map(([k, v]) => `--b\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+              .join(""),
+          ),
+          Buffer.from('--b\r\nContent-Disposition: form-data; name="attachment[]"; filename="g.bin"\r\n\r\n'),
+          file,
+          Buffer.from("\r\n--b--\r\n"),
+        ]),
+      ],
+    } as const;
+    const rejected = async (reason: string) => {
+      const text = await fetch(`${relay.url}/metrics`).then((r) => r.text());
+      return Number(new RegExp(`mailspool_rejected_total\\{reason="${reason}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    /** Sends the headers, waits for 100 Continue (the relay is reading the body), sends `cut` bytes and goes away. */
+    const sendAndVanish = (type: string, body: Buffer, cut: number, chunked: boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const { port } = new URL(relay.url);
+        const socket = net.connect(Number(port), "127.0.0.1", () =>
+          socket.write(
+            `POST /api/email/send HTTP/1.1\r\nHost: relay\r\nContent-Type: ${type}\r\nExpect: 100-continue\r\n` +
+              (chunked ? "Transfer-Encoding: chunked\r\n\r\n" : `Content-Length: ${body.length}\r\n\r\n`),
+          ),
+        );
+        socket.once("data", (reply) => {
+          if (!reply.toString().startsWith("HTTP/1.1 100")) return reject(new Error(`relay said ${reply.toString()}`));
+          const piece = body.subarray(0, cut);
+          const framed =
+            chunked && piece.length
+              ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")])
+              : piece;
+          socket.write(framed, () => {
+            socket.destroy();
+            resolve();
+          });
+        });
+        socket.on("error", reject);
+      });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("json" as const, "urlencoded" as const, "multipart" as const),
+        fc.boolean(),
+        fc.double({ min: 0, max: 0.999, noNaN: true }),
+        async (encoding, chunked, fraction) => {
+          const [type, body] = bodies[encoding];
+          const before = await rejected("invalid_param");
+          await sendAndVanish(type, body, Math.floor(body.length * fraction), chunked);
+          await waitFor(async () => (await rejected("invalid_param")) > before, 10_000, "the refusal counted");
+          expect(tempFiles()).toEqual([]);
+          expect(blobDescriptors()).toEqual([]);
+        },
+      ),
+      { numRuns: 30 },
+    );
+    expect(await rejected("internal")).toBe(0);
+    expect(relay.output()).not.toMatch(/"level":50/);
+    expect(relay.output()).toMatch(/"fields":\["body"\],"msg":"send refused"/);
   }, 120_000);
 });
