@@ -2,6 +2,7 @@
 // JSON, pickup files). Fields that end up in a header refuse CR, LF and NUL.
 import { z } from "zod";
 import type { FieldError } from "../errors.js";
+import { unsafeText } from "../unsafe-text.js";
 import { contentTypeProblem } from "./header-params.js";
 
 const headerSafe = (label: string) =>
@@ -31,7 +32,7 @@ export const jsonAttachmentSchema = z.strictObject({
   contentType: z.string().optional(),
 });
 
-const fileNameForbidden = /[\0-\x1f\x7f/\\]/;
+const pathSeparator = /[/\\]/;
 
 /** Problems with one attachment's name and type, named by its position. */
 export function attachmentErrors(index: number, filename: string, contentType: string): FieldError[] {
@@ -39,9 +40,13 @@ export function attachmentErrors(index: number, filename: string, contentType: s
   const field = `attachment[${index}]`;
   if (filename.length === 0 || filename.length > 255)
     errors.push({ field: `${field}.filename`, message: "filename must be 1 to 255 characters" });
-  else if (fileNameForbidden.test(filename) || filename === "." || filename === "..") {
-    errors.push({ field: `${field}.filename`, message: "filename must not contain a path, control characters or NUL" });
-  }
+  else if (pathSeparator.test(filename) || filename === "." || filename === "..")
+    errors.push({ field: `${field}.filename`, message: "filename must not contain a path" });
+  else if (unsafeText.test(filename))
+    errors.push({
+      field: `${field}.filename`,
+      message: "filename must not contain control characters or invisible/bidirectional formatting characters",
+    });
   const problem = contentTypeProblem(contentType);
   if (problem) errors.push({ field: `${field}.contentType`, message: problem });
   return errors;

@@ -11,6 +11,7 @@ export type Malformation =
   | "bare-cr-in-filename"
   | "bare-lf-in-filename"
   | "crlf-in-filename"
+  | "unsafe-in-filename"
   | "too-many-headers"
   | "header-too-big"
   | "unknown-field"
@@ -25,6 +26,8 @@ export interface PartModel {
   typeFirst: boolean;
   extraHeaders: string[];
   malformation?: Malformation;
+  /** For "unsafe-in-filename": the character and where it goes. */
+  unsafe?: { char: string; at: number };
 }
 
 /** What follows the close delimiter: ordinary epilogues, and ones that smuggle content after the close. */
@@ -70,6 +73,10 @@ function encodePart(part: PartModel, boundary: string): Buffer {
   if (filename !== undefined && m === "bare-cr-in-filename") filename = `${filename}\rX`;
   if (filename !== undefined && m === "bare-lf-in-filename") filename = `X\n${filename}`;
   if (filename !== undefined && m === "crlf-in-filename") filename = `a\r\nb${filename}`;
+  if (filename !== undefined && m === "unsafe-in-filename" && part.unsafe) {
+    const at = part.unsafe.at % (filename.length + 1);
+    filename = filename.slice(0, at) + part.unsafe.char + filename.slice(at);
+  }
   const name = m === "unknown-field" ? "send_at" : m === "duplicate-title" ? "title" : part.name;
   const disposition =
     `${headerName("Content-Disposition", part.headerCase)}: form-data` +
@@ -137,7 +144,7 @@ export function expectedAnswer(model: RequestModel): Expected {
     if (m === "unknown-field") return { status: 400, field: "send_at" };
     const name = m === "duplicate-title" ? "title" : part.name;
     if (part.file) {
-      if (m === "bare-cr-in-filename" || m === "bare-lf-in-filename")
+      if (m === "bare-cr-in-filename" || m === "bare-lf-in-filename" || m === "unsafe-in-filename")
         return { status: 400, field: `attachment[${files}].filename` };
       files += 1;
       continue;
@@ -155,6 +162,20 @@ export function expectedAnswer(model: RequestModel): Expected {
       .map((p) => ({ ...p.file!, data: undefined, sha256: sha256(p.file!.data), size: p.file!.data.length })),
   };
 }
+
+/**
+ * Characters a file name may not hold (src/unsafe-text.ts: controls, C1, bidi and invisible
+ * formatting), but CR and LF, which have malformations of their own.
+ */
+export const unsafeNameChar = fc
+  .oneof(
+    fc.integer({ min: 0, max: 0x1f }).filter((c) => c !== 0x0a && c !== 0x0d),
+    fc.integer({ min: 0x7f, max: 0x9f }),
+    fc.integer({ min: 0x202a, max: 0x202e }),
+    fc.integer({ min: 0x2066, max: 0x2069 }),
+    fc.constantFrom(0x061c, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0x2060, 0xfeff),
+  )
+  .map((c) => String.fromCharCode(c));
 
 const fileName = fc
   .tuple(fc.constantFrom("报告", "résumé", "a b", "data", "x-1", "Ωmega", "file"), fc.constantFrom(".pdf", ".txt", ""))
@@ -200,6 +221,7 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
           "bare-cr-in-filename",
           "bare-lf-in-filename",
           "crlf-in-filename",
+          "unsafe-in-filename",
           "too-many-headers",
           "header-too-big",
           "unknown-field",
@@ -221,6 +243,7 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
       order: fc.array(fc.nat(), { minLength: 12, maxLength: 12 }),
       malformation,
       malformedAt: fc.nat(),
+      unsafe: fc.record({ char: unsafeNameChar, at: fc.nat() }),
       boundary: fc.constantFrom("----b0undary", "x", "----WebKitFormBoundary7MA4YWxkTrZu0gW", "a'()+_,-./:=?z"),
       preamble: fc.constantFrom("", "preamble text\r\n", "\r\n"),
       epilogue: options.malformed
@@ -252,7 +275,10 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
         const fileOnly = r.malformation.includes("filename");
         const candidates = shuffled.filter((p) => (fileOnly ? p.file : true));
         const target = candidates[r.malformedAt % Math.max(candidates.length, 1)];
-        if (target && !(r.malformation === "duplicate-title" && target.file)) target.malformation = r.malformation;
+        if (target && !(r.malformation === "duplicate-title" && target.file)) {
+          target.malformation = r.malformation;
+          if (r.malformation === "unsafe-in-filename") target.unsafe = r.unsafe;
+        }
       }
       return {
         parts: shuffled,
