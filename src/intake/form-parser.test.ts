@@ -163,6 +163,13 @@ describe("parseMultipart", () => {
       await field('Content-Disposition: form-data; name="title"\r\nContent-Type: text/plain; charset=latin1'),
     ).toEqual(["title"]);
     expect(await field('Content-Disposition: form-data; name="title"', Buffer.from([0xff]))).toEqual(["title"]);
+    const inner = '--inner\r\nContent-Disposition: attachment; filename="x.exe"\r\n\r\nMZ\r\n--inner--';
+    expect(
+      await field(
+        'Content-Disposition: form-data; name="content"\r\nContent-Type: multipart/mixed; boundary=inner',
+        Buffer.from(inner),
+      ),
+    ).toEqual(["content"]);
     const lines = Array.from({ length: partHeaderLimits.maxLines }, (_, i) => `X-${i}: ${i}`).join("\r\n");
     expect(await field(`Content-Disposition: form-data; name="title"\r\n${lines}`)).toEqual(["part[0]"]);
     expect(await field(`Content-Disposition: form-data; name="title"\r\nX: ${"a".repeat(8192)}`)).toEqual(["part[0]"]);

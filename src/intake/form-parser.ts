@@ -105,12 +105,20 @@ function checkFilePart(head: PartHead, contentType: string, index: number, limit
   return { name: head.name, filename: head.filename!, contentType };
 }
 
-/** A text field's value is read as UTF-8; a part that declares another charset is refused, not misread. */
+/**
+ * A text field's value is read as UTF-8 text: a part that declares another charset, or a
+ * media type whose bytes are not text (multipart/mixed, an image …), is refused, not misread.
+ */
 function checkFieldType(head: PartHead): void {
   if (head.contentType === undefined) return;
   const parsed = parseHeaderValue(head.contentType);
   if (typeof parsed === "string" || /[\0-\x1f\x7f]/.test(head.contentType))
     throw invalidField(head.name, "the part's Content-Type is malformed");
+  if (!parsed.value.startsWith("text/") && parsed.value !== "application/json")
+    throw invalidField(
+      head.name,
+      `a text field may be text/* or application/json, not ${parsed.value.slice(0, 60)} (files need filename="…")`,
+    );
   const problem = charsetProblem(parsed);
   if (problem) throw invalidField(head.name, problem);
 }

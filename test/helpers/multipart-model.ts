@@ -16,7 +16,8 @@ export type Malformation =
   | "header-too-big"
   | "unknown-field"
   | "duplicate-title"
-  | "transfer-encoding";
+  | "transfer-encoding"
+  | "non-text-field-type";
 
 export interface PartModel {
   name: string;
@@ -26,6 +27,8 @@ export interface PartModel {
   typeFirst: boolean;
   extraHeaders: string[];
   malformation?: Malformation;
+  /** A text field part's declared Content-Type (text/* or application/json; another one is a malformation). */
+  fieldType?: string;
   /** For "unsafe-in-filename": the character and where it goes. */
   unsafe?: { char: string; at: number };
 }
@@ -84,8 +87,9 @@ function encodePart(part: PartModel, boundary: string): Buffer {
     (filename !== undefined ? `; filename="${filename}"` : "");
   const lines: string[] = [];
   if (m !== "no-disposition") lines.push(disposition);
-  if (part.file) {
-    const type = `${headerName("Content-Type", part.headerCase)}: ${part.file.contentType}`;
+  const declared = part.file?.contentType ?? part.fieldType;
+  if (declared !== undefined) {
+    const type = `${headerName("Content-Type", part.headerCase)}: ${declared}`;
     if (part.typeFirst) lines.unshift(type);
     else lines.push(type);
   }
@@ -142,6 +146,7 @@ export function expectedAnswer(model: RequestModel): Expected {
       return { status: 400, field: `part[${i}]` };
     if (m === "crlf-in-filename" || m === "transfer-encoding") return { status: 400, field: `part[${i}]` };
     if (m === "unknown-field") return { status: 400, field: "send_at" };
+    if (m === "non-text-field-type") return { status: 400, field: part.name };
     const name = m === "duplicate-title" ? "title" : part.name;
     if (part.file) {
       if (m === "bare-cr-in-filename" || m === "bare-lf-in-filename" || m === "unsafe-in-filename")
@@ -187,6 +192,23 @@ const extraHeader = fc.constantFrom(
   "x-custom-header:  spaced ",
   "Content-Transfer-Encoding: binary",
 );
+/** What a text field part may declare, and what it may not (its bytes would not be text). */
+const textFieldType = fc.constantFrom(
+  "text/plain",
+  "text/plain; charset=utf-8",
+  "TEXT/HTML; charset=UTF-8",
+  'text/plain; charset="us-ascii"',
+  "application/json",
+);
+const otherFieldType = fc.constantFrom(
+  "multipart/mixed; boundary=inner",
+  "application/octet-stream",
+  "image/png",
+  "message/rfc822",
+  "application/x-www-form-urlencoded",
+  "application/pdf",
+  "text",
+);
 const style = {
   headerCase: fc.constantFrom("canonical" as const, "lower" as const, "upper" as const),
   typeFirst: fc.boolean(),
@@ -209,7 +231,9 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
     }),
     ...style,
   });
-  const field = (name: string, value: fc.Arbitrary<string>) => fc.record({ name: fc.constant(name), value, ...style });
+  const fieldStyle = { ...style, fieldType: fc.option(textFieldType, { nil: undefined }) };
+  const field = (name: string, value: fc.Arbitrary<string>) =>
+    fc.record({ name: fc.constant(name), value, ...fieldStyle });
   const receiverParts = fc
     .integer({ min: 1, max: 3 })
     .map((n) => Array.from({ length: n }, (_, i) => `r${i}@example.com`));
@@ -227,6 +251,7 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
           "unknown-field",
           "duplicate-title",
           "transfer-encoding",
+          "non-text-field-type",
         ),
         { nil: undefined },
       )
@@ -239,11 +264,12 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
         field("title", fc.constantFrom("t", "月报 ✓", "a-b")),
         field("content", fc.constantFrom("<p>x</p>", "<b>ü</b>\r\n--not-a-boundary")),
       ),
-      receiverStyle: fc.record(style),
+      receiverStyle: fc.record(fieldStyle),
       order: fc.array(fc.nat(), { minLength: 12, maxLength: 12 }),
       malformation,
       malformedAt: fc.nat(),
       unsafe: fc.record({ char: unsafeNameChar, at: fc.nat() }),
+      otherFieldType,
       boundary: fc.constantFrom("----b0undary", "x", "----WebKitFormBoundary7MA4YWxkTrZu0gW", "a'()+_,-./:=?z"),
       preamble: fc.constantFrom("", "preamble text\r\n", "\r\n"),
       epilogue: options.malformed
@@ -273,11 +299,13 @@ export function requestModel(inline: number, options: { malformed: boolean }): f
         .map(({ part }) => ({ ...part }));
       if (r.malformation) {
         const fileOnly = r.malformation.includes("filename");
-        const candidates = shuffled.filter((p) => (fileOnly ? p.file : true));
+        const fieldOnly = r.malformation === "non-text-field-type";
+        const candidates = shuffled.filter((p) => (fileOnly ? p.file : fieldOnly ? !p.file : true));
         const target = candidates[r.malformedAt % Math.max(candidates.length, 1)];
         if (target && !(r.malformation === "duplicate-title" && target.file)) {
           target.malformation = r.malformation;
           if (r.malformation === "unsafe-in-filename") target.unsafe = r.unsafe;
+          if (fieldOnly) target.fieldType = r.otherFieldType;
         }
       }
       return {
