@@ -107,6 +107,9 @@ function keyOf(text: string, start: number, end: number): string {
 }
 
 function skipWhitespace(text: string, at: number): number {
+  // compact JSON has none: no regex run for it
+  const c = text.charCodeAt(at);
+  if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return at;
   whitespace.lastIndex = at;
   whitespace.test(text);
   return whitespace.lastIndex;
