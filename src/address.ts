@@ -4,6 +4,7 @@
 // addresses (de-duplication, replay --recipients, the index's fold) uses this form.
 import ipaddr from "ipaddr.js";
 import { domainToASCII } from "node:url";
+import { unsafeText as unsafe } from "./unsafe-text.js";
 
 export type ParsedAddress =
   { ok: true; address: string; local: string; domain: string; utf8Local: boolean } | { ok: false; reason: string };
@@ -15,7 +16,6 @@ const asciiAtext = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-";
 // non-ASCII is allowed (RFC 6531) but never a control, format, unassigned or space character;
 // the zero-width (non-)joiners are kept, some scripts need them
 const atextChar = new RegExp(`^(?:[${asciiAtext}]|(?![\\p{C}\\p{Z}])[^\\x00-\\x7f]|[\\u200c\\u200d])$`, "u");
-const unsafe = /[\p{Cc}\p{Cs}\u2028\u2029\ufeff\u200b\u2060\u202a-\u202e\u2066-\u2069]/u;
 const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const topLabel = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 const octets = (text: string) => Buffer.byteLength(text, "utf8");

@@ -97,6 +97,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error?.code ?? "internal");
     if (error) {
       if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);
+      // a refused send is the client's doing (bad input, a client gone mid-body): named, never an error line
+      else if (c.req.path === "/api/email/send")
+        log.info(
+          { requestId: c.get("requestId"), code: error.code, fields: error.errors?.map((e) => e.field) },
+          "send refused",
+        );
       return failure(c, error);
     }
     log.error({ err: thrown, requestId: c.get("requestId"), path: c.req.path }, "unhandled error");

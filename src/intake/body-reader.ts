@@ -1,6 +1,8 @@
 // Reads a request body without ever holding more than the limit: a declared
 // Content-Length over it is refused before reading, and a chunked body is cut off (413)
-// at the first chunk that crosses it.
+// at the first chunk that crosses it. A body that cannot be read to its end (the client
+// went away, the stream was aborted) is a 400 `body` here, for every encoding: it is the
+// client's failure, not the relay's.
 //
 // Whenever reading stops early (413, or a 400 found mid-body), the rest of the body is
 // read and thrown away for a bounded while before the answer goes out. Bun closes the
@@ -9,7 +11,7 @@
 // the body has been drained, the client reads the JSON answer. A client that stops and
 // waits for an early answer (or sent Expect: 100-continue) is answered at once. Answers
 // given before the body was touched at all (by any route) are drained the same way.
-import { MailspoolError } from "../errors.js";
+import { MailspoolError, invalidField } from "../errors.js";
 
 export function tooLarge(limit: number): MailspoolError {
   return new MailspoolError("too_large", `Request body exceeds ${limit} bytes`);
@@ -29,7 +31,7 @@ export async function* limitedChunks(request: Request, limit: number): AsyncGene
   let finished = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(unreadable);
       if (done) {
         finished = true;
         return;
@@ -41,6 +43,10 @@ export async function* limitedChunks(request: Request, limit: number): AsyncGene
   } finally {
     if (!finished) await drain(reader, limit * drainLimits.factor - total);
   }
+}
+
+function unreadable(error: unknown): never {
+  throw invalidField("body", `the request body could not be read to its end: ${(error as Error)?.message ?? error}`);
 }
 
 export async function readLimitedBody(request: Request, limit: number): Promise<Buffer> {

@@ -118,6 +118,23 @@ describe("parseMultipart", () => {
     ).toEqual(whole);
   });
 
+  it("refuses content after the closing boundary wherever the body is split, and keeps an ordinary epilogue", async () => {
+    const type = "multipart/form-data; boundary=b";
+    const fields = '--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--b--';
+    const file = '--b\r\nContent-Disposition: form-data; name="attachment[]"; filename="a.txt"\r\n\r\nx\r\n--b--';
+    for (const after of [`\r\n${file}`, `garbage\r\n${file}`, "x", " \t\r\ntext\r\n--b\r\n", "\r\n\r\n--b--"]) {
+      const body = Buffer.from(fields + after);
+      for (let at = 0; at <= body.length; at++)
+        expect(await outcome(chunked(body, [at]), type)).toMatchObject({ status: 400, errors: [{ field: "body" }] });
+    }
+    for (const after of ["", "\r\n", " \t", " \t\r\nepilogue -b --b\r\n-- b\r\n", "\r\n\r\n--"]) {
+      const body = Buffer.from(fields + after);
+      for (let at = 0; at <= body.length; at++)
+        expect(await outcome(chunked(body, [at]), type)).toMatchObject({ status: 200, fields: { title: "t" } });
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
   it("names the part for each way a part can be unreadable", async () => {
     const type = "multipart/form-data; boundary=b";
     const one = (head: string, data: Buffer = Buffer.from("x")) =>
@@ -146,6 +163,13 @@ describe("parseMultipart", () => {
       await field('Content-Disposition: form-data; name="title"\r\nContent-Type: text/plain; charset=latin1'),
     ).toEqual(["title"]);
     expect(await field('Content-Disposition: form-data; name="title"', Buffer.from([0xff]))).toEqual(["title"]);
+    const inner = '--inner\r\nContent-Disposition: attachment; filename="x.exe"\r\n\r\nMZ\r\n--inner--';
+    expect(
+      await field(
+        'Content-Disposition: form-data; name="content"\r\nContent-Type: multipart/mixed; boundary=inner',
+        Buffer.from(inner),
+      ),
+    ).toEqual(["content"]);
     const lines = Array.from({ length: partHeaderLimits.maxLines }, (_, i) => `X-${i}: ${i}`).join("\r\n");
     expect(await field(`Content-Disposition: form-data; name="title"\r\n${lines}`)).toEqual(["part[0]"]);
     expect(await field(`Content-Disposition: form-data; name="title"\r\nX: ${"a".repeat(8192)}`)).toEqual(["part[0]"]);

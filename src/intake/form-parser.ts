@@ -1,11 +1,11 @@
-// multipart/form-data and x-www-form-urlencoded send requests → fields and files, with the
-// field rules of send-fields.ts. Every part ends in the result or in a 400 naming it. File
-// parts stream chunk by chunk into a FileCollector (each write awaited before the next
-// chunk is read), in the order sent; on any failure every spilled temp file is removed.
-import { MailspoolError, invalidField, spoolIoError } from "../errors.js";
+// multipart/form-data send requests → fields and files, with the field rules of
+// send-fields.ts. Every part ends in the result or in a 400 naming it. File parts stream
+// chunk by chunk into a FileCollector (each write awaited before the next chunk is read),
+// in the order sent; on any failure every spilled temp file is removed.
+import { MailspoolError, invalidField } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
-import { limitedChunks, readLimitedBody } from "./body-reader.js";
-import { parseHeaderValue } from "./header-params.js";
+import { limitedChunks } from "./body-reader.js";
+import { charsetProblem, parseHeaderValue } from "./header-params.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
 import { multipartEvents } from "./multipart-stream.js";
@@ -80,21 +80,9 @@ export async function parseMultipart(
   } catch (error) {
     await file?.collector.discard();
     await discardFiles(files);
-    throw asFormError(error);
+    throw error;
   }
   return { fields: fields.values, files };
-}
-
-export async function parseUrlencoded(request: Request, limits: FormLimits): Promise<ParsedForm> {
-  const body = await readLimitedBody(request, limits.maxBodyBytes);
-  const fields = new SendFieldCollector();
-  let count = 0;
-  for (const [name, value] of new URLSearchParams(body.toString("utf8"))) {
-    count += 1;
-    if (count > limits.maxFields) throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
-    fields.add(name, value);
-  }
-  return { fields: fields.values, files: [] };
 }
 
 function boundaryOf(contentType: string): string {
@@ -117,15 +105,22 @@ function checkFilePart(head: PartHead, contentType: string, index: number, limit
   return { name: head.name, filename: head.filename!, contentType };
 }
 
-/** A text field's value is read as UTF-8; a part that declares another charset is refused, not misread. */
+/**
+ * A text field's value is read as UTF-8 text: a part that declares another charset, or a
+ * media type whose bytes are not text (multipart/mixed, an image …), is refused, not misread.
+ */
 function checkFieldType(head: PartHead): void {
   if (head.contentType === undefined) return;
   const parsed = parseHeaderValue(head.contentType);
-  const charset = typeof parsed === "string" ? undefined : parsed.params.get("charset")?.toLowerCase();
   if (typeof parsed === "string" || /[\0-\x1f\x7f]/.test(head.contentType))
     throw invalidField(head.name, "the part's Content-Type is malformed");
-  if (charset !== undefined && charset !== "utf-8" && charset !== "us-ascii")
-    throw invalidField(head.name, `charset ${charset} is not supported (send UTF-8)`);
+  if (!parsed.value.startsWith("text/") && parsed.value !== "application/json")
+    throw invalidField(
+      head.name,
+      `a text field may be text/* or application/json, not ${parsed.value.slice(0, 60)} (files need filename="…")`,
+    );
+  const problem = charsetProblem(parsed);
+  if (problem) throw invalidField(head.name, problem);
 }
 
 function decodeField(name: string, chunks: Buffer[]): string {
@@ -134,11 +129,4 @@ function decodeField(name: string, chunks: Buffer[]): string {
   } catch {
     throw invalidField(name, "value is not valid UTF-8");
   }
-}
-
-/** Our own errors pass through; file-system errors (spilling a blob) are spool errors; the rest is a body that could not be read. */
-function asFormError(error: unknown): MailspoolError {
-  if (error instanceof MailspoolError) return error;
-  if (typeof (error as NodeJS.ErrnoException).syscall === "string") return spoolIoError(error);
-  return invalidField("body", `the request body could not be read: ${(error as Error).message}`);
 }

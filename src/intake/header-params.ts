@@ -1,6 +1,6 @@
 // One strict reader for `value; name=token; name="quoted"` header values (RFC 9110
 // parameters): the request's Content-Type, a part's Content-Disposition and Content-Type,
-// and a JSON attachment's contentType. A duplicate parameter is an error, never a choice.
+// and a JSON attachment's contentType; and the one rule for a declared charset. A duplicate parameter is an error, never a choice.
 
 export interface HeaderValue {
   /** The value before the first `;`, lowercased (`form-data`, `text/plain`). */
@@ -46,6 +46,13 @@ export function contentTypeProblem(text: string): string | null {
   if (typeof parsed === "string") return `contentType ${parsed}`;
   if (!parsed.value.includes("/")) return "contentType must be type/subtype, like text/plain";
   return null;
+}
+
+/** Why text declared in this charset cannot be read as UTF-8, or null (none declared, utf-8, us-ascii). */
+export function charsetProblem(value: HeaderValue): string | null {
+  const charset = value.params.get("charset")?.toLowerCase();
+  if (charset === undefined || charset === "utf-8" || charset === "us-ascii") return null;
+  return `charset ${charset.slice(0, 40)} is not supported (send UTF-8)`;
 }
 
 /** RFC 5987 / 2231 ext-value (`UTF-8''%E6%8A%A5.txt`) → text, or null when malformed. */

@@ -2,6 +2,7 @@
 // JSON, pickup files). Fields that end up in a header refuse CR, LF and NUL.
 import { z } from "zod";
 import type { FieldError } from "../errors.js";
+import { unsafeText } from "../unsafe-text.js";
 import { contentTypeProblem } from "./header-params.js";
 
 const headerSafe = (label: string) =>
@@ -23,13 +24,15 @@ export const sendFieldsSchema = z.object({
 
 export type SendFields = z.infer<typeof sendFieldsSchema>;
 
-export const jsonAttachmentSchema = z.object({
+/** Exactly these keys: another one (`encoding`, `cid`, …) would be a request the relay cannot honour. */
+export const jsonAttachmentSchema = z.strictObject({
   filename: z.string().min(1, "filename is required"),
-  content: z.string().regex(/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/, "content must be base64"),
+  // checked strictly where it is decoded (strict-base64.ts)
+  content: z.string(),
   contentType: z.string().optional(),
 });
 
-const fileNameForbidden = /[\0-\x1f\x7f/\\]/;
+const pathSeparator = /[/\\]/;
 
 /** Problems with one attachment's name and type, named by its position. */
 export function attachmentErrors(index: number, filename: string, contentType: string): FieldError[] {
@@ -37,29 +40,35 @@ export function attachmentErrors(index: number, filename: string, contentType: s
   const field = `attachment[${index}]`;
   if (filename.length === 0 || filename.length > 255)
     errors.push({ field: `${field}.filename`, message: "filename must be 1 to 255 characters" });
-  else if (fileNameForbidden.test(filename) || filename === "." || filename === "..") {
-    errors.push({ field: `${field}.filename`, message: "filename must not contain a path, control characters or NUL" });
-  }
+  else if (pathSeparator.test(filename) || filename === "." || filename === "..")
+    errors.push({ field: `${field}.filename`, message: "filename must not contain a path" });
+  else if (unsafeText.test(filename))
+    errors.push({
+      field: `${field}.filename`,
+      message: "filename must not contain control characters or invisible/bidirectional formatting characters",
+    });
   const problem = contentTypeProblem(contentType);
   if (problem) errors.push({ field: `${field}.contentType`, message: problem });
   return errors;
 }
 
-/** zod issues as the API's `[{field, message}]`, the field named by its path (under `prefix`). */
+/** zod issues as the API's `[{field, message}]`, the field named by its path (under `prefix`); each unknown key by its own. */
 export function fieldErrors(error: z.ZodError, prefix = ""): FieldError[] {
-  return error.issues.map((issue) => {
-    const path = issue.path
-      .map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p)))
-      .join("");
-    const field = prefix
-      ? path === ""
-        ? prefix
-        : path.startsWith("[")
-          ? prefix + path
-          : `${prefix}.${path}`
-      : path || "body";
+  return error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys")
+      return issue.keys.map((key) => ({
+        field: fieldName([...issue.path, key.slice(0, 100)], prefix),
+        message: "unknown key",
+      }));
+    const field = fieldName(issue.path, prefix);
     // zod 4 says "expected string, received undefined" for a field that is simply absent
     const missing = issue.code === "invalid_type" && /received undefined$/.test(issue.message);
-    return { field, message: missing ? `${String(issue.path.at(-1) ?? field)} is required` : issue.message };
+    return [{ field, message: missing ? `${String(issue.path.at(-1) ?? field)} is required` : issue.message }];
   });
+}
+
+function fieldName(issuePath: PropertyKey[], prefix: string): string {
+  const path = issuePath.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${String(p)}` : String(p))).join("");
+  if (!prefix) return path || "body";
+  return path === "" ? prefix : path.startsWith("[") ? prefix + path : `${prefix}.${path}`;
 }

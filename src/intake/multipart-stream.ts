@@ -1,9 +1,12 @@
 // A streaming multipart body tokenizer (RFC 2046 §5.1, RFC 7578): preamble, CRLF--boundary
 // delimiters with optional transport padding, part header blocks, part bodies, the close
-// delimiter and the epilogue. Bodies are found with Buffer.indexOf over the chunk plus a
-// carried tail no longer than a delimiter, and handed on as views of the chunks that came
-// in, so a part of any size passes through a bounded window. The consumer awaits each
-// event before the next chunk is read: that is the backpressure.
+// delimiter and the epilogue. The close delimiter may be followed only by transport padding
+// and CRLF (or the end), and the epilogue is read to its end: one that holds the delimiter
+// again (a part sent after the close) is a 400, never a part dropped. Bodies are found with
+// Buffer.indexOf over the chunk plus a carried tail no longer than a delimiter, and handed
+// on as views of the chunks that came in, so a part of any size passes through a bounded
+// window. The consumer awaits each event before the next chunk is read: that is the
+// backpressure.
 import { invalidField } from "../errors.js";
 import { partError } from "./part-head.js";
 
@@ -27,21 +30,22 @@ export async function* multipartEvents(
   const delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
   // a body may open with its first delimiter, without the CRLF that precedes the others
   let buffer: Buffer = crlf;
-  let state: "preamble" | "delimiter" | "header" | "body" | "epilogue" = "preamble";
+  let state = "preamble" as "preamble" | "delimiter" | "header" | "body" | "close" | "epilogue";
   let index = -1;
   for await (const chunk of chunks) {
-    if (state === "epilogue") continue;
     const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     buffer = buffer.length === 0 ? view : Buffer.concat([buffer, view]);
     let at = 0;
     scan: for (;;) {
       switch (state) {
-        case "preamble": {
+        case "preamble":
+        case "epilogue": {
           const found = buffer.indexOf(delimiter, at);
           if (found < 0) {
             at = Math.max(at, buffer.length - delimiter.length + 1);
             break scan;
           }
+          if (state === "epilogue") throw invalidField("body", "content after the closing boundary (another part)");
           at = found + delimiter.length;
           state = "delimiter";
           break;
@@ -49,8 +53,9 @@ export async function* multipartEvents(
         case "delimiter": {
           if (buffer.length - at < 2) break scan;
           if (buffer[at] === 0x2d && buffer[at + 1] === 0x2d) {
-            state = "epilogue";
-            break scan;
+            at += 2;
+            state = "close";
+            break;
           }
           const lineEnd = buffer.indexOf(crlf, at);
           if (lineEnd < 0) {
@@ -81,6 +86,20 @@ export async function* multipartEvents(
           state = "body";
           break;
         }
+        case "close": {
+          const lineEnd = buffer.indexOf(crlf, at);
+          if (lineEnd < 0) {
+            // a CR at the very end may begin the CRLF
+            const end = buffer[buffer.length - 1] === 0x0d ? buffer.length - 1 : buffer.length;
+            if (end - at > maxPaddingBytes || !isPadding(buffer, at, end)) throw malformedClose();
+            break scan;
+          }
+          if (!isPadding(buffer, at, lineEnd)) throw malformedClose();
+          // the epilogue begins with this CRLF: a delimiter right after it is one too
+          at = lineEnd;
+          state = "epilogue";
+          break;
+        }
         case "body": {
           const found = buffer.indexOf(delimiter, at);
           if (found >= 0) {
@@ -97,9 +116,10 @@ export async function* multipartEvents(
         }
       }
     }
-    buffer = state === "epilogue" ? Buffer.alloc(0) : buffer.subarray(at);
+    buffer = buffer.subarray(at);
   }
-  if (state !== "epilogue")
+  if (state === "close" && !isPadding(buffer, 0, buffer.length)) throw malformedClose();
+  if (state !== "epilogue" && state !== "close")
     throw invalidField(
       "body",
       state === "preamble"
@@ -123,6 +143,10 @@ function isPadding(buffer: Buffer, from: number, to: number): boolean {
 
 function malformedDelimiter() {
   return invalidField("body", "a boundary line is followed by something other than CRLF or --");
+}
+
+function malformedClose() {
+  return invalidField("body", "the closing boundary is followed by something other than CRLF");
 }
 
 function headerTooLarge(index: number, limits: MultipartLimits) {

@@ -4,11 +4,16 @@
 import { MailspoolError, invalidField } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
 import { readLimitedBody } from "./body-reader.js";
-import { parseMultipart, parseUrlencoded, type FormLimits } from "./form-parser.js";
+import { parseMultipart, type FormLimits } from "./form-parser.js";
+import { charsetProblem, parseHeaderValue } from "./header-params.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
 import { jsonMembers } from "./json-members.js";
 import { attachmentErrors, fieldErrors, jsonAttachmentSchema } from "./mail-schema.js";
 import { SendFieldCollector, attachmentFields } from "./send-fields.js";
+import { decodeStrictBase64 } from "./strict-base64.js";
+import { parseUrlencoded } from "./urlencoded-form.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export interface SendInput {
   fields: Record<string, unknown>;
@@ -19,8 +24,14 @@ export async function readSendRequest(request: Request, limits: FormLimits, stor
   const contentType = request.headers.get("content-type") ?? "";
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
   if (mediaType === "multipart/form-data") return parseMultipart(request, contentType, limits, store);
-  if (mediaType === "application/x-www-form-urlencoded") return parseUrlencoded(request, limits);
-  if (mediaType === "application/json") return readJson(request, limits, store);
+  if (mediaType === "application/x-www-form-urlencoded") {
+    checkCharset(contentType);
+    return parseUrlencoded(request, limits);
+  }
+  if (mediaType === "application/json") {
+    checkCharset(contentType);
+    return readJson(request, limits, store);
+  }
   throw new MailspoolError(
     "unsupported_media_type",
     "Content-Type must be multipart/form-data, application/x-www-form-urlencoded or application/json",
@@ -30,12 +41,26 @@ export async function readSendRequest(request: Request, limits: FormLimits, stor
   );
 }
 
+/** Urlencoded and JSON bodies are read as UTF-8, like multipart text fields: another declared charset is refused, not misread. */
+function checkCharset(contentType: string): void {
+  const parsed = parseHeaderValue(contentType);
+  const problem = typeof parsed === "string" ? parsed : charsetProblem(parsed);
+  if (problem) throw invalidField("Content-Type", problem);
+}
+
 async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   const body = await readLimitedBody(request, limits.maxBodyBytes);
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw invalidField("body", "the JSON body is not valid UTF-8");
+  }
   let members: [string, unknown][] | null;
   try {
-    members = jsonMembers(body.toString("utf8"));
+    members = jsonMembers(text);
   } catch (error) {
+    if (error instanceof MailspoolError) throw error;
     throw invalidField("body", `malformed JSON: ${(error as Error).message}`);
   }
   if (!members) throw invalidField("body", "the JSON body must be an object");
@@ -49,7 +74,7 @@ export async function sendInputFromMembers(
   store: BlobStore,
 ): Promise<SendInput> {
   const fields = new SendFieldCollector();
-  const entries: { filename: string; content: string; contentType: string }[] = [];
+  const entries: { field: string; filename: string; content: string; contentType: string }[] = [];
   for (const [key, value] of members) {
     if (!attachmentFields.has(key)) {
       fields.add(key, value);
@@ -63,7 +88,7 @@ export async function sendInputFromMembers(
       const parsed = jsonAttachmentSchema.safeParse(item);
       if (!parsed.success)
         throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(parsed.error, field) });
-      const entry = { ...parsed.data, contentType: parsed.data.contentType ?? "application/octet-stream" };
+      const entry = { ...parsed.data, field, contentType: parsed.data.contentType ?? "application/octet-stream" };
       const errors = attachmentErrors(entries.length, entry.filename, entry.contentType);
       if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
       entries.push(entry);
@@ -72,8 +97,14 @@ export async function sendInputFromMembers(
   const files: IncomingFile[] = [];
   try {
     for (const entry of entries) {
+      const bytes = decodeStrictBase64(entry.content);
+      if (!bytes)
+        throw invalidField(
+          `${entry.field}.content`,
+          "content must be base64: whole 4-character groups, padding only at the end (spaces and line breaks may wrap it)",
+        );
       const collector = new FileCollector(store, limits.inlineMaxBytes);
-      await collector.write(Buffer.from(entry.content, "base64")).catch(async (error) => {
+      await collector.write(bytes).catch(async (error) => {
         await collector.discard();
         throw error;
       });

@@ -3,6 +3,7 @@
 // fields, single-valued fields given twice, list fields split over several entries,
 // attachment content types with control characters — and a pickup file, which shares the
 // JSON path. What was accepted is read back from the status API.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app.js";
 import { writePickupFile } from "../../src/pickup/pickup-file.js";
 import { runCli } from "../helpers/cli.js";
+import { unsafeNameChar } from "../helpers/multipart-model.js";
 import { startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -61,6 +63,20 @@ async function send(entries: Entry[], encoding: Encoding, spacing = "") {
     requestId: response.headers.get("x-request-id"),
   };
 }
+
+/** POSTs a body as it is, with its Content-Type; the answer's status and JSON. */
+async function postBody(body: BodyInit, contentType: string) {
+  const response = await app.request(
+    "/api/email/send",
+    { method: "POST", body, headers: { "content-type": contentType } },
+    { remoteAddress: "127.0.0.1" },
+  );
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** The fields a refusal names (undefined for a 200). */
+const refusedFields = async (body: BodyInit, contentType: string) =>
+  (await postBody(body, contentType)).body.data?.errors?.map((e: { field: string }) => e.field);
 
 async function statusOf(id: string) {
   const response = await app.request(`/api/email/${id}`, {}, { remoteAddress: "127.0.0.1" });
@@ -241,6 +257,200 @@ describe("field rules, the same in every encoding", () => {
       ),
       { numRuns: 80 },
     );
+  });
+
+  it("text is UTF-8 in every encoding: invalid bytes, raw or %-escaped, are a 400, never U+FFFD", async () => {
+    const invalid = fc.constantFrom([0xe9], [0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf0, 0x9f, 0x98], [0xc0, 0xaf]);
+    const text = fc.constantFrom("café", "月报 ✓", "a+b c", "100% sure", "x=y&z", "😀");
+    const urlText = (t: string) => encodeURIComponent(t).replace(/%20/g, "+");
+    /** The body as text, with a \u0001 where the target field's value ends (bad bytes go there). */
+    const bodyText = (entries: Entry[], target: string, encoding: Encoding): [string, string] => {
+      const marked = (k: string, v: string) => (k === target ? `${v}\u0001` : v);
+      if (encoding === "json")
+        return [
+          `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v).slice(0, -1)}${marked(k, "")}"`).join(",")}}`,
+          "application/json",
+        ];
+      if (encoding === "urlencoded")
+        return [
+          entries.map(([k, v]) => `${urlText(k)}=${marked(k, urlText(v))}`).join("&"),
+          "application/x-www-form-urlencoded",
+        ];
+      const parts = entries.map(
+        ([k, v]) => `--b\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${marked(k, v)}\r\n`,
+      );
+      return [`${parts.join("")}--b--\r\n`, "multipart/form-data; boundary=b"];
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("title", "content", "receiver_name", "text"),
+        fc.option(invalid, { nil: null }),
+        text,
+        fc.constantFrom(...encodings),
+        fc.boolean(),
+        fc.nat(),
+        async (name, bad, value, encoding, escaped, at) => {
+          const entries = (
+            [
+              ["title", "t"],
+              ["content", "c"],
+              ["receiver", "a@example.com"],
+            ] as Entry[]
+          ).filter(([k]) => k !== name);
+          entries.splice(at % (entries.length + 1), 0, [name, value]);
+          const [textBody, contentType] = bodyText(entries, name, encoding);
+          const [before, after] = textBody.split("\u0001");
+          const badBytes =
+            bad === null
+              ? Buffer.alloc(0)
+              : encoding === "urlencoded" && escaped
+                ? Buffer.from(bad.map((b) => `%${b.toString(16).toUpperCase()}`).join(""))
+                : Buffer.from(bad);
+          const body = Buffer.concat([Buffer.from(before!), badBytes, Buffer.from(after!)]);
+          const { status, body: answer } = await postBody(body, contentType);
+          if (bad !== null) {
+            expect(status, JSON.stringify(answer)).toBe(400);
+            expect(answer.data.errors.map((e: { field: string }) => e.field)).toEqual([
+              encoding === "json" ? "body" : name,
+            ]);
+            return;
+          }
+          expect(status, JSON.stringify(answer)).toBe(200);
+          if (name === "title") expect((await statusOf(answer.data.id)).subject).toBe(value);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("urlencoded: a malformed %-escape is a 400 naming its field; a declared charset other than UTF-8 is refused", async () => {
+    const form = "application/x-www-form-urlencoded";
+    for (const escape of ["%zz", "%E", "%", "%E9", "%C3%28"])
+      expect(await refusedFields(`title=caf${escape}&content=c&receiver=a%40example.com`, form)).toEqual(["title"]);
+    expect(await refusedFields("ti%FFtle=x&content=c&receiver=a%40example.com", form)).toEqual(["body"]);
+    expect(await refusedFields("send_at=%E9&title=t", form)).toEqual(["send_at"]);
+    const ok = `title=t&content=c&receiver=a%40example.com`;
+    const json = JSON.stringify({ title: "t", content: "c", receiver: "a@example.com" });
+    for (const charset of ["iso-8859-1", "windows-1252", '"utf-16"', "latin1"]) {
+      expect(await refusedFields(ok, `${form}; charset=${charset}`)).toEqual(["Content-Type"]);
+      expect(await refusedFields(json, `application/json; charset=${charset}`)).toEqual(["Content-Type"]);
+    }
+    for (const charset of ["utf-8", "UTF-8", '"utf-8"', "us-ascii"]) {
+      expect(await refusedFields(ok, `${form}; charset=${charset}`)).toBeUndefined();
+      expect(await refusedFields(json, `application/json;charset=${charset}`)).toBeUndefined();
+    }
+  });
+
+  it("JSON attachment objects: exactly filename, content, contentType, no key twice, strict base64", async () => {
+    type Content = "plain" | "wrapped" | "drop-char" | "extra-char" | "bad-char" | "inner-pad";
+    const valid = new Set<Content>(["plain", "wrapped"]);
+    const contentOf = (data: Uint8Array, kind: Content, at: number) => {
+      const b64 = Buffer.from(data).toString("base64");
+      const i = b64.length ? at % b64.length : 0;
+      switch (kind) {
+        case "plain":
+          return b64;
+        case "wrapped":
+          return b64.replace(/.{1,8}/g, (m) => `${m}${["\r\n", "\n", " ", "\t"][at % 4]}`);
+        case "drop-char":
+          return b64.slice(0, i) + b64.slice(i + 1);
+        case "extra-char":
+          return `${b64}${"Ax="[at % 3]}`;
+        case "bad-char":
+          return `${b64.slice(0, i)}${"!-_.é"[at % 5]}${b64.slice(i + 1)}`;
+        case "inner-pad":
+          return `AA==${b64}`;
+      }
+    };
+    const attachment = fc.record({
+      data: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+      content: fc.constantFrom<Content>(
+        "plain",
+        "plain",
+        "wrapped",
+        "drop-char",
+        "extra-char",
+        "bad-char",
+        "inner-pad",
+      ),
+      at: fc.nat(),
+      withType: fc.boolean(),
+      extra: fc.option(fc.constantFrom("encoding", "cid", "inline", "path", "href", "Filename", "content_type"), {
+        nil: undefined,
+      }),
+      repeat: fc.option(fc.constantFrom("filename", "content", "contentType"), { nil: undefined }),
+      // in JSON a lone surrogate can be written too (\ud800)
+      unsafe: fc.option(fc.oneof(unsafeNameChar, fc.constantFrom("\ud800", "\udfff")), { nil: undefined }),
+      order: fc.nat(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(attachment, { minLength: 1, maxLength: 4 }), async (items) => {
+        const objects = items.map((a, n) => {
+          const members: [string, unknown][] = [
+            ["filename", a.unsafe === undefined ? `f${n}.bin` : `f${n}${a.unsafe}.bin`],
+            ["content", contentOf(a.data, a.content, a.at)],
+          ];
+          if (a.withType || a.repeat === "contentType") members.push(["contentType", "application/x-test"]);
+          if (a.extra) members.push([a.extra, a.extra === "inline" ? true : "utf-8"]);
+          if (a.repeat) members.push([a.repeat, members.find(([k]) => k === a.repeat)![1]]);
+          const rotated = members.map((_, i) => members[(i + a.order) % members.length]!);
+          return `{${rotated.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",")}}`;
+        });
+        const body = `{"title":"t","content":"c","receiver":"a@example.com","attachment":[${objects.join(",")}]}`;
+        // a repeat is found while the text is read, then each object's keys, then its content as it is stored
+        const repeated = items.findIndex((a) => a.repeat);
+        // zod's key check comes before the name's
+        const unknown = items.findIndex((a) => a.extra || a.unsafe);
+        const badContent = items.findIndex((a) => !valid.has(a.content));
+        const field =
+          repeated >= 0
+            ? `attachment[${repeated}].${items[repeated]!.repeat}`
+            : unknown >= 0
+              ? `attachment[${unknown}].${items[unknown]!.extra ?? "filename"}`
+              : badContent >= 0
+                ? `attachment[${badContent}].content`
+                : null;
+        const { status, body: answer } = await postBody(body, "application/json");
+        if (field) {
+          expect(status, body).toBe(400);
+          expect(answer.data.errors.map((e: { field: string }) => e.field)).toEqual([field]);
+          return;
+        }
+        expect(status, JSON.stringify(answer)).toBe(200);
+        const accepted = await statusOf(answer.data.id);
+        expect(accepted.attachments.map((a: { sha256: string }) => a.sha256)).toEqual(
+          items.map((a) => createHash("sha256").update(a.data).digest("hex")),
+        );
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("JSON attachment objects: the review's examples", async () => {
+    const sendJson = (body: string) => refusedFields(body, "application/json");
+    const mail = (attachment: string, extra = "") =>
+      `{"title":"t","content":"c","receiver":"a@example.com","attachment":[${attachment}]${extra}}`;
+    expect(await sendJson(mail('{"filename":"a.txt","content":"hello","encoding":"utf-8"}'))).toEqual([
+      "attachment[0].encoding",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.png","content":"eA==","cid":"logo","inline":true}'))).toEqual([
+      "attachment[0].cid",
+      "attachment[0].inline",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"eA==","filename":"b.txt"}'))).toEqual([
+      "attachment[0].filename",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVsbG8gd29ybGQhx"}'))).toEqual([
+      "attachment[0].content",
+    ]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"a"}'))).toEqual(["attachment[0].content"]);
+    expect(await sendJson(mail('{"filename":"invoice\\u202etxt.exe","content":"eA=="}'))).toEqual([
+      "attachment[0].filename",
+    ]);
+    // the last group's unused bits must be zero
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVsbB=="}'))).toEqual(["attachment[0].content"]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"eA=="}', ',"meta":{"k":1,"k":2}'))).toEqual(["meta.k"]);
+    expect(await sendJson(mail('{"filename":"a.txt","content":"aGVs\\r\\nbG8="}'))).toBeUndefined();
   });
 
   it("spool show lists the same attachments and display names as the status API", async () => {

@@ -24,6 +24,9 @@ export function sendRoute(deps: AppDeps) {
       intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
     let id: string;
     let repeated = false;
+    // the request's files are the spool's once accepted; on every other way out (a repeat,
+    // a 409, a 429, …) their temp files and handles are released here
+    let accepted = false;
     try {
       if (key) {
         const hash = requestHash(input);
@@ -31,8 +34,9 @@ export function sendRoute(deps: AppDeps) {
       } else {
         id = await accept();
       }
+      accepted = !repeated;
     } finally {
-      if (repeated) await discardFiles(input.files);
+      if (!accepted) await discardFiles(input.files);
     }
     if (repeated) {
       log.info(
