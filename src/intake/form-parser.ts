@@ -11,6 +11,7 @@ import { attachmentErrors } from "./mail-schema.js";
 import { multipartEvents } from "./multipart-stream.js";
 import { parsePartHead, type PartHead } from "./part-head.js";
 import { SendFieldCollector, attachmentFields, maxFieldBytes } from "./send-fields.js";
+import { decodeUtf8 } from "../utf8.js";
 
 export interface FormLimits {
   maxBodyBytes: number;
@@ -26,8 +27,6 @@ export interface ParsedForm {
 
 /** Per part: header lines and bytes of its header block. */
 export const partHeaderLimits = { maxLines: 16, maxBytes: 8 * 1024 };
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export async function parseMultipart(
   request: Request,
@@ -124,9 +123,7 @@ function checkFieldType(head: PartHead): void {
 }
 
 function decodeField(name: string, chunks: Buffer[]): string {
-  try {
-    return utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-  } catch {
-    throw invalidField(name, "value is not valid UTF-8");
-  }
+  const text = decodeUtf8(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  if (text === null) throw invalidField(name, "value is not valid UTF-8");
+  return text;
 }

@@ -1,6 +1,8 @@
 // One strict reader for `value; name=token; name="quoted"` header values (RFC 9110
 // parameters): the request's Content-Type, a part's Content-Disposition and Content-Type,
-// and a JSON attachment's contentType; and the one rule for a declared charset. A duplicate parameter is an error, never a choice.
+// and a JSON attachment's contentType; and the one rule for a declared charset. A
+// duplicate parameter is an error, never a choice.
+import { decodeUtf8 } from "../utf8.js";
 
 export interface HeaderValue {
   /** The value before the first `;`, lowercased (`form-data`, `text/plain`). */
@@ -61,11 +63,7 @@ export function decodeExtValue(text: string): string | null {
   if (!match) return null;
   const bytes = Buffer.from(decodeURIComponentBytes(match[2]!));
   if (match[1]!.toLowerCase() === "iso-8859-1") return bytes.toString("latin1");
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return null;
-  }
+  return decodeUtf8(bytes);
 }
 
 function decodeURIComponentBytes(text: string): number[] {

@@ -4,6 +4,7 @@
 // 400 naming the part (`part[i]`, counted from 0), never a part skipped.
 import { invalidField, type MailspoolError } from "../errors.js";
 import { decodeExtValue, parseHeaderValue } from "./header-params.js";
+import { decodeUtf8 } from "../utf8.js";
 
 export interface PartHead {
   name: string;
@@ -12,7 +13,6 @@ export interface PartHead {
   contentType?: string;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*([^]*?)[ \t]*$/;
 const rawControl = /[\0-\x08\n-\x1f\x7f]/;
 const singleHeaders = new Set(["content-disposition", "content-type", "content-transfer-encoding"]);
@@ -23,12 +23,8 @@ export function partError(index: number, message: string, name?: string): Mailsp
 
 /** `block` is the part's header lines without the blank line that ends them. */
 export function parsePartHead(block: Buffer, index: number, maxLines: number): PartHead {
-  let text: string;
-  try {
-    text = utf8.decode(block);
-  } catch {
-    throw partError(index, "part headers must be UTF-8");
-  }
+  const text = decodeUtf8(block);
+  if (text === null) throw partError(index, "part headers must be UTF-8");
   const lines = text === "" ? [] : text.split("\r\n");
   if (lines.length > maxLines) throw partError(index, `has ${lines.length} header lines (at most ${maxLines})`);
   const headers = new Map<string, string>();

@@ -12,8 +12,7 @@ import { attachmentErrors, fieldErrors, jsonAttachmentSchema } from "./mail-sche
 import { SendFieldCollector, attachmentFields } from "./send-fields.js";
 import { decodeStrictBase64 } from "./strict-base64.js";
 import { parseUrlencoded } from "./urlencoded-form.js";
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+import { decodeUtf8 } from "../utf8.js";
 
 export interface SendInput {
   fields: Record<string, unknown>;
@@ -50,12 +49,9 @@ function checkCharset(contentType: string): void {
 
 async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
   const body = await readLimitedBody(request, limits.maxBodyBytes);
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw invalidField("body", "the JSON body is not valid UTF-8");
-  }
+  const decoded = decodeUtf8(body);
+  if (decoded === null) throw invalidField("body", "the JSON body is not valid UTF-8");
+  const text = decoded.startsWith("\uFEFF") ? decoded.slice(1) : decoded;
   let members: [string, unknown][] | null;
   try {
     members = jsonMembers(text);

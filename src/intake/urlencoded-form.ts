@@ -6,8 +6,8 @@ import { invalidField } from "../errors.js";
 import { readLimitedBody } from "./body-reader.js";
 import type { FormLimits, ParsedForm } from "./form-parser.js";
 import { SendFieldCollector } from "./send-fields.js";
+import { decodeUtf8 } from "../utf8.js";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 const ampersand = 0x26;
 const equals = 0x3d;
 
@@ -36,12 +36,8 @@ export async function parseUrlencoded(request: Request, limits: FormLimits): Pro
 /** One name or value; a name that cannot be decoded is reported as the body's. */
 function decodeComponent(bytes: Buffer, field: string): string {
   const what = field === "body" ? "a field name" : "the value";
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw invalidField(field, `${what} is not valid UTF-8`);
-  }
+  const text = decodeUtf8(bytes);
+  if (text === null) throw invalidField(field, `${what} is not valid UTF-8`);
   try {
     return decodeURIComponent(text.replace(/\+/g, " "));
   } catch {

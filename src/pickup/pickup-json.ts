@@ -6,16 +6,21 @@
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { MailspoolError, invalidField } from "../errors.js";
 import { jsonMembers } from "../intake/json-members.js";
+import { decodeUtf8 } from "../utf8.js";
 
 const byteOrderMark = "\uFEFF";
 
 export function parsePickupJson(bytes: Buffer): [string, unknown][] {
-  let text = bytes.toString("utf8");
+  // strict, as HTTP bodies are: invalid UTF-8 is refused, never turned into U+FFFD
+  let text = decodeUtf8(bytes);
+  if (text === null) throw invalidField("body", "the file is not valid UTF-8");
   if (text.startsWith(byteOrderMark)) text = text.slice(byteOrderMark.length);
   let members: [string, unknown][] | null;
   try {
     members = jsonMembers(text);
-  } catch {
+  } catch (error) {
+    // a key repeated inside a nested object is named by its path, like over HTTP
+    if (error instanceof MailspoolError) throw error;
     throw new MailspoolError("invalid_param", `malformed JSON: ${describeError(text)}`);
   }
   if (!members) throw invalidField("body", "a pickup file must hold a JSON object");

@@ -16,6 +16,7 @@ import { settleWithin } from "../time-limit.js";
 import { applyPickupFile, type PickupActions } from "./apply-pickup-file.js";
 import { pickupMaxBytes, readPickupEntry, refusalOf } from "./pickup-entry.js";
 import { moveToRejected } from "./rejected-dir.js";
+import { decodeUtf8 } from "../utf8.js";
 
 export interface PickupOptions {
   spool: Spool;
@@ -30,15 +31,6 @@ export interface PickupOptions {
 }
 
 const defaultEntryTimeoutMs = 5_000;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function utf8Name(bytes: Buffer): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
-}
 
 /** What tells one entry under a name from another put there later (or rewritten in place). */
 const identityOf = (stats: fs.Stats) => `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
@@ -108,7 +100,7 @@ export class PickupWatcher {
       const names: string[] = [];
       for (const bytes of raw) {
         if (!bytes.toString("latin1").endsWith(".json") || bytes[0] === 0x2e) continue;
-        const name = utf8Name(bytes);
+        const name = decodeUtf8(bytes);
         if (name !== null) names.push(name);
         else await this.rejectUndecodable(bytes);
       }

@@ -238,7 +238,10 @@ describe("field rules, the same in every encoding", () => {
           } else {
             const head = (f: { name: string; type: string }) =>
               `--b\r\nContent-Disposition: form-data; name="attachment[]"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\nx\r\n`;
-            const body = `--b\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n${files.map(head).join("")}--b--\r\n`;
+            const field = (name: string, value: string) =>
+              `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+            const fields = field("title", "t") + field("content", "c") + field("receiver", "a@example.com");
+            const body = `${fields}${files.map(head).join("")}--b--\r\n`;
             answer = await app.request(
               "/api/email/send",
               { method: "POST", body, headers: { "content-type": "multipart/form-data; boundary=b" } },
