@@ -3,6 +3,7 @@
 // resolves paths and freezes). Key names here are the public contract.
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { cronPatternProblem } from "./cron-pattern.js";
 
 export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -42,6 +43,16 @@ export function isValidTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An absolute http(s) URL with a host, as fetch() will take it. */
+export function isHttpUrl(value: string): boolean {
+  if (!/^https?:\/\//i.test(value) || /\s/.test(value)) return false;
+  try {
+    return new URL(value).hostname !== "";
   } catch {
     return false;
   }
@@ -112,12 +123,16 @@ const email = z
   .string()
   .regex(/^[^\s@<>",;]+@[^\s@<>",;]+$/, "must be a bare email address like mailspool@example.com");
 
+/** RFC 8314: 465 is implicit TLS (`secure`), 587 submission with STARTTLS; either one implies the other. */
+export const IMPLICIT_TLS_PORT = 465;
+export const SUBMISSION_PORT = 587;
+
 const upstream = z
   .strictObject({
     name: z.string().min(1),
     host: z.string().min(1),
-    port: port().default(587),
-    secure: bool().default(false),
+    port: port().optional(),
+    secure: bool().optional(),
     requireTLS: bool().default(true),
     rejectUnauthorized: bool().default(true),
     user: z.string().default(""),
@@ -134,6 +149,10 @@ const upstream = z
         path: [u.user === "" ? "user" : "pass"],
         message: "user and pass must both be set or both be empty",
       });
+  })
+  .transform(({ port, secure, ...rest }) => {
+    const implicitTls = secure ?? port === IMPLICIT_TLS_PORT;
+    return { ...rest, port: port ?? (implicitTls ? IMPLICIT_TLS_PORT : SUBMISSION_PORT), secure: implicitTls };
   });
 
 /** What a bearer token may do (README "Access"): `read` sees its own mails, `admin` every mail and /admin/*. */
@@ -221,13 +240,21 @@ export const configSchema = z
       .prefault({}),
     failed: z
       .strictObject({
-        rescan: z.string().trim().min(1, 'must be a croner pattern like "0 * * * *"').default("0 * * * *"),
+        rescan: z
+          .string()
+          .trim()
+          .min(1, 'must be a croner pattern like "0 * * * *"')
+          .superRefine((pattern, ctx) => {
+            const problem = cronPatternProblem(pattern);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .default("0 * * * *"),
         maxAgeHours: num(0, true).default(120),
         notify: z
           .strictObject({
             webhook: z
               .string()
-              .refine((v) => v === "" || /^https?:\/\/[^\s/]+/.test(v), 'must be "" or an http(s) URL')
+              .refine((v) => v === "" || isHttpUrl(v), 'must be "" or an http(s) URL like https://hooks.example.com/mail')
               .default(""),
           })
           .prefault({}),
@@ -275,6 +302,23 @@ export const configSchema = z
       .prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
   })
+  .superRefine((c, ctx) => {
+    if (c.smtpIntake.enabled && listensOverlap(c.server.listen, c.smtpIntake.listen))
+      ctx.addIssue({
+        code: "custom",
+        path: ["smtpIntake", "listen"],
+        message: `uses the same address and port as server.listen (${c.server.listen})`,
+      });
+  })
   .prefault({});
+
+const wildcardHosts = ["0.0.0.0", "::"];
+
+/** Two listeners that could not both bind: same non-ephemeral port on the same or a wildcard host. */
+function listensOverlap(a: string, b: string): boolean {
+  const [x, y] = [splitListen(a), splitListen(b)];
+  if (typeof x === "string" || typeof y === "string" || x.port === 0 || x.port !== y.port) return false;
+  return x.host === y.host || wildcardHosts.includes(x.host) || wildcardHosts.includes(y.host);
+}
 
 export type Config = z.output<typeof configSchema>;
