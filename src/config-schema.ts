@@ -1,62 +1,14 @@
 // The zod schema of app.yaml (SPEC.md "Config"): every key, its default and its
 // validation. Pure: no file or environment access (src/config.ts loads, substitutes,
 // resolves paths and freezes). Key names here are the public contract.
-import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { isHttpUrl, isValidTimeZone, listensOverlap, normalizeCidr, splitListen } from "./config-values.js";
 import { cronPatternProblem } from "./cron-pattern.js";
+
+export { splitListen } from "./config-values.js";
 
 export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-
-/** Splits "host:port" / "[v6]:port"; returns a reason string when invalid. Port 0 = ephemeral. */
-export function splitListen(listen: string): { host: string; port: number } | string {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(listen);
-  if (!m) return `must be host:port (IPv6 as [::1]:8100), got "${listen}"`;
-  const host = (m[1] ?? m[2]) as string;
-  const port = Number(m[3]);
-  if (m[1] !== undefined && !ipaddr.IPv6.isValid(host)) return `invalid IPv6 address "${host}"`;
-  if (m[2] !== undefined) {
-    if (/^[\d.]+$/.test(host) && !ipaddr.IPv4.isValidFourPartDecimal(host)) return `invalid IPv4 address "${host}"`;
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) return `invalid host "${host}"`;
-  }
-  if (port > 65535) return `port must be 0..65535, got ${port}`;
-  return { host, port };
-}
-
-/** "10.0.0.0/8" stays as is; a bare IP becomes "/32" or "/128"; null when invalid. */
-export function normalizeCidr(value: string): string | null {
-  const [addr = "", prefix, extra] = value.trim().split("/");
-  if (extra !== undefined) return null;
-  const v4 = ipaddr.IPv4.isValidFourPartDecimal(addr);
-  if (!v4 && !ipaddr.IPv6.isValid(addr)) return null;
-  if (prefix === undefined) return `${addr}/${v4 ? 32 : 128}`;
-  if (!/^\d{1,3}$/.test(prefix)) return null;
-  try {
-    ipaddr.parseCIDR(`${addr}/${prefix}`);
-    return `${addr}/${prefix}`;
-  } catch {
-    return null;
-  }
-}
-
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** An absolute http(s) URL with a host, as fetch() will take it. */
-export function isHttpUrl(value: string): boolean {
-  if (!/^https?:\/\//i.test(value) || /\s/.test(value)) return false;
-  try {
-    return new URL(value).hostname !== "";
-  } catch {
-    return false;
-  }
-}
 
 // Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
 const numeric = (v: unknown) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
@@ -150,9 +102,10 @@ const upstream = z
         message: "user and pass must both be set or both be empty",
       });
   })
-  .transform(({ port, secure, ...rest }) => {
+  .transform(({ name, host, port, secure, ...rest }) => {
     const implicitTls = secure ?? port === IMPLICIT_TLS_PORT;
-    return { ...rest, port: port ?? (implicitTls ? IMPLICIT_TLS_PORT : SUBMISSION_PORT), secure: implicitTls };
+    const effectivePort = port ?? (implicitTls ? IMPLICIT_TLS_PORT : SUBMISSION_PORT);
+    return { name, host, port: effectivePort, secure: implicitTls, ...rest };
   });
 
 /** What a bearer token may do (README "Access"): `read` sees its own mails, `admin` every mail and /admin/*. */
@@ -254,7 +207,10 @@ export const configSchema = z
           .strictObject({
             webhook: z
               .string()
-              .refine((v) => v === "" || isHttpUrl(v), 'must be "" or an http(s) URL like https://hooks.example.com/mail')
+              .refine(
+                (v) => v === "" || isHttpUrl(v),
+                'must be "" or an http(s) URL like https://hooks.example.com/mail',
+              )
               .default(""),
           })
           .prefault({}),
@@ -311,14 +267,5 @@ export const configSchema = z
       });
   })
   .prefault({});
-
-const wildcardHosts = ["0.0.0.0", "::"];
-
-/** Two listeners that could not both bind: same non-ephemeral port on the same or a wildcard host. */
-function listensOverlap(a: string, b: string): boolean {
-  const [x, y] = [splitListen(a), splitListen(b)];
-  if (typeof x === "string" || typeof y === "string" || x.port === 0 || x.port !== y.port) return false;
-  return x.host === y.host || wildcardHosts.includes(x.host) || wildcardHosts.includes(y.host);
-}
 
 export type Config = z.output<typeof configSchema>;

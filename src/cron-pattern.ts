@@ -12,7 +12,8 @@ export function cronPatternProblem(pattern: string): string | null {
   try {
     cron = new Cron(pattern, { ...jobOptions, paused: true });
   } catch (error) {
-    return `not a croner pattern (${(error as Error).message.replace(/^CronPattern: /, "")}); e.g. "0 * * * *" = hourly`;
+    const reason = (error as Error).message.replace(/^CronPattern: /, "").replace(/\.$/, "");
+    return `not a croner pattern: ${reason} (e.g. "0 * * * *" = hourly)`;
   }
   const next = cron.nextRun();
   cron.stop();
