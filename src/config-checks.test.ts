@@ -178,6 +178,17 @@ describe("upstream port and secure", () => {
     );
   });
 
+  it("takes a host name or IP alone as host", () => {
+    for (const host of ["smtp.example.com:587", "smtp://smtp.example.com", "smtp example.com", "-h", "[::1]"])
+      expect(texts(loadError(`delivery: { upstreams: [{ name: a, host: "${host}" }] }`)), host).toEqual([
+        'delivery.upstreams[0].host: must be a host name or IP address alone (the port goes in port:, no "smtp://")',
+      ]);
+    for (const host of ["smtp.example.com", "localhost", "10.0.0.5", "::1", "fd00::25", "MAIL-1.Example.org"])
+      expect(load(`delivery: { upstreams: [{ name: a, host: "${host}" }] }`).config.delivery.upstreams[0]!.host).toBe(
+        host,
+      );
+  });
+
   it("names the file and line of a mismatch warning", () => {
     const { warnings } = upstream(", secure: true, port: 587");
     expect(warnings[0]!.origin).toEqual({ file, line: 3 });

@@ -7,6 +7,7 @@ import path from "node:path";
 import ipaddr from "ipaddr.js";
 import type { ConfigIssue } from "./config-issues.js";
 import { LOOPBACK_CIDRS } from "./config-schema.js";
+import { isHostName } from "./config-values.js";
 
 export interface AppliedOverrides {
   /** Key path → the variable that set it. */
@@ -35,8 +36,7 @@ export function upstreamFromUrl(value: string): Raw | string {
   if (url.hash !== "") return `${usage}; a #fragment is not expected`;
   const bracketed = url.hostname.startsWith("[");
   const host = bracketed ? url.hostname.slice(1, -1) : url.hostname;
-  if (bracketed ? !ipaddr.IPv6.isValid(host) : !/^[A-Za-z0-9.-]+$/.test(host))
-    return `${usage}; invalid host "${host}"`;
+  if (bracketed ? !ipaddr.IPv6.isValid(host) : !isHostName(host)) return `${usage}; invalid host "${host}"`;
   let user: string;
   let pass: string;
   try {

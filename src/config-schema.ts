@@ -2,7 +2,7 @@
 // validation. Pure: no file or environment access (src/config.ts loads, substitutes,
 // resolves paths and freezes). Key names here are the public contract.
 import { z } from "zod";
-import { isHttpUrl, isValidTimeZone, listensOverlap, normalizeCidr, splitListen } from "./config-values.js";
+import { isHostName, isHttpUrl, isValidTimeZone, listensOverlap, normalizeCidr, splitListen } from "./config-values.js";
 import { cronPatternProblem } from "./cron-pattern.js";
 
 export { splitListen } from "./config-values.js";
@@ -82,7 +82,10 @@ export const SUBMISSION_PORT = 587;
 const upstream = z
   .strictObject({
     name: z.string().min(1),
-    host: z.string().min(1),
+    host: z
+      .string()
+      .min(1)
+      .refine(isHostName, 'must be a host name or IP address alone (the port goes in port:, no "smtp://")'),
     port: port().optional(),
     secure: bool().optional(),
     requireTLS: bool().default(true),

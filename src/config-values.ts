@@ -60,3 +60,8 @@ export function listensOverlap(a: string, b: string): boolean {
   if (typeof x === "string" || typeof y === "string" || x.port === 0 || x.port !== y.port) return false;
   return x.host === y.host || wildcardHosts.includes(x.host) || wildcardHosts.includes(y.host);
 }
+
+/** A DNS name or an IP address (IPv6 without brackets), as an SMTP upstream's host. */
+export function isHostName(value: string): boolean {
+  return /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(value) || ipaddr.IPv6.isValid(value);
+}
