@@ -1,51 +1,14 @@
 // The zod schema of app.yaml (SPEC.md "Config"): every key, its default and its
 // validation. Pure: no file or environment access (src/config.ts loads, substitutes,
 // resolves paths and freezes). Key names here are the public contract.
-import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { isHostName, isHttpUrl, isValidTimeZone, listensOverlap, normalizeCidr, splitListen } from "./config-values.js";
+import { cronPatternProblem } from "./cron-pattern.js";
+
+export { splitListen } from "./config-values.js";
 
 export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-
-/** Splits "host:port" / "[v6]:port"; returns a reason string when invalid. Port 0 = ephemeral. */
-export function splitListen(listen: string): { host: string; port: number } | string {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(listen);
-  if (!m) return `must be host:port (IPv6 as [::1]:8100), got "${listen}"`;
-  const host = (m[1] ?? m[2]) as string;
-  const port = Number(m[3]);
-  if (m[1] !== undefined && !ipaddr.IPv6.isValid(host)) return `invalid IPv6 address "${host}"`;
-  if (m[2] !== undefined) {
-    if (/^[\d.]+$/.test(host) && !ipaddr.IPv4.isValidFourPartDecimal(host)) return `invalid IPv4 address "${host}"`;
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) return `invalid host "${host}"`;
-  }
-  if (port > 65535) return `port must be 0..65535, got ${port}`;
-  return { host, port };
-}
-
-/** "10.0.0.0/8" stays as is; a bare IP becomes "/32" or "/128"; null when invalid. */
-export function normalizeCidr(value: string): string | null {
-  const [addr = "", prefix, extra] = value.trim().split("/");
-  if (extra !== undefined) return null;
-  const v4 = ipaddr.IPv4.isValidFourPartDecimal(addr);
-  if (!v4 && !ipaddr.IPv6.isValid(addr)) return null;
-  if (prefix === undefined) return `${addr}/${v4 ? 32 : 128}`;
-  if (!/^\d{1,3}$/.test(prefix)) return null;
-  try {
-    ipaddr.parseCIDR(`${addr}/${prefix}`);
-    return `${addr}/${prefix}`;
-  } catch {
-    return null;
-  }
-}
-
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
 const numeric = (v: unknown) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
@@ -112,12 +75,19 @@ const email = z
   .string()
   .regex(/^[^\s@<>",;]+@[^\s@<>",;]+$/, "must be a bare email address like mailspool@example.com");
 
+/** RFC 8314: 465 is implicit TLS (`secure`), 587 submission with STARTTLS; either one implies the other. */
+export const IMPLICIT_TLS_PORT = 465;
+export const SUBMISSION_PORT = 587;
+
 const upstream = z
   .strictObject({
     name: z.string().min(1),
-    host: z.string().min(1),
-    port: port().default(587),
-    secure: bool().default(false),
+    host: z
+      .string()
+      .min(1)
+      .refine(isHostName, 'must be a host name or IP address alone (the port goes in port:, no "smtp://")'),
+    port: port().optional(),
+    secure: bool().optional(),
     requireTLS: bool().default(true),
     rejectUnauthorized: bool().default(true),
     user: z.string().default(""),
@@ -134,6 +104,11 @@ const upstream = z
         path: [u.user === "" ? "user" : "pass"],
         message: "user and pass must both be set or both be empty",
       });
+  })
+  .transform(({ name, host, port, secure, ...rest }) => {
+    const implicitTls = secure ?? port === IMPLICIT_TLS_PORT;
+    const effectivePort = port ?? (implicitTls ? IMPLICIT_TLS_PORT : SUBMISSION_PORT);
+    return { name, host, port: effectivePort, secure: implicitTls, ...rest };
   });
 
 /** What a bearer token may do (README "Access"): `read` sees its own mails, `admin` every mail and /admin/*. */
@@ -221,13 +196,24 @@ export const configSchema = z
       .prefault({}),
     failed: z
       .strictObject({
-        rescan: z.string().trim().min(1, 'must be a croner pattern like "0 * * * *"').default("0 * * * *"),
+        rescan: z
+          .string()
+          .trim()
+          .min(1, 'must be a croner pattern like "0 * * * *"')
+          .superRefine((pattern, ctx) => {
+            const problem = cronPatternProblem(pattern);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .default("0 * * * *"),
         maxAgeHours: num(0, true).default(120),
         notify: z
           .strictObject({
             webhook: z
               .string()
-              .refine((v) => v === "" || /^https?:\/\/[^\s/]+/.test(v), 'must be "" or an http(s) URL')
+              .refine(
+                (v) => v === "" || isHttpUrl(v),
+                'must be "" or an http(s) URL like https://hooks.example.com/mail',
+              )
               .default(""),
           })
           .prefault({}),
@@ -274,6 +260,14 @@ export const configSchema = z
       })
       .prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.smtpIntake.enabled && listensOverlap(c.server.listen, c.smtpIntake.listen))
+      ctx.addIssue({
+        code: "custom",
+        path: ["smtpIntake", "listen"],
+        message: `uses the same address and port as server.listen (${c.server.listen})`,
+      });
   })
   .prefault({});
 

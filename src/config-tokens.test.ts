@@ -13,6 +13,9 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const TOKEN = "0123456789abcdef";
 const tokensYaml = (entries: string[]) => `server:\n  tokens:\n${entries.map((e) => `    - ${e}\n`).join("")}`;
 
+/** Each issue as "<key path>: <reason>", without its origin. */
+const texts = (err: ConfigError) => err.issues.map((i) => `${i.keyPath}: ${i.message}`);
+
 function load(yaml: string) {
   const file = path.join(dir, "app.yaml");
   fs.writeFileSync(file, yaml);
@@ -58,7 +61,7 @@ describe("server.tokens[].scopes", () => {
           const listed = scopes.map((s) => JSON.stringify(s)).join(", ");
           const err = loadError(tokensYaml([`{ name: app, token: ${TOKEN}, scopes: [${listed}] }`]));
           expect(err.keyPath).toBe(`server.tokens[0].scopes[${at}]`);
-          expect(err.message).toBe(`server.tokens[0].scopes[${at}]: must be one of: send, read, admin`);
+          expect(texts(err)).toEqual([`server.tokens[0].scopes[${at}]: must be one of: send, read, admin`]);
         },
       ),
       { numRuns: 40 },
@@ -67,16 +70,16 @@ describe("server.tokens[].scopes", () => {
 
   it("refuses an empty list and a scalar", () => {
     const empty = loadError(tokensYaml([`{ name: a, token: ${TOKEN}1 }`, `{ name: b, token: ${TOKEN}2, scopes: [] }`]));
-    expect(empty.message).toBe("server.tokens[1].scopes: must list at least one of send, read, admin");
-    expect(loadError(tokensYaml([`{ name: a, token: ${TOKEN}, scopes: admin }`])).message).toBe(
+    expect(texts(empty)).toEqual(["server.tokens[1].scopes: must list at least one of send, read, admin"]);
+    expect(texts(loadError(tokensYaml([`{ name: a, token: ${TOKEN}, scopes: admin }`])))).toEqual([
       "server.tokens[0].scopes: must be a list, got a string",
-    );
+    ]);
   });
 
   it("refuses a token that could never arrive in a Bearer header, without echoing it", () => {
     for (const token of ["0123456789 abcdef", "0123456789abcdéf", "0123456789\tabcdef"]) {
       const err = loadError(tokensYaml([`{ name: a, token: ${JSON.stringify(token)} }`]));
-      expect(err.message).toBe("server.tokens[0].token: must be printable ASCII without spaces");
+      expect(texts(err)).toEqual(["server.tokens[0].token: must be printable ASCII without spaces"]);
     }
   });
 });

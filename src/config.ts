@@ -1,26 +1,20 @@
 // Owns the configuration: finding app.yaml (-c > MAILSPOOL_CONFIG > ./app.yaml > embedded
 // default), reading it, ${VAR} / ${VAR:-default} substitution, the MAILSPOOL_* environment
-// overrides, validation (schema in ./config-schema.ts), path resolution and masking secrets
-// for display. This is the only module that reads config files or process.env; everything
-// else receives a frozen Config.
+// overrides (./config-env.ts), validation (schema in ./config-schema.ts; with `checkFiles`
+// also the TLS files, ./config-files.ts), path resolution and masking secrets for display.
+// Every problem is collected and reported at once, each with its key path and origin. This
+// is the only module that reads config files or process.env; everything else receives a
+// frozen Config.
 import fs from "node:fs";
 import path from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
-import type { z } from "zod";
-import { configSchema, splitListen, type Config } from "./config-schema.js";
+import { applyEnvOverrides, overrideOf } from "./config-env.js";
+import { checkTlsFiles, type TlsFiles } from "./config-files.js";
+import { ConfigError, describe, formatPath, schemaIssues, type ConfigIssue } from "./config-issues.js";
+import { configSchema, IMPLICIT_TLS_PORT, splitListen, SUBMISSION_PORT, type Config } from "./config-schema.js";
+import { readYaml, type YamlFile } from "./config-yaml.js";
 
 export type { Config } from "./config-schema.js";
-
-/** A configuration problem. `message` is "<keyPath>: <reason>"; keyPath "config" = the file itself. */
-export class ConfigError extends Error {
-  constructor(
-    readonly keyPath: string,
-    message: string,
-  ) {
-    super(`${keyPath}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError, formatIssue, type ConfigIssue } from "./config-issues.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -28,11 +22,15 @@ export interface LoadedConfig {
   source: string | null;
   /** Absolute data directory (= config.spool.dir). */
   dataDir: string;
+  /** Key path → the MAILSPOOL_* variable that set it. */
+  overrides: ReadonlyMap<string, string>;
+  /** Legal but probably not meant (an expired certificate, implicit TLS on port 587 …). */
+  warnings: readonly ConfigIssue[];
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
   const r = splitListen(listen);
-  if (typeof r === "string") throw new ConfigError("listen", r);
+  if (typeof r === "string") throw ConfigError.at("listen", r);
   return r;
 }
 
@@ -41,15 +39,15 @@ function existingFile(file: string, origin: string): string {
   try {
     st = fs.statSync(file);
   } catch {
-    throw new ConfigError("config", `config file not found: ${file} (${origin})`);
+    throw ConfigError.at("config", `config file not found: ${file} (${origin})`);
   }
-  if (!st.isFile()) throw new ConfigError("config", `not a file: ${file} (${origin})`);
+  if (!st.isFile()) throw ConfigError.at("config", `not a file: ${file} (${origin})`);
   return file;
 }
 
 export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string | null {
   if (explicit !== undefined) {
-    if (explicit === "") throw new ConfigError("config", "-c was given an empty path");
+    if (explicit === "") throw ConfigError.at("config", "-c was given an empty path");
     return existingFile(path.resolve(cwd, explicit), "given with -c");
   }
   const fromEnv = env.MAILSPOOL_CONFIG;
@@ -58,136 +56,37 @@ export function resolveConfigPath(explicit: string | undefined, env: NodeJS.Proc
   return fs.existsSync(local) ? local : null;
 }
 
-function formatPath(segments: readonly PropertyKey[]): string {
-  let out = "";
-  for (const s of segments) out += typeof s === "number" ? `[${s}]` : out === "" ? String(s) : `.${String(s)}`;
-  return out || "config";
-}
-
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 const REF = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-/** Substitutes ${VAR} / ${VAR:-default} in every string; `$${` is a literal `${`. Drops null mapping values (= unset). */
-function substitute(value: unknown, at: PropertyKey[], env: NodeJS.ProcessEnv): unknown {
+/**
+ * Substitutes ${VAR} / ${VAR:-default} in every string; `$${` is a literal `${`. Drops null
+ * mapping values (= unset). An unset variable is an issue at its key; the value becomes "".
+ */
+function substitute(value: unknown, at: PropertyKey[], env: NodeJS.ProcessEnv, issues: ConfigIssue[]): unknown {
   if (typeof value === "string") {
     return value.replace(REF, (whole, escaped: string, name: string, dflt: string | undefined) => {
       if (escaped) return whole.slice(1);
       const v = env[name];
       if (v !== undefined && v !== "") return v;
       if (dflt !== undefined) return dflt;
-      throw new ConfigError(
-        formatPath(at),
-        `environment variable ${name} is not set${v === "" ? " (it is empty)" : ""}`,
-      );
+      issues.push({
+        keyPath: formatPath(at),
+        at,
+        message: `environment variable ${name} is not set${v === "" ? " (it is empty)" : ""}`,
+      });
+      return "";
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...at, i], env));
+  if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...at, i], env, issues));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = substitute(v, [...at, k], env);
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = substitute(v, [...at, k], env, issues);
     return out;
   }
   return value;
-}
-
-function readYaml(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError("config", `cannot read ${file}: ${(err as Error).message}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    if (err instanceof YAMLParseError) {
-      const pos = err.linePos?.[0];
-      const where = pos ? `:${pos.line}:${pos.col}` : "";
-      const reason = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-      throw new ConfigError("config", `YAML syntax error in ${file}${where}: ${reason}`);
-    }
-    throw new ConfigError("config", `cannot parse ${file}: ${(err as Error).message}`);
-  }
-  if (doc === null || doc === undefined) return {};
-  if (!isPlainObject(doc))
-    throw new ConfigError("config", `${file}: the top level must be a mapping of sections (server:, spool:, …)`);
-  return doc;
-}
-
-const ENV_OVERRIDES = [
-  ["MAILSPOOL_LISTEN", "server", "listen"],
-  ["MAILSPOOL_DATA_DIR", "spool", "dir"],
-  ["MAILSPOOL_LOG_LEVEL", "log", "level"],
-] as const;
-
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, cwd: string): Map<string, string> {
-  const applied = new Map<string, string>();
-  for (const [name, section, key] of ENV_OVERRIDES) {
-    const v = env[name];
-    if (!v) continue;
-    const target = raw[section] ?? (raw[section] = {});
-    if (!isPlainObject(target)) continue; // the schema reports the bad section
-    target[key] = name === "MAILSPOOL_DATA_DIR" ? path.resolve(cwd, v) : v;
-    applied.set(`${section}.${key}`, name);
-  }
-  return applied;
-}
-
-type Issue = z.core.$ZodIssue;
-
-function describe(iss: z.core.$ZodRawIssue): string | undefined {
-  switch (iss.code) {
-    case "invalid_type": {
-      if (iss.input === undefined) return "is required";
-      // never echo the value: it may be a secret
-      const got = Array.isArray(iss.input)
-        ? "a list"
-        : iss.input === null
-          ? "null"
-          : typeof iss.input === "object"
-            ? "a mapping"
-            : `a ${typeof iss.input}`;
-      if (iss.expected === "int")
-        return typeof iss.input === "number" ? "must be an integer" : `must be an integer, got ${got}`;
-      const what =
-        { object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false" }[
-          iss.expected as string
-        ] ?? iss.expected;
-      return `must be ${what}, got ${got}${iss.expected === "string" && typeof iss.input !== "object" ? " (put it in quotes)" : ""}`;
-    }
-    case "too_small":
-      if (iss.origin === "string")
-        return Number(iss.minimum) <= 1 ? "must not be empty" : `must be at least ${iss.minimum} characters`;
-      if (iss.origin === "array") return `must have at least ${iss.minimum} entries`;
-      return `must be ${iss.inclusive ? "≥" : ">"} ${iss.minimum}`;
-    case "too_big":
-      return `must be ${iss.inclusive ? "≤" : "<"} ${iss.maximum}`;
-    case "invalid_value":
-      return `must be one of: ${iss.values.map((v) => String(v)).join(", ")}`;
-    default:
-      return undefined;
-  }
-}
-
-function toConfigError(issues: readonly Issue[], overrides: Map<string, string>): ConfigError {
-  const items: [string, string][] = [];
-  for (const iss of issues) {
-    const base = iss.path;
-    if (iss.code === "unrecognized_keys")
-      for (const k of iss.keys) items.push([formatPath([...base, k]), "unknown key"]);
-    else {
-      const at = formatPath(base);
-      const env = overrides.get(at);
-      items.push([at, env ? `${iss.message} (from ${env})` : iss.message]);
-    }
-  }
-  const [first, ...rest] = items;
-  if (!first) return new ConfigError("config", "invalid configuration");
-  const more = rest.map(([p, m]) => `; ${p}: ${m}`).join("");
-  return new ConfigError(first[0], first[1] + more);
 }
 
 function deepFreeze<T>(value: T): T {
@@ -198,27 +97,100 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function loadConfig(opts: { explicitPath?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
+export interface LoadOptions {
+  explicitPath?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Also check the files the config names (TLS certificates and keys): serve, SIGHUP and check-config. */
+  checkFiles?: boolean;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const cwd = path.resolve(opts.cwd ?? process.cwd());
   const source = resolveConfigPath(opts.explicitPath, env, cwd);
-  const raw = source ? (substitute(readYaml(source), [], env) as Record<string, unknown>) : {};
-  const overrides = applyEnvOverrides(raw, env, cwd);
-
-  const parsed = configSchema.safeParse(raw, { error: describe });
-  if (!parsed.success) throw toConfigError(parsed.error.issues, overrides);
-  const config = parsed.data;
+  const file = source ? readYaml(source) : null;
+  const issues: ConfigIssue[] = [];
+  const raw = file ? (substitute(file.value, [], env, issues) as Record<string, unknown>) : {};
+  const unset = new Set(issues.map((i) => i.keyPath));
+  const { applied, issues: envIssues } = applyEnvOverrides(raw, env, cwd);
+  issues.push(...envIssues);
 
   const base = source ? path.dirname(source) : cwd;
   const abs = (p: string) => (p === "" ? "" : path.resolve(base, p));
+  const parsed = configSchema.safeParse(raw, { error: describe });
+  // a key whose variable is unset already has its issue; its stand-in "" would only add noise
+  if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues).filter((i) => !unset.has(i.keyPath)));
+  const files = opts.checkFiles ? checkTlsFiles(tlsFilesOf(raw, abs)) : { issues: [], warnings: [] };
+  issues.push(...files.issues);
+  const locate = (i: ConfigIssue) => locateIssue(i, source, file, applied);
+  if (issues.length || !parsed.success) throw new ConfigError(sortByLine(issues.map(locate)));
+  const config = parsed.data;
+
   config.spool.dir = abs(config.spool.dir);
   for (const tls of [config.server.tls, config.smtpIntake.tls]) {
     tls.cert = abs(tls.cert);
     tls.key = abs(tls.key);
   }
   if (config.spool.minFreeBytes === 0) config.spool.minFreeBytes = Math.ceil(1.5 * config.server.maxBodyBytes);
+  const warnings = [...files.warnings, ...portWarnings(config)].map(locate);
+  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings });
+}
 
-  return deepFreeze({ config, source, dataDir: config.spool.dir });
+function locateIssue(
+  issue: ConfigIssue,
+  source: string | null,
+  file: YamlFile | null,
+  applied: Map<string, string>,
+): ConfigIssue {
+  if (issue.origin) return issue;
+  const variable = overrideOf(applied, issue.keyPath);
+  if (variable) return { ...issue, origin: { variable } };
+  if (!source || !file || !issue.at) return issue;
+  return { ...issue, origin: { file: source, line: file.lineOf(issue.at) } };
+}
+
+/** In file order; issues without a line (environment, the file itself) after those with one. */
+function sortByLine(issues: ConfigIssue[]): ConfigIssue[] {
+  const line = (i: ConfigIssue) => (i.origin && "line" in i.origin && i.origin.line) || Number.MAX_SAFE_INTEGER;
+  return issues
+    .map((issue, order) => ({ issue, order }))
+    .sort((a, b) => line(a.issue) - line(b.issue) || a.order - b.order)
+    .map((x) => x.issue);
+}
+
+/** The TLS pairs of the raw config whose cert and key are both set (the schema reports a half-set pair). */
+function tlsFilesOf(raw: Record<string, unknown>, abs: (p: string) => string): TlsFiles[] {
+  return (["server", "smtpIntake"] as const).flatMap((section) => {
+    const tls = isPlainObject(raw[section]) ? raw[section].tls : undefined;
+    if (!isPlainObject(tls) || typeof tls.cert !== "string" || typeof tls.key !== "string") return [];
+    if (tls.cert === "" || tls.key === "") return [];
+    return [{ section: [section, "tls"] as const, cert: abs(tls.cert), key: abs(tls.key) }];
+  });
+}
+
+/** An upstream whose explicit port and `secure` disagree fails its handshake or hangs until the timeout. */
+function portWarnings(config: Config): ConfigIssue[] {
+  return config.delivery.upstreams.flatMap((u, i): ConfigIssue[] => {
+    const at = ["delivery", "upstreams", i, "port"];
+    if (u.secure && u.port === SUBMISSION_PORT)
+      return [
+        {
+          keyPath: formatPath(at),
+          at,
+          message: `${u.port} usually expects STARTTLS, but secure: true speaks TLS at once; did you mean port ${IMPLICIT_TLS_PORT}?`,
+        },
+      ];
+    if (!u.secure && u.port === IMPLICIT_TLS_PORT)
+      return [
+        {
+          keyPath: formatPath(at),
+          at,
+          message: `${u.port} expects TLS at once (implicit TLS), but secure: false; remove secure or set it to true`,
+        },
+      ];
+    return [];
+  });
 }
 
 /** A deep copy for display: every `pass`, `token` and tls `key` becomes "***" (empty stays empty). */

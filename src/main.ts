@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerCheckConfig } from "./cli/check-config.js";
 import { registerFsck } from "./cli/fsck.js";
+import { registerHealthcheck } from "./cli/healthcheck.js";
 import { registerOperatorCommands } from "./cli/operator-commands.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSpoolCommands } from "./cli/spool-commands.js";
@@ -16,6 +17,7 @@ registerSpoolCommands(program);
 registerCheckConfig(program);
 registerOperatorCommands(program);
 registerFsck(program);
+registerHealthcheck(program);
 for (const command of program.commands) {
   command.exitOverride();
   for (const sub of command.commands) sub.exitOverride();

@@ -1,15 +1,35 @@
-// mailspool check-config: validate app.yaml and print the effective config, secrets masked.
+// mailspool check-config: validate app.yaml as serve would before it starts (schema, croner
+// pattern, TLS files, environment overrides) and print the effective config, secrets
+// masked, on stdout; on stderr what an operator could otherwise miss: which values the
+// environment set, warnings, and where each upstream is reached. Exit 1 listing every error.
 import type { Command } from "commander";
-import { maskSecrets } from "../config.js";
+import { formatIssue, maskSecrets, type LoadedConfig } from "../config.js";
 import { loadForCommand, type ConfigOption } from "./context.js";
+
+function notes(loaded: LoadedConfig): string[] {
+  const lines: string[] = [];
+  if (loaded.overrides.size)
+    lines.push(
+      `from the environment: ${[...loaded.overrides].map(([key, variable]) => `${key} (${variable})`).join(", ")}`,
+    );
+  for (const warning of loaded.warnings) lines.push(`warning: ${formatIssue(warning)}`);
+  const { upstreams } = loaded.config.delivery;
+  if (upstreams.length === 0) lines.push(`delivery: the embedded outbox, ${loaded.dataDir}/outbox`);
+  for (const u of upstreams)
+    lines.push(
+      `upstream ${u.name}: ${u.host}:${u.port}, ${u.secure ? "implicit TLS" : u.requireTLS ? "STARTTLS required" : "STARTTLS when offered"}${u.user ? `, AUTH as ${u.user}` : ""}`,
+    );
+  return lines;
+}
 
 export function registerCheckConfig(program: Command): void {
   program
     .command("check-config")
-    .description("validate the config and print the effective values (secrets masked)")
+    .description("validate the config as serve would and print the effective values (secrets masked)")
     .option("-c, --config <file>", "config file (default: $MAILSPOOL_CONFIG, ./app.yaml, embedded default)")
     .action((options: ConfigOption) => {
-      const loaded = loadForCommand(options);
+      const loaded = loadForCommand(options, { checkFiles: true });
+      for (const line of notes(loaded)) process.stderr.write(`mailspool: ${line}\n`);
       process.stdout.write(`${JSON.stringify(maskSecrets(loaded.config), null, 2)}\n`);
     });
 }

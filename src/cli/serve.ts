@@ -5,8 +5,8 @@
 // drain and close in time (a stuck or failing disk, which a supervisor should show).
 // SIGHUP reloads the config; an invalid new file is refused with a log line.
 import type { Command } from "commander";
-import { loadConfig } from "../config.js";
-import { createLogger, flushLogger } from "../log.js";
+import { formatIssue, loadConfig, type LoadedConfig } from "../config.js";
+import { createLogger, flushLogger, type Logger } from "../log.js";
 import { startServer, type RunningServer } from "../server.js";
 import type { ConfigOption } from "./context.js";
 
@@ -16,8 +16,11 @@ export function registerServe(program: Command): void {
     .description("run the relay: HTTP intake, delivery workers, schedules")
     .option("-c, --config <file>", "config file (default: $MAILSPOOL_CONFIG, ./app.yaml, embedded default)")
     .action(async (options: ConfigOption) => {
-      const loaded = loadConfig({ explicitPath: options.config });
+      // check-config's validation, files included: nothing starts on a config it would refuse
+      const load = () => loadConfig({ explicitPath: options.config, checkFiles: true });
+      const loaded = load();
       const log = createLogger(loaded.config.log.level);
+      logWarnings(log, loaded);
       let server: RunningServer;
       try {
         server = await startServer(loaded, log);
@@ -28,7 +31,9 @@ export function registerServe(program: Command): void {
       }
       const reload = () => {
         try {
-          server.reload(loadConfig({ explicitPath: options.config }));
+          const next = load();
+          server.reload(next);
+          logWarnings(log, next);
         } catch (error) {
           log.error({ err: error }, "SIGHUP: new config refused; the old one stays");
         }
@@ -48,4 +53,8 @@ export function registerServe(program: Command): void {
       if (!report.spoolClosed)
         throw new Error("shutdown: the spool writer did not close in time; the next start repairs its tail");
     });
+}
+
+function logWarnings(log: Logger, loaded: LoadedConfig): void {
+  for (const warning of loaded.warnings) log.warn({ key: warning.keyPath }, `config: ${formatIssue(warning)}`);
 }

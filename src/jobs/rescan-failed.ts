@@ -1,7 +1,8 @@
 // The failed-spool rescan (croner, `failed.rescan`, hourly by default; runs never overlap):
 // every partial/failed mail accepted within `failed.maxAgeHours` that has failed-transient
 // recipients gets one more attempt for them. failed-permanent recipients wait for a person.
-import { Cron } from "croner";
+import type { Cron } from "croner";
+import { scheduleCron } from "../cron-pattern.js";
 import type { Logger } from "../log.js";
 import type { MailIndex } from "../spool/mail-index.js";
 import type { MailId } from "../types.js";
@@ -37,13 +38,9 @@ export async function rescanFailed(deps: RescanDeps): Promise<RescanResult> {
 }
 
 export function scheduleRescan(pattern: string, deps: RescanDeps): Cron {
-  return new Cron(
+  return scheduleCron(
     pattern,
-    {
-      protect: true,
-      unref: true,
-      catch: (error: unknown) => deps.log.error({ err: error }, "failed-spool rescan failed"),
-    },
+    (error) => deps.log.error({ err: error }, "failed-spool rescan failed"),
     async () => {
       await rescanFailed(deps);
     },
