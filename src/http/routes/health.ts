@@ -1,5 +1,7 @@
 // GET /health in the original service's shape: 200 while intake can accept mail
-// (`degraded` when delivery has trouble), 503 only when it cannot.
+// (`degraded` when delivery has trouble), 503 only when it cannot. queued_emails and
+// failed_emails are what waits now; total_emails_processed and success_rate come from the
+// spool's event totals (spool/totals.ts), so a retry or cancel never lowers them.
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
 import type { AppDeps } from "../app.js";
@@ -15,7 +17,7 @@ export function healthRoute({ spool, gate, admin, observe }: AppDeps) {
       canAccept = false;
     }
     const counts = spool.index.countByState();
-    const processed = counts.sent + counts.partial + counts.failed;
+    const totals = spool.totals();
     const body = {
       status:
         canAccept &&
@@ -31,8 +33,8 @@ export function healthRoute({ spool, gate, admin, observe }: AppDeps) {
           : null,
         queued_emails: counts.queued + counts.deferred + counts.sending,
         failed_emails: counts.partial + counts.failed,
-        total_emails_processed: processed,
-        success_rate: processed ? Math.round((counts.sent / processed) * 10000) / 100 : 100,
+        total_emails_processed: totals.processed,
+        success_rate: totals.processed ? Math.round((totals.successful / totals.processed) * 10000) / 100 : 100,
       },
     };
     return c.json(body, canAccept ? 200 : 503);

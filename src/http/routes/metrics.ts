@@ -1,8 +1,8 @@
 // GET /metrics (admin.allow; no token from loopback, else an `admin` token: the figures
 // cover every client's mail): Prometheus text, or with ?format=json the original
-// service's totals, derived from the spool.
+// service's totals, counted from spool events (spool/totals.ts).
 import { Hono } from "hono";
-import { metricsJson, readArchiveTotals } from "../../spool/totals.js";
+import { metricsJson } from "../../spool/totals.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { adminAccess } from "../admin-access.js";
@@ -16,8 +16,7 @@ export function metricsRoute(deps: AppDeps) {
     adminAccess(() => deps.config.admin.allow),
     requireScope("admin"),
     async (c) => {
-      if (c.req.query("format") === "json")
-        return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));
+      if (c.req.query("format") === "json") return c.json(metricsJson(spool.totals()));
       c.header("Content-Type", observe.metrics.registry.contentType);
       return c.body(await observe.metrics.registry.metrics());
     },
