@@ -119,6 +119,11 @@ export class Metrics {
   get allUpstreamsFailing(): boolean {
     return this.upstreamHealthy.size > 0 && [...this.upstreamHealthy.values()].every((ok) => !ok);
   }
+
+  /** The upstreams whose last transaction failed. */
+  get failingUpstreams(): string[] {
+    return [...this.upstreamHealthy].filter(([, ok]) => !ok).map(([name]) => name);
+  }
 }
 
 export function oldestQueuedSeconds(index: MailIndex, now: number): number {

@@ -42,7 +42,7 @@ export interface IntakeDeps {
 /** What the app reports to and reads from: metrics and alerts. */
 export interface ObserveDeps {
   metrics: Metrics;
-  alerts: Pick<Alerts, "activeAlerts">;
+  alerts: Pick<Alerts, "activeStates">;
 }
 
 export interface AppDeps {
