@@ -1,7 +1,8 @@
 // GET /metrics (admin.allow; no token from loopback, else an `admin` token: the figures
-// cover every client's mail): Prometheus text, or with ?format=json the original
-// service's totals, counted from spool events (spool/totals.ts).
+// cover every client's mail): Prometheus text, or — with ?format=json, or an Accept header
+// preferring application/json — the original service's totals, counted from spool events.
 import { Hono } from "hono";
+import { accepts } from "hono/accepts";
 import { metricsJson } from "../../spool/totals.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
@@ -16,9 +17,15 @@ export function metricsRoute(deps: AppDeps) {
     adminAccess(() => deps.config.admin.allow),
     requireScope("admin"),
     async (c) => {
-      if (c.req.query("format") === "json") return c.json(metricsJson(spool.totals()));
-      c.header("Content-Type", observe.metrics.registry.contentType);
-      return c.body(await observe.metrics.registry.metrics());
+      const wanted = accepts(c, {
+        header: "Accept",
+        supports: ["text/plain", "application/json"],
+        default: "text/plain",
+      });
+      c.header("Vary", "Accept");
+      if (c.req.query("format") === "json" || wanted === "application/json") return c.json(metricsJson(spool.totals()));
+      c.header("Content-Type", observe.metrics.contentType);
+      return c.body(await observe.metrics.scrape());
     },
   );
   return app;
