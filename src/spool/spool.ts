@@ -78,7 +78,7 @@ export class Spool {
   private freeBytes = Number.POSITIVE_INFINITY;
   private freeCheckedAt = 0;
   recovery: RecoveryResult | null = null;
-  /** The totals of the mails archived so far (archive/totals.json); the compactor moves mails' shares here. */
+  /** The counts of the archived segments (archive/totals.json); the compactor moves each archived segment's counts here. */
   archived: ArchiveTotals;
 
   private constructor(private readonly options: SpoolOptions) {
