@@ -6,6 +6,7 @@ export const errorTable = {
   unauthorized: { status: 401, message: "Unauthorized" },
   forbidden: { status: 403, message: "Forbidden" },
   not_found: { status: 404, message: "Not found" },
+  method_not_allowed: { status: 405, message: "Method not allowed" },
   conflict: { status: 409, message: "Conflict" },
   too_large: { status: 413, message: "Payload too large" },
   unsupported_media_type: { status: 415, message: "Unsupported content type" },
@@ -27,17 +28,20 @@ export class MailspoolError extends Error {
   readonly errors?: FieldError[];
   /** For 429: seconds until the quota window ends (the Retry-After header). */
   readonly retryAfterSeconds?: number;
+  /** For 405: the methods the path takes (the Allow header). */
+  readonly allow?: readonly string[];
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { errors?: FieldError[]; cause?: unknown; retryAfterSeconds?: number } = {},
+    options: { errors?: FieldError[]; cause?: unknown; retryAfterSeconds?: number; allow?: readonly string[] } = {},
   ) {
     super(message ?? errorTable[code].message, { cause: options.cause });
     this.name = "MailspoolError";
     this.code = code;
     this.errors = options.errors;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.allow = options.allow;
   }
 
   get status(): number {

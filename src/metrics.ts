@@ -1,7 +1,36 @@
 // Prometheus metrics (prom-client, a registry of our own): what intake, the spool writer
-// and delivery report as it happens, plus gauges read from the index at scrape time.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+// and delivery report as it happens, gauges read from the index at scrape time, and the
+// runtime's default process metrics (CPU, memory, file descriptors, event loop, heap, GC).
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { MailIndex } from "./spool/mail-index.js";
+
+/**
+ * The process metrics describe the process, so there is one set per process however many
+ * servers it starts (tests start many): each set keeps an event-loop monitor and a GC
+ * observer running for good. Under Bun the heap-space and handle figures are zeros.
+ */
+let processRegistry: Registry | undefined;
+let processMetricsError = "";
+function startProcessMetrics(): void {
+  if (processRegistry) return;
+  processRegistry = new Registry();
+  try {
+    collectDefaultMetrics({ register: processRegistry });
+  } catch (error) {
+    processMetricsError = (error as Error).message;
+  }
+}
+
+/** A runtime that cannot give some process metric gets a comment line saying so, never a failed scrape. */
+async function processMetricsText(): Promise<string> {
+  const unavailable = (reason: string) => `# process metrics unavailable: ${reason.replace(/\s+/g, " ")}\n`;
+  try {
+    const text = processRegistry ? await processRegistry.metrics() : "";
+    return processMetricsError ? `${text}${unavailable(processMetricsError)}` : text;
+  } catch (error) {
+    return unavailable((error as Error).message);
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -67,7 +96,10 @@ export class Metrics {
   /** Last reply class per upstream: every upstream failing makes /health degraded. */
   private readonly upstreamHealthy = new Map<string, boolean>();
 
+  readonly contentType = this.registry.contentType;
+
   constructor(index: MailIndex) {
+    startProcessMetrics();
     new Gauge({
       name: "mailspool_queue_depth",
       help: "Mails waiting for delivery (queued, sending or deferred)",
@@ -85,6 +117,11 @@ export class Metrics {
         this.set(oldestQueuedSeconds(index, Date.now()));
       },
     });
+  }
+
+  /** The exposition text: ours, then the process metrics. */
+  async scrape(): Promise<string> {
+    return `${await this.registry.metrics()}\n${await processMetricsText()}`;
   }
 
   mailAccepted(seconds: number): void {
@@ -118,6 +155,11 @@ export class Metrics {
   /** True when every upstream we have heard from failed its last transaction. */
   get allUpstreamsFailing(): boolean {
     return this.upstreamHealthy.size > 0 && [...this.upstreamHealthy.values()].every((ok) => !ok);
+  }
+
+  /** The upstreams whose last transaction failed. */
+  get failingUpstreams(): string[] {
+    return [...this.upstreamHealthy].filter(([, ok]) => !ok).map(([name]) => name);
   }
 }
 

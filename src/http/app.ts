@@ -12,6 +12,7 @@ import { MailspoolError, spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import { accessControl, type AccessOptions } from "./access.js";
+import { allowedMethods } from "./allowed-methods.js";
 import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
 import { requestId } from "./request-id.js";
@@ -42,7 +43,7 @@ export interface IntakeDeps {
 /** What the app reports to and reads from: metrics and alerts. */
 export interface ObserveDeps {
   metrics: Metrics;
-  alerts: Pick<Alerts, "activeAlerts">;
+  alerts: Pick<Alerts, "activeStates">;
 }
 
 export interface AppDeps {
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return access.options;
   };
   app.use(accessControl(accessOptions));
+  app.use(allowedMethods(app));
   // the runtime's own body guard is off (serve.ts): the send route streams its body under
   // server.maxBodyBytes, every other route takes at most a small JSON body
   const smallBody = bodyLimit({

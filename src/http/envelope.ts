@@ -14,5 +14,9 @@ export function failure(c: Context, error: MailspoolError) {
     c.header("Retry-After", String(error.retryAfterSeconds));
     return c.json({ code: status, message: error.message, data: { retryAfter: error.retryAfterSeconds } }, status);
   }
+  if (error.allow) {
+    c.header("Allow", error.allow.join(", "));
+    return c.json({ code: status, message: error.message, data: { allow: error.allow } }, status);
+  }
   return c.json({ code: status, message: error.message, data: error.errors ? { errors: error.errors } : null }, status);
 }

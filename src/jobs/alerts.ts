@@ -27,8 +27,15 @@ export function failureRatePercent(index: MailIndex, now: number): number | null
   return total >= minimumAttempts ? (failed / total) * 100 : null;
 }
 
+/** An active alert's figures at the last evaluation, against its limit. */
+export interface AlertState {
+  alert: "backlog" | "failure_rate";
+  value: number;
+  limit: number;
+}
+
 export class Alerts {
-  private readonly active = new Set<string>();
+  private readonly active = new Map<string, AlertState>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -54,28 +61,37 @@ export class Alerts {
   }
 
   get activeAlerts(): string[] {
-    return [...this.active];
+    return [...this.active.keys()];
+  }
+
+  /** The active alerts with their figures (for /health's reasons), in a stable order. */
+  get activeStates(): AlertState[] {
+    return [...this.active.values()].sort((a, b) => a.alert.localeCompare(b.alert));
   }
 
   evaluate(): void {
     const now = this.now();
     const oldest = oldestQueuedSeconds(this.index, now);
     const rate = failureRatePercent(this.index, now);
-    this.set("backlog", this.limits.oldestQueuedMinutes > 0 && oldest > this.limits.oldestQueuedMinutes * 60, {
-      oldestQueuedMinutes: Math.round(oldest / 60),
-    });
     this.set(
-      "failure_rate",
+      { alert: "backlog", value: Math.round(oldest / 60), limit: this.limits.oldestQueuedMinutes },
+      this.limits.oldestQueuedMinutes > 0 && oldest > this.limits.oldestQueuedMinutes * 60,
+      { oldestQueuedMinutes: Math.round(oldest / 60) },
+    );
+    this.set(
+      { alert: "failure_rate", value: Math.round(rate ?? 0), limit: this.limits.failureRatePercent },
       this.limits.failureRatePercent > 0 && rate !== null && rate > this.limits.failureRatePercent,
       { failureRatePercent: rate === null ? null : Math.round(rate) },
     );
   }
 
-  private set(alert: string, on: boolean, details: Record<string, unknown>): void {
+  private set(state: AlertState, on: boolean, details: Record<string, unknown>): void {
+    const { alert } = state;
     this.metrics.alerts.set({ alert }, on ? 1 : 0);
-    if (on === this.active.has(alert)) return;
+    const was = this.active.has(alert);
+    if (on) this.active.set(alert, state);
+    if (on === was) return;
     if (on) {
-      this.active.add(alert);
       this.log.warn({ alert, ...details, limits: this.limits }, "alert raised");
     } else {
       this.active.delete(alert);

@@ -2,7 +2,8 @@
 // cancelled, or partial/failed and older than spool.retentionDays — and whose newest
 // record is over a day old (idempotency keys, quota and daily-limit windows need a day)
 // moves to archive/ with attachment bytes dropped; blobs no live mail refers to are
-// removed; archive/ and outbox/ files past retentionDays are deleted.
+// removed; archive/ and outbox/ files past retentionDays are deleted (archive/totals.json
+// stays: it keeps the archived mails' counts).
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log.js";
@@ -12,7 +13,8 @@ import { fsyncDir } from "./fsync.js";
 import { blobTempPrefix } from "./blobs.js";
 import { segmentName } from "./segment-files.js";
 import type { Spool } from "./spool.js";
-import { addEntry, readArchiveTotals, writeArchiveTotals } from "./totals.js";
+import { writeArchiveTotals } from "./archive-totals.js";
+import { addTotals } from "./totals.js";
 
 export interface CompactOptions {
   retentionDays: number;
@@ -52,20 +54,21 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   ) {
     await spool.closeCurrentSegment();
   }
-  const totals = readArchiveTotals(spool.paths.archive);
+  const allFinished = (segment: number) => spool.segments.mails(segment).every((id) => finished(spool.index.get(id)));
   for (const segment of spool.segments.segments()) {
     if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
-    if (!spool.segments.mails(segment).every((id) => finished(spool.index.get(id)))) continue;
-    await archiveSegment(spool, segment);
-    for (const id of spool.segments.remove(segment)) {
-      const entry = spool.index.get(id);
-      if (entry) addEntry(totals, entry);
-      spool.index.remove(id);
-      result.archivedMails += 1;
+    if (!allFinished(segment)) continue;
+    await writeArchiveCopy(spool, segment);
+    // a mail replayed while the copy was written keeps its segment live
+    if (!allFinished(segment)) {
+      await fs.promises.rm(path.join(spool.paths.archive, segmentName(segment)), { force: true });
+      continue;
     }
+    result.archivedMails += commitArchived(spool, segment);
     result.archivedSegments += 1;
+    await fs.promises.rm(path.join(spool.paths.spool, segmentName(segment)));
+    await fsyncDir(spool.paths.spool);
   }
-  if (result.archivedMails) writeArchiveTotals(spool.paths.archive, totals);
   result.removedBlobs = await removeUnreferencedBlobs(spool, now);
   if (options.retentionDays > 0)
     result.removedFiles =
@@ -76,8 +79,25 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   return result;
 }
 
-/** Rewrites the segment into archive/ without attachment bytes, then removes it from spool/. */
-async function archiveSegment(spool: Spool, segment: number): Promise<void> {
+/**
+ * The commit of archiving a segment (archive-totals.ts): archive/totals.json takes the
+ * segment's counts and number, then — in the same synchronous step, so no reader sees a
+ * total dip — the index lets go of them and of the mails with no live segment left.
+ * Returns the number of mails that left the index.
+ */
+function commitArchived(spool: Spool, segment: number): number {
+  const archived = { ...spool.archived, segments: [...spool.archived.segments, segment] };
+  addTotals(archived, spool.index.totals.of(segment));
+  writeArchiveTotals(spool.paths.archive, archived);
+  spool.archived = archived;
+  spool.index.totals.take(segment);
+  const gone = spool.segments.remove(segment);
+  for (const id of gone) spool.index.remove(id);
+  return gone.length;
+}
+
+/** Rewrites the segment into archive/ without attachment bytes, durably; spool/ keeps its copy until the commit. */
+async function writeArchiveCopy(spool: Spool, segment: number): Promise<void> {
   const source = path.join(spool.paths.spool, segmentName(segment));
   const target = path.join(spool.paths.archive, segmentName(segment));
   const lines = (await fs.promises.readFile(source, "utf8")).split("\n").filter((line) => line.length > 0);
@@ -95,8 +115,6 @@ async function archiveSegment(spool: Spool, segment: number): Promise<void> {
   }
   await fs.promises.rename(temp, target);
   await fsyncDir(spool.paths.archive);
-  await fs.promises.rm(source);
-  await fsyncDir(spool.paths.spool);
 }
 
 function withoutAttachmentBytes(record: SpoolRecord): SpoolRecord {

@@ -77,6 +77,7 @@ describe("MailIndex fold", () => {
         { address: "d@x.test", name: undefined, kind: "bcc", state: "pending" },
       ],
       attempts: [],
+      events: { sent: false, failed: false, processed: false },
     });
     expect(index.get("other")).toBeUndefined();
   });

@@ -1,8 +1,10 @@
 // The in-memory index: id → state, recipients, attempts and where the accepted record
-// lives. A pure fold over spool records, so recovery and live appends share one path.
+// lives, plus the event totals of the live segments (totals.ts). A pure fold over spool
+// records, so recovery and live appends share one path.
 import { canonicalOrSelf } from "../address.js";
 import type { AcceptedRecord, SpoolRecord } from "./record.js";
 import type { Location } from "./segment.js";
+import { acceptedCounts, attemptCounts, noEvents, SegmentTotals, type MailEvents, type Totals } from "./totals.js";
 import type { MailId, MailState, RecipientKind, RecipientState, Transaction } from "../types.js";
 
 export interface RecipientStatus {
@@ -42,6 +44,8 @@ export interface MailEntry {
   /** sha256s of the attachments (and raw message) stored in blobs/: they live while the mail does. */
   blobs: string[];
   envelopeFrom?: string;
+  /** What this mail has counted towards the totals. */
+  events: MailEvents;
 }
 
 export interface KeyUse {
@@ -60,6 +64,8 @@ export class MailIndex {
   private readonly mails = new Map<MailId, MailEntry>();
   /** Idempotency keys (HTTP and pickup file names) → the mail, when the key was used and the record's requestHash. */
   private readonly keys = new Map<string, KeyUse>();
+  /** Event counts of the records in live segments (records read from archive/ count there). */
+  readonly totals = new SegmentTotals();
   orphanRecords = 0;
 
   get size(): number {
@@ -85,12 +91,15 @@ export class MailIndex {
     if ("idempotencyKey" in record && record.idempotencyKey)
       this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
     if (record.type === "accepted") {
-      this.mails.set(record.id, entryFromAccepted(record, location));
+      const entry = entryFromAccepted(record, location);
+      this.mails.set(record.id, entry);
+      this.count(location, acceptedCounts(entry.recipients.length));
       return;
     }
     const entry = this.mails.get(record.id);
     if (!entry) {
       this.orphanRecords += 1;
+      if (record.type === "attempt") this.count(location, attemptCounts(record));
       return;
     }
     if (record.type === "replay") return applyReplay(entry, record.recipients, record.attempts);
@@ -114,6 +123,7 @@ export class MailIndex {
             : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
       }
     } else if (record.type === "attempt") {
+      this.count(location, attemptCounts(record, entry));
       Object.assign(attempt, {
         endedAt: record.ts,
         state: record.state,
@@ -124,6 +134,10 @@ export class MailIndex {
       entry.nextAttemptAt = record.nextAttemptAt;
       settleOpenRecipients(entry);
     }
+  }
+
+  private count(location: Location, counts: Totals): void {
+    if (!location.archived) this.totals.add(location.segment, counts);
   }
 
   /** Mails that still need delivery, oldest first. */
@@ -188,6 +202,7 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
     requestHash: record.requestHash,
     blobs: referencedBlobs(mail),
     envelopeFrom: mail.envelopeFrom,
+    events: noEvents(),
   };
 }
 

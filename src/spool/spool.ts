@@ -6,6 +6,7 @@ import path from "node:path";
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Mail, MailId } from "../types.js";
+import { readArchiveTotals, settleInterruptedArchiving, type ArchiveTotals } from "./archive-totals.js";
 import { BlobStore } from "./blobs.js";
 import { acquireLock } from "./lock.js";
 import { MailIndex } from "./mail-index.js";
@@ -21,6 +22,7 @@ import { recoverSegments, type RecoveryResult } from "./recover.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
 import { SegmentMap } from "./segment-map.js";
+import { addTotals, type Totals } from "./totals.js";
 
 export interface SpoolOptions {
   dataDir: string;
@@ -76,10 +78,13 @@ export class Spool {
   private freeBytes = Number.POSITIVE_INFINITY;
   private freeCheckedAt = 0;
   recovery: RecoveryResult | null = null;
+  /** The counts of the archived segments (archive/totals.json); the compactor moves each archived segment's counts here. */
+  archived: ArchiveTotals;
 
   private constructor(private readonly options: SpoolOptions) {
     this.paths = spoolPaths(options.dataDir);
     this.blobs = new BlobStore(this.paths.blobs);
+    this.archived = readArchiveTotals(this.paths.archive, options.log);
   }
 
   /** For serve: lock the directory, repair torn tails, and open the writer. */
@@ -92,12 +97,17 @@ export class Spool {
     try {
       const leftovers = spool.blobs.removeLeftoverTemps();
       if (leftovers) options.log.info({ leftovers }, "removed temp files of uploads unfinished at the last stop");
+      settleInterruptedArchiving(spool.paths, spool.archived, options.log);
       spool.load(true);
       const { lastSegment, lastSize } = spool.recovery!;
-      // numbers are never reused: after everything was archived, continue past the archive
+      // numbers are never reused: after everything was archived (and maybe removed by retention), continue past it
       const first = listSegments(spool.paths.spool).length
         ? lastSegment
-        : Math.max(lastSegment, ...listSegments(spool.paths.archive).map((n) => n + 1));
+        : Math.max(
+            lastSegment,
+            ...listSegments(spool.paths.archive).map((n) => n + 1),
+            ...spool.archived.segments.map((n) => n + 1),
+          );
       spool.writer = new SegmentWriter(spool.paths.spool, first, lastSize, {
         maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
         log: options.log,
@@ -163,6 +173,13 @@ export class Spool {
     if (this.freeBytes < this.options.minFreeBytes) {
       throw new MailspoolError("insufficient_storage", "Spool disk is below its free-space reserve");
     }
+  }
+
+  /** Event totals of every mail the spool has held: archived ones and live ones. Never decrease. */
+  totals(): Totals {
+    const totals = { ...this.index.totals.sum };
+    addTotals(totals, this.archived);
+    return totals;
   }
 
   get availableBytes(): number {

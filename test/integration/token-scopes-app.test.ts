@@ -124,6 +124,12 @@ const endpoints: {
     run: async (token) => call(`/admin/cancel/${await mailOf("sender")}`, { method: "POST", token }),
   },
   { name: "GET /metrics (LAN)", scope: "admin", ok: 200, run: (token) => call("/metrics?format=json", { token }) },
+  {
+    name: "GET /metrics Accept: application/json (LAN)",
+    scope: "admin",
+    ok: 200,
+    run: (token) => call("/metrics", { token, headers: { accept: "application/json" } }),
+  },
   { name: "GET /health (LAN)", scope: null, ok: 200, run: (token) => call("/health", { token }) },
 ];
 

@@ -1,9 +1,10 @@
 // The admin API: pause/resume delivery (intake keeps accepting; the flag survives a
-// restart), cancel a mail, and re-drive the failed spool.
+// restart), cancel a mail, and re-drive the failed spool (answered per mail).
 import { Hono } from "hono";
 import { z } from "zod";
 import { parseSince } from "../../duration.js";
 import { MailspoolError } from "../../errors.js";
+import { retryFailed } from "../../delivery/retry-failed.js";
 import { fieldErrors } from "../../intake/mail-schema.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
@@ -51,13 +52,14 @@ export function adminRoute(deps: AppDeps) {
     }
     const parsed = retryFilterSchema.safeParse(body);
     if (!parsed.success) throw new MailspoolError("invalid_param", undefined, { errors: fieldErrors(parsed.error) });
-    const since = parsed.data.since ? parseSince(parsed.data.since)!.toISOString() : "";
-    const ids = parsed.data.ids ? new Set(parsed.data.ids) : null;
-    const chosen = spool.index
-      .inStates(parsed.data.state ? [parsed.data.state] : ["partial", "failed"])
-      .filter((e) => e.acceptedAt >= since && (!ids || ids.has(e.id)));
-    for (const entry of chosen) await admin.delivery.replay(entry.id, { reason: "admin retry-failed" });
-    return success(c, { count: chosen.length, ids: chosen.map((e) => e.id) });
+    const { since, ...filters } = parsed.data;
+    const results = await retryFailed(
+      spool.index,
+      (id) => admin.delivery.replay(id, { reason: "admin retry-failed" }),
+      { ...filters, since: since ? parseSince(since)!.toISOString() : undefined },
+    );
+    const ids = results.filter((r) => r.requeued).map((r) => r.id);
+    return success(c, { count: ids.length, ids, results });
   });
   return app;
 }

@@ -1,8 +1,9 @@
 // GET /metrics (admin.allow; no token from loopback, else an `admin` token: the figures
-// cover every client's mail): Prometheus text, or with ?format=json the original
-// service's totals, derived from the spool.
+// cover every client's mail): Prometheus text, or — with ?format=json, or an Accept header
+// preferring application/json — the original service's totals, counted from spool events.
 import { Hono } from "hono";
-import { metricsJson, readArchiveTotals } from "../../spool/totals.js";
+import { accepts } from "hono/accepts";
+import { metricsJson } from "../../spool/totals.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { adminAccess } from "../admin-access.js";
@@ -16,10 +17,15 @@ export function metricsRoute(deps: AppDeps) {
     adminAccess(() => deps.config.admin.allow),
     requireScope("admin"),
     async (c) => {
-      if (c.req.query("format") === "json")
-        return c.json(metricsJson(spool.index.entries(), readArchiveTotals(spool.paths.archive)));
-      c.header("Content-Type", observe.metrics.registry.contentType);
-      return c.body(await observe.metrics.registry.metrics());
+      const wanted = accepts(c, {
+        header: "Accept",
+        supports: ["text/plain", "application/json"],
+        default: "text/plain",
+      });
+      c.header("Vary", "Accept");
+      if (c.req.query("format") === "json" || wanted === "application/json") return c.json(metricsJson(spool.totals()));
+      c.header("Content-Type", observe.metrics.contentType);
+      return c.body(await observe.metrics.scrape());
     },
   );
   return app;

@@ -1,0 +1,35 @@
+// One place for the methods a path takes: a known path asked with a method none of its
+// routes takes gets 405 with `Allow` in the usual envelope (OPTIONS gets 204 with `Allow`);
+// an unknown path falls through to the 404. Read from the app's own router, so it follows
+// every route. A literal route wins over a pattern: GET /api/email/send is a 405 (the path
+// names the send endpoint), not a status lookup of a mail called "send".
+import type { Hono, MiddlewareHandler } from "hono";
+import { METHODS } from "hono/router";
+import { MailspoolError } from "../errors.js";
+import type { AppEnv } from "./app-env.js";
+
+const literal = (path: string) => !/[:*]/.test(path);
+
+/** The methods the app's routes take at `path` (GET implies HEAD, as Hono answers it). */
+export function methodsFor(app: Hono<AppEnv>, path: string): string[] {
+  const routes = METHODS.flatMap((method) =>
+    app.router.match(method.toUpperCase(), path)[0].map(([[, route]]) => route),
+  ).filter((route) => route.method !== "ALL");
+  const chosen = routes.some((r) => literal(r.path)) ? routes.filter((r) => literal(r.path)) : routes;
+  const methods = new Set(chosen.map((route) => route.method));
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].sort();
+}
+
+export function allowedMethods(app: Hono<AppEnv>): MiddlewareHandler<AppEnv> {
+  return async function methodCheck(c, next) {
+    const allow = methodsFor(app, c.req.path);
+    if (allow.length && c.req.method === "OPTIONS") {
+      c.header("Allow", [...allow, "OPTIONS"].join(", "));
+      return c.body(null, 204);
+    }
+    if (allow.length && !allow.includes(c.req.method))
+      throw new MailspoolError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`, { allow });
+    await next();
+  };
+}
