@@ -14,6 +14,11 @@ import { emptyTotals, totalKeys, type Totals } from "./totals.js";
 export interface ArchiveTotals extends Totals {
   /** Segment numbers archived (their files may since have been removed by retention). */
   segments: number[];
+  /**
+   * Mails with records both in archived segments and in live ones (split-mails.ts), by id:
+   * the archived segments holding their records. Start-up folds such a mail from both.
+   */
+  split: Record<string, number[]>;
 }
 
 export function totalsFile(archiveDir: string): string {
@@ -22,7 +27,7 @@ export function totalsFile(archiveDir: string): string {
 
 /** A missing file counts as nothing archived, an unreadable one too (with a warning); a file from before `segments` lists none. */
 export function readArchiveTotals(archiveDir: string, log?: Logger): ArchiveTotals {
-  const empty: ArchiveTotals = { ...emptyTotals(), segments: [] };
+  const empty: ArchiveTotals = { ...emptyTotals(), segments: [], split: {} };
   const file = totalsFile(archiveDir);
   if (!fs.existsSync(file)) return empty;
   let parsed: Partial<ArchiveTotals>;
@@ -36,6 +41,9 @@ export function readArchiveTotals(archiveDir: string, log?: Logger): ArchiveTota
   const totals = { ...empty };
   for (const key of totalKeys) if (typeof parsed[key] === "number") totals[key] = parsed[key];
   if (Array.isArray(parsed.segments)) totals.segments = parsed.segments.filter(Number.isInteger);
+  if (typeof parsed.split === "object" && parsed.split !== null && !Array.isArray(parsed.split))
+    for (const [id, segments] of Object.entries(parsed.split))
+      if (Array.isArray(segments)) totals.split[id] = segments.filter(Number.isInteger);
   return totals;
 }
 

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log.js";
+import type { MailId } from "../types.js";
 import type { MailEntry } from "./mail-index.js";
 import { decodeRecord, encodeRecord, type SpoolRecord } from "./record.js";
 import { fsyncDir } from "./fsync.js";
@@ -58,7 +59,7 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   for (const segment of spool.segments.segments()) {
     if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
     if (!allFinished(segment)) continue;
-    await writeArchiveCopy(spool, segment);
+    await writeArchiveCopy(spool, segment, new Set(splitBy(spool, segment)));
     // a mail replayed while the copy was written keeps its segment live
     if (!allFinished(segment)) {
       await fs.promises.rm(path.join(spool.paths.archive, segmentName(segment)), { force: true });
@@ -86,24 +87,45 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
  * Returns the number of mails that left the index.
  */
 function commitArchived(spool: Spool, segment: number): number {
-  const archived = { ...spool.archived, segments: [...spool.archived.segments, segment] };
+  const split = { ...spool.archived.split };
+  const staying = new Set(splitBy(spool, segment));
+  for (const id of spool.segments.mails(segment)) {
+    if (staying.has(id)) split[id] = [...(split[id] ?? []), segment];
+    else delete split[id];
+  }
+  const archived = { ...spool.archived, segments: [...spool.archived.segments, segment], split };
   addTotals(archived, spool.index.totals.of(segment));
   writeArchiveTotals(spool.paths.archive, archived);
   spool.archived = archived;
   spool.index.totals.take(segment);
   const gone = spool.segments.remove(segment);
   for (const id of gone) spool.index.remove(id);
+  // a mail that stays live elsewhere now has its accepted record (if it was here) in archive/
+  for (const id of staying) {
+    const entry = spool.index.get(id);
+    if (entry && !entry.location.archived && entry.location.segment === segment)
+      entry.location = { ...entry.location, archived: true };
+  }
   return gone.length;
 }
 
-/** Rewrites the segment into archive/ without attachment bytes, durably; spool/ keeps its copy until the commit. */
-async function writeArchiveCopy(spool: Spool, segment: number): Promise<void> {
+/** The mails of `segment` that also have records in other live segments: archiving it splits them. */
+function splitBy(spool: Spool, segment: number): MailId[] {
+  return spool.segments.mails(segment).filter((id) => spool.segments.segmentsOf(id).some((s) => s !== segment));
+}
+
+/**
+ * Rewrites the segment into archive/ without attachment bytes, durably; spool/ keeps its copy
+ * until the commit. A mail that stays live elsewhere keeps its bytes: it may still be replayed.
+ */
+async function writeArchiveCopy(spool: Spool, segment: number, split: Set<MailId>): Promise<void> {
   const source = path.join(spool.paths.spool, segmentName(segment));
   const target = path.join(spool.paths.archive, segmentName(segment));
   const lines = (await fs.promises.readFile(source, "utf8")).split("\n").filter((line) => line.length > 0);
   const archived = lines.map((line) => {
     const decoded = decodeRecord(line);
-    return decoded.ok ? encodeRecord(withoutAttachmentBytes(decoded.record)) : `${line}\n`;
+    if (!decoded.ok) return `${line}\n`;
+    return encodeRecord(split.has(decoded.record.id) ? decoded.record : withoutAttachmentBytes(decoded.record));
   });
   const temp = `${target}.tmp`;
   const handle = await fs.promises.open(temp, "w");

@@ -164,6 +164,11 @@ export class MailIndex {
     return result;
   }
 
+  /** Puts an entry folded elsewhere (a mail split by archiving, split-mails.ts) in place of what this index made of it. */
+  put(entry: MailEntry): void {
+    this.mails.set(entry.id, entry);
+  }
+
   /** Drops an archived mail from memory (its idempotency key had expired before archiving). */
   remove(id: MailId): void {
     const entry = this.mails.get(id);

@@ -3,26 +3,31 @@
 import type { MailId } from "../types.js";
 
 export class SegmentMap {
-  private readonly mailsOf = new Map<number, Set<MailId>>();
-  private readonly segmentsOf = new Map<MailId, Set<number>>();
+  private readonly mailsBySegment = new Map<number, Set<MailId>>();
+  private readonly segmentsByMail = new Map<MailId, Set<number>>();
   private readonly newest = new Map<number, string>();
 
   add(segment: number, id: MailId, ts: string): void {
-    let mails = this.mailsOf.get(segment);
-    if (!mails) this.mailsOf.set(segment, (mails = new Set()));
+    let mails = this.mailsBySegment.get(segment);
+    if (!mails) this.mailsBySegment.set(segment, (mails = new Set()));
     mails.add(id);
-    let segments = this.segmentsOf.get(id);
-    if (!segments) this.segmentsOf.set(id, (segments = new Set()));
+    let segments = this.segmentsByMail.get(id);
+    if (!segments) this.segmentsByMail.set(id, (segments = new Set()));
     segments.add(segment);
     if ((this.newest.get(segment) ?? "") < ts) this.newest.set(segment, ts);
   }
 
   segments(): number[] {
-    return [...this.mailsOf.keys()].sort((a, b) => a - b);
+    return [...this.mailsBySegment.keys()].sort((a, b) => a - b);
   }
 
   mails(segment: number): MailId[] {
-    return [...(this.mailsOf.get(segment) ?? [])];
+    return [...(this.mailsBySegment.get(segment) ?? [])];
+  }
+
+  /** The live segments holding records of this mail. */
+  segmentsOf(id: MailId): number[] {
+    return [...(this.segmentsByMail.get(id) ?? [])];
   }
 
   newestRecord(segment: number): string {
@@ -32,15 +37,15 @@ export class SegmentMap {
   /** Forgets an archived segment; returns the mails that have no live segment left. */
   remove(segment: number): MailId[] {
     const gone: MailId[] = [];
-    for (const id of this.mailsOf.get(segment) ?? []) {
-      const segments = this.segmentsOf.get(id);
+    for (const id of this.mailsBySegment.get(segment) ?? []) {
+      const segments = this.segmentsByMail.get(id);
       segments?.delete(segment);
       if (!segments || segments.size === 0) {
-        this.segmentsOf.delete(id);
+        this.segmentsByMail.delete(id);
         gone.push(id);
       }
     }
-    this.mailsOf.delete(segment);
+    this.mailsBySegment.delete(segment);
     this.newest.delete(segment);
     return gone;
   }

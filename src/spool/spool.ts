@@ -22,6 +22,7 @@ import { recoverSegments, type RecoveryResult } from "./recover.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
 import { SegmentMap } from "./segment-map.js";
+import { foldSplitMails } from "./split-mails.js";
 import { addTotals, type Totals } from "./totals.js";
 
 export interface SpoolOptions {
@@ -99,16 +100,18 @@ export class Spool {
       if (leftovers) options.log.info({ leftovers }, "removed temp files of uploads unfinished at the last stop");
       settleInterruptedArchiving(spool.paths, spool.archived, options.log);
       spool.load(true);
+      spool.foldSplitMails();
       const { lastSegment, lastSize } = spool.recovery!;
-      // numbers are never reused: after everything was archived (and maybe removed by retention), continue past it
-      const first = listSegments(spool.paths.spool).length
-        ? lastSegment
-        : Math.max(
-            lastSegment,
-            ...listSegments(spool.paths.archive).map((n) => n + 1),
-            ...spool.archived.segments.map((n) => n + 1),
-          );
-      spool.writer = new SegmentWriter(spool.paths.spool, first, lastSize, {
+      // numbers are never reused: when archive/ holds (or held, before retention) a segment
+      // numbered past the last live one, writing goes on in a new segment past it, so that a
+      // later rotation cannot land on an archived number
+      const highestArchived = [...listSegments(spool.paths.archive), ...spool.archived.segments].reduce(
+        (a, b) => Math.max(a, b),
+        0,
+      );
+      const continueLast = listSegments(spool.paths.spool).length > 0 && lastSegment > highestArchived;
+      const first = continueLast ? lastSegment : Math.max(lastSegment, highestArchived + 1);
+      spool.writer = new SegmentWriter(spool.paths.spool, first, continueLast ? lastSize : 0, {
         maxBytes: options.segmentMaxBytes ?? 64 * 1024 * 1024,
         log: options.log,
         io: options.io,
@@ -127,6 +130,24 @@ export class Spool {
     if (fs.existsSync(spool.paths.archive)) spool.load(false, true);
     if (fs.existsSync(spool.paths.spool)) spool.load(false);
     return spool;
+  }
+
+  /** Mails split between archive/ and spool/ are folded from both (split-mails.ts): never half, never queued again. */
+  private foldSplitMails(): void {
+    const split = this.archived.split;
+    if (Object.keys(split).length === 0) return;
+    const folded = foldSplitMails({
+      spoolDir: this.paths.spool,
+      archiveDir: this.paths.archive,
+      split,
+      live: this.segments,
+    });
+    let mails = 0;
+    for (const entry of folded.entries()) {
+      this.index.put(entry);
+      mails += 1;
+    }
+    this.options.log.info({ mails }, "folded the mails split between archive/ and spool/ from both");
   }
 
   /** Reads spool/ (or, for readers, archive/ first) into the index. */
