@@ -42,7 +42,8 @@ export function startRelay(options: StartOptions): Promise<RelayProcess> {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // 'close', not 'exit': it comes after the output pipes are drained, so output() is complete
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start:\n${output}`)), options.timeoutMs ?? 15_000);
     const onData = (chunk: Buffer) => {
