@@ -48,8 +48,11 @@ export function locateSpool(options: ConfigOption): LoadedConfig {
   return loaded;
 }
 
-/** `observers` see every record as the index is rebuilt (archive first, then spool/). */
-export function openSpoolForReading(options: ConfigOption, observers: ((record: SpoolRecord) => void)[] = []): Spool {
-  const loaded = locateSpool(options);
+/** The spool of `loaded`, read-only; `observers` see every record as the index is rebuilt (archive/, then spool/). */
+export function readSpool(loaded: LoadedConfig, observers: ((record: SpoolRecord) => void)[] = []): Spool {
   return Spool.read({ dataDir: loaded.dataDir, log: createLogger("warn", 2), observers });
+}
+
+export function openSpoolForReading(options: ConfigOption): Spool {
+  return readSpool(locateSpool(options));
 }

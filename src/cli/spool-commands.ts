@@ -3,12 +3,14 @@ import type { Command } from "commander";
 import { mailStatus } from "../http/routes/status.js";
 import { openSpoolForReading, type ConfigOption } from "./context.js";
 import { registerSpoolLs } from "./spool-ls.js";
+import { registerSpoolStat } from "./spool-stat.js";
 
 export class NotFoundError extends Error {}
 
 export function registerSpoolCommands(program: Command): void {
   const spool = program.command("spool").description("read the spool");
   registerSpoolLs(spool);
+  registerSpoolStat(spool);
   spool
     .command("show")
     .description("a mail, its recipients and every attempt (JSON)")
