@@ -95,9 +95,9 @@ export async function runProgram(root: Command, defaultCommand: string, argv: st
     }
   } catch (error) {
     if (error instanceof CommanderError) {
-      // commander printed the command's help on stderr: it needs a subcommand
+      // commander printed a group's help on stderr: no subcommand, or `help` of one it does not know
       if (error.code === "commander.help" && error.exitCode !== 0)
-        process.stderr.write("error: missing command (one of the commands listed above)\n");
+        process.stderr.write("error: name one of the commands listed above\n");
       return error.exitCode === 0 ? 0 : usageExitCode;
     }
     process.stderr.write(`mailspool: ${(error as Error).message}\n`);

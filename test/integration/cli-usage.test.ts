@@ -113,11 +113,17 @@ describe("unknown commands", () => {
     );
   });
 
-  it("a group without its command lists the commands and says one is missing", () => {
-    const result = runCli(["spool"], tmpDir());
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`Usage: ${usageLine(spool)}`);
-    expect(result.stderr).toContain("error: missing command");
+  it("a group without its command, or help of an unknown one, lists the commands and says to name one", () => {
+    for (const [args, group] of [
+      [["spool"], spool],
+      [["spool", "help", "stats"], spool],
+      [["help", "stats"], program],
+    ] as const) {
+      const result = runCli([...args], tmpDir());
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stderr, args.join(" ")).toContain(`Usage: ${usageLine(group)}`);
+      expect(result.stderr, args.join(" ")).toContain("error: name one of the commands listed above");
+    }
   });
 
   it("help, --version and --help still work", () => {
