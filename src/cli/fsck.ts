@@ -1,7 +1,6 @@
 // mailspool fsck [--repair] [--json]: check the data directory and list each problem, one
 // per line (exit 1 when any is an error; warnings alone exit 0). --repair refuses while a
 // server holds data/lock, takes the lock itself, repairs, re-checks and prints what remains.
-import fs from "node:fs";
 import type { Command } from "commander";
 import {
   checkDataDir,
@@ -14,7 +13,7 @@ import {
 } from "../spool/fsck.js";
 import { acquireLock, lockHolder } from "../spool/lock.js";
 import { spoolPaths } from "../spool/spool.js";
-import { loadForCommand, type ConfigOption } from "./context.js";
+import { locateSpool, type ConfigOption } from "./context.js";
 
 interface FsckOptions extends ConfigOption {
   repair?: boolean;
@@ -68,9 +67,7 @@ export function registerFsck(program: Command): void {
     )
     .option("--json", "one JSON object per line")
     .action((options: FsckOptions) => {
-      const loaded = loadForCommand(options);
-      const paths = spoolPaths(loaded.dataDir);
-      if (!fs.existsSync(paths.data)) throw new Error(`fsck: no data directory at ${paths.data}`);
+      const paths = spoolPaths(locateSpool(options).dataDir);
       const json = options.json === true;
       const out = (line: string) => process.stdout.write(`${line}\n`);
       const holder = lockHolder(paths.lock);

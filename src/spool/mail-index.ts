@@ -57,6 +57,10 @@ export interface KeyUse {
 export interface ListQuery {
   state?: MailState;
   since?: Date;
+  /** Mails with this recipient (to, cc or bcc), compared in canonical form. */
+  recipient?: string;
+  /** Mails whose subject contains this, case ignored. */
+  subject?: string;
   limit: number;
 }
 
@@ -150,16 +154,14 @@ export class MailIndex {
     return [...this.mails.values()].filter((m) => states.includes(m.state));
   }
 
-  /** Newest first. */
+  /** Newest first; every filter applies before the limit. */
   list(query: ListQuery): MailEntry[] {
-    const since = query.since?.toISOString();
+    const matches = listFilter(query);
     const result: MailEntry[] = [];
     const all = [...this.mails.values()];
     for (let i = all.length - 1; i >= 0 && result.length < query.limit; i -= 1) {
       const entry = all[i]!;
-      if (query.state && entry.state !== query.state) continue;
-      if (since && entry.acceptedAt < since) continue;
-      result.push(entry);
+      if (matches(entry)) result.push(entry);
     }
     return result;
   }
@@ -217,6 +219,27 @@ function noteUpstreamFailure(entry: MailEntry, transaction: Transaction): void {
   const cause = `${transaction.upstream}: ${transaction.code || ""} ${transaction.response}`.replace(/: +/, ": ");
   for (const r of entry.recipients)
     if (envelope.has(r.address) && (r.state === "pending" || r.state === "deferred")) r.lastError = cause;
+}
+
+const foldCase = (text: string) => text.normalize("NFC").toLowerCase();
+
+function listFilter(query: ListQuery): (entry: MailEntry) => boolean {
+  const since = query.since?.toISOString();
+  const subject = query.subject === undefined ? undefined : foldCase(query.subject);
+  const recipient = query.recipient === undefined ? undefined : canonicalOrSelf(query.recipient);
+  // records hold canonical addresses, older ones may not: each distinct address is parsed once
+  const canonical = new Map<string, string>();
+  const isRecipient = (address: string) => {
+    if (address === recipient) return true;
+    let form = canonical.get(address);
+    if (form === undefined) canonical.set(address, (form = canonicalOrSelf(address)));
+    return form === recipient;
+  };
+  return (entry) =>
+    (!query.state || entry.state === query.state) &&
+    (!since || entry.acceptedAt >= since) &&
+    (subject === undefined || foldCase(entry.subject).includes(subject)) &&
+    (recipient === undefined || entry.recipients.some((r) => isRecipient(r.address)));
 }
 
 /**

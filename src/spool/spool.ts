@@ -125,7 +125,7 @@ export class Spool {
   }
 
   /** For CLI readers: never locks, never writes; torn tails are skipped. */
-  static read(options: Pick<SpoolOptions, "dataDir" | "log">): Spool {
+  static read(options: Pick<SpoolOptions, "dataDir" | "log" | "observers">): Spool {
     const spool = new Spool({ ...options, minFreeBytes: -1 });
     if (fs.existsSync(spool.paths.archive)) spool.load(false, true);
     if (fs.existsSync(spool.paths.spool)) spool.load(false);

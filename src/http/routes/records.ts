@@ -1,7 +1,9 @@
-// GET /api/email?state=&since=&limit=: the send records, newest first.
+// GET /api/email?state=&since=&recipient=&limit=: the send records, newest first; every filter
+// (and a token's own-mails scope) applies before the limit.
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
+import { parseAddress } from "../../address.js";
 import { parseSince } from "../../duration.js";
 import { MailspoolError } from "../../errors.js";
 import { mailStates } from "../../types.js";
@@ -15,6 +17,15 @@ const querySchema = z.object({
   since: z
     .string()
     .refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date")
+    .optional(),
+  recipient: z
+    .string()
+    .transform((value, ctx) => {
+      const parsed = parseAddress(value);
+      if (parsed.ok) return parsed.address;
+      ctx.addIssue({ code: "custom", message: `recipient must be a mail address: ${parsed.reason}` });
+      return z.NEVER;
+    })
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
@@ -35,6 +46,7 @@ export function recordsRoute({ spool }: AppDeps) {
       const entries = visibleMails(c, (q) => spool.index.list(q), {
         state: query.state as never,
         since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
+        recipient: query.recipient,
         limit: query.limit,
       });
       return success(c, {

@@ -1,0 +1,28 @@
+// The command tree of the executable: every command registered, each one's usage errors set
+// up (./usage-errors.ts). Built by a function so tests can walk the same tree the binary runs.
+import { Command } from "commander";
+import { registerCheckConfig } from "./check-config.js";
+import { registerFsck } from "./fsck.js";
+import { registerHealthcheck } from "./healthcheck.js";
+import { registerOperatorCommands } from "./operator-commands.js";
+import { registerServe } from "./serve.js";
+import { registerSpoolCommands } from "./spool-commands.js";
+import { configureUsageErrors } from "./usage-errors.js";
+
+/** What `mailspool` runs with no command. */
+export const defaultCommand = "serve";
+
+export function createProgram(): Command {
+  const program = new Command("mailspool")
+    .description("outbound mail relay: durable intake, JSON-lines spool, delivery")
+    .version("0.1.0")
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+  registerServe(program);
+  registerSpoolCommands(program);
+  registerCheckConfig(program);
+  registerOperatorCommands(program);
+  registerFsck(program);
+  registerHealthcheck(program);
+  configureUsageErrors(program);
+  return program;
+}

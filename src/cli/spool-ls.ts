@@ -1,0 +1,101 @@
+// mailspool spool ls: the mails, newest first, filtered (state, since, recipient, subject)
+// before --limit cuts the list. On a terminal a header row; a cut list always says
+// "showing N of M" on stderr, so stdout stays data (`| xargs`, --json lines) and a piped
+// list never looks complete when it is not.
+import { InvalidArgumentError, type Command } from "commander";
+import { parseAddress } from "../address.js";
+import { parseSince } from "../duration.js";
+import type { MailEntry } from "../spool/mail-index.js";
+import { mailStates, type MailState } from "../types.js";
+import { unsafeText } from "../unsafe-text.js";
+import { openSpoolForReading, type ConfigOption } from "./context.js";
+
+interface LsOptions extends ConfigOption {
+  state?: MailState;
+  since?: Date;
+  to?: string;
+  subject?: string;
+  limit: number;
+  json?: boolean;
+}
+
+function stateArg(value: string): MailState {
+  if (!(mailStates as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`one of ${mailStates.join(", ")}`);
+  return value as MailState;
+}
+
+function sinceArg(value: string): Date {
+  const since = parseSince(value);
+  if (!since) throw new InvalidArgumentError("a duration like 90s, 30m, 2h, 7d or an ISO date");
+  return since;
+}
+
+function limitArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
+  return n;
+}
+
+function addressArg(value: string): string {
+  const parsed = parseAddress(value);
+  if (!parsed.ok) throw new InvalidArgumentError(`a mail address: ${parsed.reason}`);
+  return parsed.address;
+}
+
+function textArg(value: string): string {
+  if (value === "") throw new InvalidArgumentError("some text");
+  return value;
+}
+
+const unsafeChars = new RegExp(unsafeText.source, "gu");
+/** A subject as a terminal shows it: no escape sequences, no text that reads backwards. */
+const printable = (text: string) => text.replace(unsafeChars, "\ufffd");
+
+const header = `${"ID".padEnd(26)}  ${"STATE".padEnd(9)}  ${"ACCEPTED".padEnd(24)}  ${"RCPT".padStart(8)}  SUBJECT`;
+
+function line(e: MailEntry, json: boolean): string {
+  if (json)
+    return JSON.stringify({
+      id: e.id,
+      state: e.state,
+      acceptedAt: e.acceptedAt,
+      subject: e.subject,
+      recipients: e.recipients.length,
+      attempts: e.attempts.length,
+    });
+  return `${e.id}  ${e.state.padEnd(9)}  ${e.acceptedAt}  ${String(e.recipients.length).padStart(3)} rcpt  ${printable(e.subject)}`;
+}
+
+export function registerSpoolLs(spool: Command): void {
+  spool
+    .command("ls")
+    .description("list mails, newest first")
+    .option("-c, --config <file>", "config file")
+    .option("--state <state>", `only mails in this state (${mailStates.join("|")})`, stateArg)
+    .option("--since <when>", "only mails accepted since (2h, 30m, 7d or an ISO date)", sinceArg)
+    .option("--to <address>", "only mails to this recipient (to, cc or bcc; any spelling of its domain)", addressArg)
+    .option("--subject <text>", "only mails whose subject contains this (case ignored)", textArg)
+    .option("--limit <n>", "at most this many", limitArg, 1000)
+    .option("--json", "one JSON object per line")
+    .action((options: LsOptions) => {
+      const { state, since, to, subject, limit } = options;
+      const matching = openSpoolForReading(options).index.list({
+        state,
+        since,
+        recipient: to,
+        subject,
+        limit: Number.POSITIVE_INFINITY,
+      });
+      const shown = matching.slice(0, limit);
+      const json = options.json === true;
+      const terminal = process.stdout.isTTY === true && !json;
+      if (terminal && shown.length) process.stdout.write(`${header}\n`);
+      for (const e of shown) process.stdout.write(`${line(e, json)}\n`);
+      if (shown.length < matching.length)
+        process.stderr.write(
+          `mailspool: showing ${shown.length} of ${matching.length} mails (newest first; --limit ${matching.length} shows all)\n`,
+        );
+      else if (terminal && !shown.length) process.stderr.write("mailspool: no mail matches\n");
+    });
+}
