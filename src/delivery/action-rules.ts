@@ -2,7 +2,7 @@
 // pure, so the server's actions (mail-actions.ts) and the CLI's read-only pre-check ask the
 // very same question and cannot drift apart. Each refusal is a MailspoolError with its reason.
 import { canonicalOrSelf } from "../address.js";
-import { MailspoolError } from "../errors.js";
+import { errorTable, MailspoolError } from "../errors.js";
 import type { MailEntry } from "../spool/mail-index.js";
 import type { MailId, MailState } from "../types.js";
 
@@ -42,7 +42,9 @@ export function cancelNeeded(entry: MailEntry | undefined, id: MailId): boolean 
   return true;
 }
 
-/** A refusal as one line: the message and each field's complaint. */
+/** A refusal as one line: its message (unless it is only the code's generic one) and each field's complaint. */
 export function refusalText(error: MailspoolError): string {
-  return [error.message, ...(error.errors?.map((e) => `${e.field}: ${e.message}`) ?? [])].join("; ");
+  const fields = error.errors?.map((e) => `${e.field}: ${e.message}`) ?? [];
+  const generic = fields.length > 0 && error.message === errorTable[error.code].message;
+  return [...(generic ? [] : [error.message]), ...fields].join("; ");
 }
