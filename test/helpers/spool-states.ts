@@ -15,6 +15,8 @@ export interface MailShape {
   /** queued (never tried), deferred (tried, due later), final (tried, ended), or cancelled after either. */
   stage: "queued" | "deferred" | "final";
   cancelled?: boolean;
+  /** Accepted this long ago (default: writeSpool's ageMs). */
+  ageMs?: number;
 }
 
 const ulid = monotonicFactory();
@@ -83,9 +85,11 @@ function recordsOf(id: string, shape: MailShape, at: number): SpoolRecord[] {
 export function writeSpool(dir: string, shapes: MailShape[], ageMs = 60_000): string[] {
   const spoolDir = path.join(dir, "data", "spool");
   fs.mkdirSync(spoolDir, { recursive: true });
-  const start = Date.now() - ageMs;
-  const ids = shapes.map(() => ulid(start));
-  const lines = shapes.flatMap((shape, i) => recordsOf(ids[i]!, shape, start + i).map(encodeRecord));
+  const now = Date.now();
+  const ids = shapes.map((shape) => ulid(now - (shape.ageMs ?? ageMs)));
+  const lines = shapes.flatMap((shape, i) =>
+    recordsOf(ids[i]!, shape, now - (shape.ageMs ?? ageMs) + i).map(encodeRecord),
+  );
   fs.writeFileSync(path.join(spoolDir, "000001.jsonl"), lines.join(""));
   return ids;
 }
