@@ -43,10 +43,15 @@ async function carryOut(spool: Spool, verb: "replay" | "cancel", plan: Plan, opt
   if (plan.planned.length === 0) return io.out(`nothing to ${verb}: no mail matches`);
   if (options.dryRun) {
     for (const p of plan.planned) io.out(planLine(p, "would "));
-    return io.out(`dry run: ${planSummary(plan)} — nothing written`);
+    return io.out(`dry run: ${planSummary(plan)}; nothing written`);
   }
   const requests = plan.planned.map((p) => p.request);
-  const files = submitRequests(spool.paths.pickup, verb, requests, startProgress("writing", requests.length));
+  const files = submitRequests(
+    spool.paths.pickup,
+    verb,
+    requests,
+    startProgress(`${verb}: writing pickup files`, requests.length),
+  );
   const written = `${requests.length} ${verb} request(s) written to pickup/ (${files.length} file(s))`;
   const pid = lockHolder(spool.paths.lock);
   // without a verdict to come, the requests themselves are what there is to show

@@ -32,8 +32,8 @@ export function planSummary(plan: Plan): string {
   const recipients = replays.reduce((n, p) => n + p.sendTo.length, 0);
   const cancels = plan.planned.length - replays.length;
   return [
-    replays.length ? `${plural(replays.length, "mail")} replayed to ${plural(recipients, "recipient")}` : "",
-    cancels ? `${plural(cancels, "mail")} cancelled` : "",
+    replays.length ? `would replay ${plural(replays.length, "mail")} to ${plural(recipients, "recipient")}` : "",
+    cancels ? `would cancel ${plural(cancels, "mail")}` : "",
   ]
     .filter(Boolean)
     .join(", ");

@@ -24,6 +24,13 @@ async function binaryServer(dir: string): Promise<RelayProcess> {
   return relay;
 }
 
+/** One recipient sent, one open (deferred), one failed for good. */
+const sentSoftHard: MailShape["recipients"] = [
+  { address: "ok@example.com", outcome: "sent" },
+  { address: "soft@example.com", outcome: "deferred" },
+  { address: "hard@example.com", outcome: "failed-permanent" },
+];
+
 const one = (address: string, outcome: MailShape["recipients"][0]["outcome"]) => [{ address, outcome }];
 
 /** Every record of the data directory's live segments, by type. */
@@ -56,7 +63,7 @@ describe("bulk by filter", () => {
     const [recentA, recentB, oldB] = ids as [string, string, string];
     const all = runCli(["cancel", "--state", "deferred", "--dry-run"], dir);
     expect([...wouldDo(all.stdout).keys()].sort()).toEqual([recentA, recentB, oldB].sort());
-    expect(all.stdout).toContain("dry run: 3 mails cancelled — nothing written");
+    expect(all.stdout).toContain("dry run: would cancel 3 mails; nothing written");
     const recent = runCli(["cancel", "--state", "deferred", "--since", "2h", "--dry-run"], dir);
     expect([...wouldDo(recent.stdout).keys()].sort()).toEqual([recentA, recentB].sort());
     const narrow = ["cancel", "--state", "deferred", "--since", "2h", "--to", "b@EXAMPLE.com"];
@@ -89,14 +96,7 @@ describe("bulk by filter", () => {
     );
     // both deferred until tomorrow (writeSpool's nextAttemptAt), one with a sent and a failed-permanent recipient
     const [mixed, plain, failed] = writeSpool(dir, [
-      {
-        recipients: [
-          { address: "ok@example.com", outcome: "sent" },
-          { address: "soft@example.com", outcome: "deferred" },
-          { address: "hard@example.com", outcome: "failed-permanent" },
-        ],
-        stage: "deferred",
-      },
+      { recipients: sentSoftHard, stage: "deferred" },
       { recipients: one("x@example.com", "deferred"), stage: "deferred" },
       { recipients: one("f@example.com", "deferred"), stage: "final" },
     ]) as [string, string, string];
@@ -126,14 +126,7 @@ describe("bulk by filter", () => {
   it("replay --failed takes failed-transient recipients, --include-permanent the permanent ones too; the dry run is the run", async () => {
     const dir = tmpDir();
     const [partial, permanentOnly, transient] = writeSpool(dir, [
-      {
-        recipients: [
-          { address: "ok@example.com", outcome: "sent" },
-          { address: "soft@example.com", outcome: "deferred" },
-          { address: "hard@example.com", outcome: "failed-permanent" },
-        ],
-        stage: "final",
-      },
+      { recipients: sentSoftHard, stage: "final" },
       { recipients: one("hard2@example.com", "failed-permanent"), stage: "final" },
       { recipients: one("soft2@example.com", "deferred"), stage: "final" },
     ]) as [string, string, string];
