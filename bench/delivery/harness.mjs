@@ -39,7 +39,7 @@ export async function startSink(cpu) {
   };
 }
 
-export function makeSpool(dir, n, per, attachment, text = false) {
+export function makeSpool(dir, n, per, attachment, text = false, failed = false) {
   const args = [
     here("make-spool.ts"),
     dir,
@@ -47,6 +47,7 @@ export function makeSpool(dir, n, per, attachment, text = false) {
     String(per),
     ...(attachment ? ["--attachment"] : []),
     ...(text ? ["--text"] : []),
+    ...(failed ? ["--failed"] : []),
   ];
   const out = execFileSync(bun, args, { cwd: root, encoding: "utf8", timeout: 120_000 });
   return JSON.parse(out.trim().split("\n").at(-1));

@@ -11,13 +11,15 @@
 // messageId <id>@example.org, and with --attachment one 2 KiB file inline (base64).
 // --text (analysis only) stores the text part too (what the relay would derive:
 // html-to-text, wordwrap 100), as if the client had sent `text`: the relay then skips its
-// per-mail HTML → text conversion.
+// per-mail HTML → text conversion. --failed follows each accepted record with an attempt
+// record that ended `failed` (its recipients become failed-transient): a failed spool for
+// the replay bench (bench/pickup-replay.mjs).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { convert } from "html-to-text";
 import { ulid } from "ulid";
-import { encodeRecord, recordVersion, type AcceptedRecord } from "../../src/spool/record.js";
+import { encodeRecord, recordVersion, type AcceptedRecord, type AttemptRecord } from "../../src/spool/record.js";
 import type { AttachmentRef, Mail } from "../../src/types.js";
 import { attachmentName, attachmentType, fileBytes, html, recipientsOf, subject } from "./content.js";
 
@@ -25,11 +27,14 @@ const [dir, nArg, perArg, ...flags] = process.argv.slice(2);
 const n = Number(nArg);
 const per = Number(perArg);
 if (!dir || !Number.isInteger(n) || n < 1 || !Number.isInteger(per) || per < 1 || per > 100) {
-  console.error("usage: bun bench/delivery/make-spool.ts <dir> <n> <recipients 1..100> [--attachment] [--text]");
+  console.error(
+    "usage: bun bench/delivery/make-spool.ts <dir> <n> <recipients 1..100> [--attachment] [--text] [--failed]",
+  );
   process.exit(2);
 }
 const withAttachment = flags.includes("--attachment");
 const withText = flags.includes("--text");
+const failed = flags.includes("--failed");
 const segmentMaxBytes = 64 * 1024 * 1024;
 
 const started = performance.now();
@@ -105,7 +110,8 @@ for (let i = 0; i < n; i++) {
     client: "ip:127.0.0.1",
     mail,
   };
-  const line = encodeRecord(record);
+  const attempt: AttemptRecord = { v: recordVersion, type: "attempt", id, ts: record.ts, attempt: 1, state: "failed" };
+  const line = encodeRecord(record) + (failed ? encodeRecord(attempt) : "");
   const bytes = Buffer.byteLength(line);
   // the writer rotates once a segment has reached its max size
   if (segmentBytes >= segmentMaxBytes) openSegment();

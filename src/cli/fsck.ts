@@ -1,6 +1,7 @@
 // mailspool fsck [--repair] [--json]: check the data directory and list each problem, one
 // per line (exit 1 when any is an error; warnings alone exit 0). --repair refuses while a
 // server holds data/lock, takes the lock itself, repairs, re-checks and prints what remains.
+// On a terminal, the check shows its progress on stderr (files checked of the total).
 import type { Command } from "commander";
 import {
   checkDataDir,
@@ -14,6 +15,7 @@ import {
 import { acquireLock, lockHolder } from "../spool/lock.js";
 import { spoolPaths } from "../spool/spool.js";
 import { locateSpool, type ConfigOption } from "./context.js";
+import { startProgress } from "./progress.js";
 
 interface FsckOptions extends ConfigOption {
   repair?: boolean;
@@ -77,7 +79,12 @@ export function registerFsck(program: Command): void {
           process.stderr.write(
             `mailspool: a server (pid ${holder}) is running: files a request may still be writing (younger than ${liveGraceMs / 60_000} min) are not reported\n`,
           );
-        const { problems, stats } = scanDataDir(paths, { live: holder !== null });
+        const progress = startProgress("fsck: files checked");
+        const { problems, stats } = scanDataDir(paths, {
+          live: holder !== null,
+          onProgress: (done, total) => progress.update(done, total),
+        });
+        progress.end();
         for (const p of problems) out(problemLine(p, json));
         const { errors, text } = tally(problems);
         process.stderr.write(

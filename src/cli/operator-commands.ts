@@ -1,102 +1,118 @@
-// mailspool replay / cancel: never write the spool from a second process; they drop
-// pickup files that the server ingests (within a second when it runs, else at its next start).
+// mailspool replay / cancel: never write the spool from a second process. They check every
+// request against the spool first, read-only, with the server's own rules (operator-plan.ts),
+// and refuse before writing anything; then they drop batch files in pickup/ and, while a
+// server runs, wait for its verdict on each (pickup-verdicts.ts). Bulk by filter, as
+// `postsuper -d ALL deferred` and `postqueue -f` do: `cancel --state S`, `replay --state deferred --now`.
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
-import { splitAddressList } from "../address.js";
-import { parseSince } from "../duration.js";
-import { writePickupFile } from "../pickup/pickup-file.js";
+import { cancellableStates } from "../delivery/action-rules.js";
 import { lockHolder } from "../spool/lock.js";
 import type { Spool } from "../spool/spool.js";
-import { openSpoolForReading, type ConfigOption } from "./context.js";
-import { NotFoundError } from "./spool-commands.js";
+import type { MailState } from "../types.js";
+import { openSpoolForReading } from "./context.js";
+import { planCancel, planReplay, selectByFilter, type Plan, type RecipientChoice } from "./operator-plan.js";
+import { perMailLines, planLine, planSummary, reportSkipped, reportVerdicts, stdio } from "./operator-report.js";
+import {
+  cancelUsageProblem,
+  commonOptions,
+  listArg,
+  replayUsageProblem,
+  showUsageAfterErrors,
+  usageError,
+  type CommonOptions,
+  type ReplayOptions,
+} from "./operator-usage.js";
+import { submitRequests } from "./pickup-submit.js";
+import { waitForVerdicts } from "./pickup-verdicts.js";
+import { startProgress } from "./progress.js";
 
-interface ReplayOptions extends ConfigOption {
-  failed?: boolean;
-  since?: Date;
-  recipients?: string[];
-  dryRun?: boolean;
+function replayChoice(o: ReplayOptions): RecipientChoice {
+  if (o.failed) return { kind: "failed", includePermanent: o.includePermanent === true };
+  if (o.now) return { kind: "now" };
+  return o.recipients ? { kind: "named", recipients: o.recipients } : { kind: "unsent" };
 }
 
-function sinceArg(value: string): Date {
-  const since = parseSince(value);
-  if (!since) throw new InvalidArgumentError("a duration like 90s, 30m, 2h, 7d or an ISO date");
-  return since;
-}
-
-/** Comma separated, keeping a comma inside a quoted local part ("a,b"@example.com). */
-const listArg = (value: string) =>
-  splitAddressList(value)
-    .map((v) => v.trim())
-    .filter(Boolean);
-
-function whoPicksUp(spool: Spool): string {
-  const pid = lockHolder(spool.paths.lock);
-  return pid
-    ? `the running server (pid ${pid}) picks them up within a second`
-    : "no server is running: they are ingested at its next start";
-}
-
-function selectForReplay(spool: Spool, ids: string[], options: ReplayOptions): string[] {
-  if (options.failed) {
-    const since = options.since?.toISOString() ?? "";
-    return spool.index
-      .inStates(["partial", "failed"])
-      .filter((e) => e.acceptedAt >= since)
-      .map((e) => e.id);
+/** Prints the plan, refuses it whole when any request would be refused, else hands it to the server. */
+async function carryOut(spool: Spool, verb: "replay" | "cancel", plan: Plan, options: CommonOptions): Promise<void> {
+  const io = stdio;
+  reportSkipped(plan, io);
+  if (plan.refused.length) {
+    for (const r of plan.refused) io.err(`cannot ${verb} ${r.id}: ${r.reason}`);
+    const total = plan.refused.length + plan.planned.length;
+    throw new Error(`nothing written: ${plan.refused.length} of ${total} request(s) would be refused`);
   }
-  if (ids.length === 0) throw new InvalidArgumentError("name mail ids, or use --failed");
-  const missing = ids.filter((id) => !spool.index.get(id));
-  if (missing.length) throw new NotFoundError(`no mail ${missing.join(", ")}`);
-  return ids;
+  if (plan.planned.length === 0) return io.out(`nothing to ${verb}: no mail matches`);
+  if (options.dryRun) {
+    for (const p of plan.planned) io.out(planLine(p, "would "));
+    return io.out(`dry run: ${planSummary(plan)}; nothing written`);
+  }
+  const requests = plan.planned.map((p) => p.request);
+  const files = submitRequests(
+    spool.paths.pickup,
+    verb,
+    requests,
+    startProgress(`${verb}: writing pickup files`, requests.length),
+  );
+  const written = `${requests.length} ${verb} request(s) written to pickup/ (${files.length} file(s))`;
+  const pid = lockHolder(spool.paths.lock);
+  // without a verdict to come, the requests themselves are what there is to show
+  if ((pid === null || options.wait === false) && plan.planned.length <= perMailLines)
+    for (const p of plan.planned) io.out(planLine(p, ""));
+  if (pid === null) return io.out(`${written}; no server is running: they wait in pickup/ for its next start`);
+  if (options.wait === false)
+    return io.out(`${written}; the running server (pid ${pid}) ingests them within a second (--no-wait: not waiting)`);
+  io.out(`${written}; waiting for the server (pid ${pid})`);
+  const progress = startProgress(`${verb}: server verdicts`, requests.length);
+  const outcome = await waitForVerdicts(files, {
+    pickupDir: spool.paths.pickup,
+    lockFile: spool.paths.lock,
+    idleMs: options.wait * 1000,
+    onProgress: (done) => progress.update(done),
+  });
+  progress.end();
+  if (reportVerdicts(outcome, pid, options.wait, io) !== 0)
+    throw new Error(`${verb}: not every request succeeded (see above)`);
 }
 
 export function registerOperatorCommands(program: Command): void {
-  program
+  const replay = program
     .command("replay")
-    .description("put mails back in the queue (their unsent recipients, or --recipients) through pickup files")
+    .description("put mails back in the queue (their unsent recipients, or --recipients) through pickup/")
     .argument("[ids...]", "mail ids")
-    .option("-c, --config <file>", "config file")
-    .option("--failed", "every mail in the failed spool (partial or failed)")
-    .option("--since <when>", "with --failed: only mails accepted since (2h, 7d or an ISO date)", sinceArg)
-    .option("--recipients <list>", "only these recipients (comma separated)", listArg)
-    .option("--dry-run", "print what would be replayed, change nothing")
-    .action((ids: string[], options: ReplayOptions) => {
-      const spool = openSpoolForReading(options);
-      const chosen = selectForReplay(spool, ids, options);
-      for (const [n, id] of chosen.entries()) {
-        const entry = spool.index.get(id)!;
-        const recipients =
-          options.recipients ?? entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
-        if (options.dryRun) {
-          process.stdout.write(`would replay ${id} (${entry.state}) to ${recipients.join(", ")}\n`);
-          continue;
-        }
-        const file = writePickupFile(spool.paths.pickup, `replay-${id}`, {
-          replay: id,
-          ...(options.recipients ? { recipients } : {}),
-        });
-        if (chosen.length <= 20)
-          process.stdout.write(`replay of ${id} to ${recipients.length} recipient(s) written to pickup/${file}\n`);
-        else if ((n + 1) % 100 === 0 || n + 1 === chosen.length)
-          process.stdout.write(`replayed ${n + 1}/${chosen.length}\n`);
-      }
-      process.stdout.write(
-        `${options.dryRun ? "dry run: nothing written" : `${chosen.length} replay file(s) written; ${whoPicksUp(spool)}`}\n`,
-      );
-    });
-  program
+    .option("--failed", "every mail in the failed spool (partial or failed): its failed-transient recipients")
+    .option("--include-permanent", "with --failed: the failed-permanent recipients too")
+    .option("--now", "with --state deferred (or ids of deferred mails): retry now, like postqueue -f")
+    .option("--recipients <list>", "only these recipients (comma separated)", listArg);
+  commonOptions(
+    replay,
+    ["deferred"],
+    "replay --state retries deferred mail with --now; use --failed for the failed spool",
+  );
+  replay.action(async (ids: string[], options: ReplayOptions, command: Command) => {
+    const problem = replayUsageProblem(ids, options);
+    if (problem) usageError(command, problem);
+    const spool = openSpoolForReading(options);
+    const filtered = options.failed || options.state;
+    const states: MailState[] = options.failed ? ["partial", "failed"] : ["deferred"];
+    const mails = filtered
+      ? selectByFilter(spool.index, { states, since: options.since, to: options.to })
+      : [...new Set(ids)];
+    await carryOut(spool, "replay", planReplay(spool.index, mails, replayChoice(options)), options);
+  });
+  showUsageAfterErrors(replay);
+
+  const cancel = program
     .command("cancel")
-    .description("stop queued, deferred or failed mails for good (through pickup files)")
-    .argument("<ids...>", "mail ids")
-    .option("-c, --config <file>", "config file")
-    .action((ids: string[], options: ConfigOption) => {
-      const spool = openSpoolForReading(options);
-      const missing = ids.filter((id) => !spool.index.get(id));
-      if (missing.length) throw new NotFoundError(`no mail ${missing.join(", ")}`);
-      for (const id of ids)
-        process.stdout.write(
-          `cancel of ${id} written to pickup/${writePickupFile(spool.paths.pickup, `cancel-${id}`, { cancel: id })}\n`,
-        );
-      process.stdout.write(`${whoPicksUp(spool)}\n`);
-    });
+    .description("stop queued, deferred or failed mails for good (through pickup/)")
+    .argument("[ids...]", "mail ids");
+  commonOptions(cancel, cancellableStates, "sent and cancelled mails are final");
+  cancel.action(async (ids: string[], options: CommonOptions, command: Command) => {
+    const problem = cancelUsageProblem(ids, options);
+    if (problem) usageError(command, problem);
+    const spool = openSpoolForReading(options);
+    const mails = options.state
+      ? selectByFilter(spool.index, { states: [options.state], since: options.since, to: options.to })
+      : [...new Set(ids)];
+    await carryOut(spool, "cancel", planCancel(spool.index, mails), options);
+  });
+  showUsageAfterErrors(cancel);
 }

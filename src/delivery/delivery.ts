@@ -102,10 +102,12 @@ export class Delivery {
     return recipients;
   }
 
-  async cancel(id: MailId, reason: string, idempotencyKey?: string, requestHash?: string): Promise<void> {
-    await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash);
+  /** Resolves true when the mail was cancelled now, false when it already was. */
+  async cancel(id: MailId, reason: string, idempotencyKey?: string, requestHash?: string): Promise<boolean> {
+    const cancelled = await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash);
     this.attemptDeps.cache.delete(id);
     this.refreshFailedView();
+    return cancelled;
   }
 
   private async deliver(id: MailId): Promise<void> {

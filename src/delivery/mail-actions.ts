@@ -1,9 +1,9 @@
 // What an operator (admin API, pickup file, replay/cancel CLI through pickup, rescan job)
-// can do to a mail. Each action is one spool record; the index and queue follow it.
-import { canonicalOrSelf } from "../address.js";
-import { MailspoolError } from "../errors.js";
+// can do to a mail. Each action is one spool record; the index and queue follow it. Whether
+// it may be done is decided by action-rules.ts, which the CLI's pre-check asks too.
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
+import { cancelNeeded, replayRecipients } from "./action-rules.js";
 
 export interface ReplayOptions {
   /** Named recipients; default every recipient not yet sent. */
@@ -23,22 +23,7 @@ export async function replayMail(
   id: MailId,
   options: ReplayOptions,
 ): Promise<string[]> {
-  const entry = spool.index.get(id);
-  if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
-  if (entry.state === "sending") throw new MailspoolError("conflict", `mail ${id} is being sent right now`);
-  if (entry.state === "cancelled") throw new MailspoolError("conflict", `mail ${id} is cancelled, which is final`);
-  // named recipients are compared in canonical form: `Bob@EXAMPLE.com` names bob@example.com's entry
-  const known = new Map(entry.recipients.map((r) => [canonicalOrSelf(r.address), r.address]));
-  const unknown = options.recipients?.filter((r) => !known.has(canonicalOrSelf(r))) ?? [];
-  if (unknown.length)
-    throw new MailspoolError("invalid_param", undefined, {
-      errors: [{ field: "recipients", message: `not recipients of ${id}: ${unknown.join(", ")}` }],
-    });
-  const named = options.recipients?.map((r) => known.get(canonicalOrSelf(r))!);
-  const recipients = named
-    ? [...new Set(named)]
-    : entry.recipients.filter((r) => r.state !== "sent").map((r) => r.address);
-  if (recipients.length === 0) throw new MailspoolError("conflict", `mail ${id} has no recipient left to send to`);
+  const recipients = replayRecipients(spool.index.get(id), id, options.recipients);
   await spool.append({
     type: "replay",
     id,
@@ -52,20 +37,15 @@ export async function replayMail(
   return recipients;
 }
 
-const cancellable = new Set(["queued", "deferred", "partial", "failed"]);
-
+/** Resolves true when the mail was cancelled now, false when it already was. */
 export async function cancelMail(
   spool: Spool,
   id: MailId,
   reason: string,
   idempotencyKey?: string,
   requestHash?: string,
-): Promise<void> {
-  const entry = spool.index.get(id);
-  if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
-  if (entry.state === "cancelled") return;
-  if (!cancellable.has(entry.state))
-    throw new MailspoolError("conflict", `mail ${id} is ${entry.state} and cannot be cancelled`);
+): Promise<boolean> {
+  if (!cancelNeeded(spool.index.get(id), id)) return false;
   await spool.append({
     type: "cancel",
     id,
@@ -73,4 +53,5 @@ export async function cancelMail(
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(requestHash ? { requestHash } : {}),
   });
+  return true;
 }

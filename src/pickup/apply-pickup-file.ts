@@ -1,12 +1,15 @@
 // A pickup file's bytes, carried out: a file already ingested under its name is left alone
 // (used-name.ts), else what it asks for (pickup-request.ts) is done — a replay or a cancel
-// through the admin API's actions, a new mail through intake's one accept path — with the
-// name as the idempotency key and the sha256 of the bytes beside it in the record.
+// through the admin API's actions, a batch of them (apply-batch.ts, with a per-mail result in
+// pickup/done/), a new mail through intake's one accept path — with the name as the
+// idempotency key and the sha256 of the bytes beside it in the record.
 import type { Intake } from "../intake/intake.js";
 import { sendInputFromMembers } from "../intake/send-request.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
+import { applyBatch } from "./apply-batch.js";
+import { writeBatchResult } from "./batch-results.js";
 import { parsePickupJson } from "./pickup-json.js";
 import { pickupRequestOf } from "./pickup-request.js";
 import { fileHash, ingestedBefore, pickupKey } from "./used-name.js";
@@ -17,7 +20,8 @@ export interface PickupActions {
     id: MailId,
     options: { recipients?: string[]; reason: string; idempotencyKey: string; requestHash: string },
   ): Promise<string[]>;
-  cancel(id: MailId, reason: string, idempotencyKey: string, requestHash: string): Promise<void>;
+  /** Resolves false when the mail was already cancelled. */
+  cancel(id: MailId, reason: string, idempotencyKey: string, requestHash: string): Promise<boolean>;
 }
 
 export interface PickupDeps {
@@ -46,6 +50,21 @@ export async function applyPickupFile(deps: PickupDeps, name: string, bytes: Buf
   } else if (request.kind === "cancel") {
     await actions.cancel(request.id, reason, key, requestHash);
     log.info({ file: name, mailId: request.id }, "pickup: mail cancelled");
+  } else if (request.kind === "batch") {
+    const results = await applyBatch(deps, name, request.requests, requestHash);
+    await writeBatchResult(spool.paths.pickup, { file: name, finishedAt: new Date().toISOString(), results });
+    const count = (outcome: string) => results.filter((r) => r.outcome === outcome).length;
+    log.info(
+      {
+        file: name,
+        requests: results.length,
+        replayed: count("replayed"),
+        cancelled: count("cancelled") + count("already-cancelled"),
+        doneBefore: count("done-before"),
+        refused: count("refused"),
+      },
+      "pickup: batch file ingested",
+    );
   } else {
     const input = await sendInputFromMembers(members, intake.limits, intake.blobs);
     const id = await intake.acceptParsed(input, "pickup", {

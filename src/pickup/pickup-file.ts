@@ -1,9 +1,12 @@
 // Writing a pickup file the safe way: a dot-temp file first (ignored by the watcher),
-// fsync'd, then renamed to *.json, so the server never reads a half-written file.
+// fsync'd, then renamed to *.json, so the server never reads a half-written file. Names
+// sort in the order written (a monotonic ULID), which is the order the server takes them.
 import fs from "node:fs";
 import path from "node:path";
-import { ulid } from "ulid";
+import { monotonicFactory } from "ulid";
 import { fsyncDirSync } from "../spool/fsync.js";
+
+const ulid = monotonicFactory();
 
 export function writePickupFile(dir: string, prefix: string, content: unknown): string {
   fs.mkdirSync(dir, { recursive: true });

@@ -123,3 +123,58 @@ describe("pickupRequestOf", () => {
     );
   });
 });
+
+describe("batch files", () => {
+  const uniqueActions = fc
+    .uniqueArray(fc.tuple(mailId, fc.nat()), { minLength: 1, maxLength: 20, selector: ([mail]) => mail })
+    .chain((pairs) =>
+      fc.tuple(...pairs.map(([mail]) => wellFormedAction(fc.constant(mail), address))).map((items) => items),
+    );
+  const asObject = (members: [string, unknown][]) => Object.fromEntries(members);
+
+  it("reads every item of a well-formed batch as the single file it would be", () => {
+    fc.assert(
+      fc.property(uniqueActions, (items) => {
+        const request = pickupRequestOf([["requests", items.map(asObject)]]);
+        expect(request).toEqual({ kind: "batch", requests: items.map((members) => pickupRequestOf(members)) });
+      }),
+    );
+  });
+
+  it("refuses a batch with one bad item, naming the item and its key", () => {
+    fc.assert(
+      fc.property(uniqueActions, mutatedAction(mailId, address), fc.nat(), (items, bad, at) => {
+        // a repeated key cannot survive an object: those mutations are the single-file test's
+        fc.pre(new Set(bad.members.map(([k]) => k)).size === bad.members.length);
+        const where = at % (items.length + 1);
+        const list = [...items.slice(0, where), bad.members, ...items.slice(where)].map(asObject);
+        const fields = refusedFields([["requests", list]]);
+        const named = `requests[${where}].${bad.named}`;
+        expect(fields.some((f) => f === named || f.startsWith(`${named}[`) || f === `requests[${where}]`)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("names what is wrong with the list, its items and the keys around it", () => {
+    expect(refusedFields([["requests", {}]])).toEqual(["requests"]);
+    expect(refusedFields([["requests", []]])).toEqual(["requests"]);
+    expect(refusedFields([["requests", Array.from({ length: 10_001 }, () => ({ cancel: id }))]])).toEqual(["requests"]);
+    expect(refusedFields([["requests", [{ cancel: id }, "x", { title: "t" }]]])).toEqual([
+      "requests[1]",
+      "requests[2]",
+    ]);
+    expect(refusedFields([["requests", [{ cancel: id }, { replay: id }]]])).toEqual(["requests[1].replay"]);
+    expect(
+      refusedFields([
+        ["requests", [{ cancel: id }]],
+        ["replay", id],
+        ["priority", 1],
+      ]),
+    ).toEqual(["replay", "priority"]);
+    expect(refusedFields([["requests", [{ cancel: id, replay: id }]]])).toEqual(["requests[0].cancel"]);
+    const many = refusedFields([["requests", Array.from({ length: 50 }, () => ({ cancel: "nope" }))]]);
+    expect(many).toHaveLength(21);
+    expect(many.at(-1)).toBe("requests");
+  });
+});

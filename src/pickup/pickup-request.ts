@@ -1,85 +1,43 @@
-// The members of a pickup file → what it asks for. A replay file is exactly
-// {"replay": "<id>", "recipients"?: ["…", …]} and a cancel file exactly {"cancel": "<id>"}:
-// any other key, a wrong type, a repeated key, or both "replay" and "cancel" is refused with
-// every offending key named, because acting on the part that was understood would do more
-// (a replay to everyone) or something else (a replay instead of a cancel) than was asked.
-// A file with neither key is a new mail, held to the HTTP JSON field rules by intake.
+// The members of a pickup file → what it asks for: a replay file (exactly
+// {"replay": "<id>", "recipients"?: […]}), a cancel file (exactly {"cancel": "<id>"}), a batch
+// file (exactly {"requests": [those, …]}), or — with none of these keys — a new mail, held to
+// the HTTP JSON field rules by intake. Anything in between is refused with every offending
+// key named (pickup-action.ts, pickup-batch.ts), never half understood.
 import { MailspoolError, type FieldError } from "../errors.js";
-import type { MailId } from "../types.js";
+import { actionRequestOf, keyName, type ActionRequest } from "./pickup-action.js";
+import { batchRequestsOf, batchShape } from "./pickup-batch.js";
+
+export type { ActionRequest } from "./pickup-action.js";
 
 export type PickupRequest =
-  | { kind: "replay"; id: MailId; recipients?: string[] }
-  | { kind: "cancel"; id: MailId }
-  | { kind: "mail"; members: [string, unknown][] };
+  ActionRequest | { kind: "batch"; requests: ActionRequest[] } | { kind: "mail"; members: [string, unknown][] };
 
-const shapes = {
-  replay: '{"replay": "<id>", "recipients": ["…", …]} (recipients optional)',
-  cancel: '{"cancel": "<id>"}',
-};
-
-/** Mail ids are ULIDs: anything else names no mail, and is not echoed back at length. */
-const mailId = /^[0-9A-HJKMNP-TV-Z]{26}$/;
-
-/** A key as it may appear in a reason: bounded, control characters escaped, so it stays on its line. */
-function keyName(key: string): string {
-  const characters = [...key];
-  const shown = characters.length > 100 ? `${characters.slice(0, 100).join("")}…` : key;
-  return shown.replace(/[\0-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-function idError(key: "replay" | "cancel", value: unknown): FieldError | null {
-  if (typeof value !== "string") return { field: key, message: `must be a mail id (a string), not ${typeOf(value)}` };
-  return mailId.test(value)
-    ? null
-    : {
-        field: key,
-        message: "must be a mail id: a ULID of 26 characters (0-9, A-Z), as `mailspool spool ls` prints it",
-      };
-}
-
-function recipientsError(value: unknown): FieldError | null {
-  const field = "recipients";
-  if (!Array.isArray(value))
-    return { field, message: `must be a list of addresses (["a@example.com", …]), not ${typeOf(value)}` };
-  if (value.length === 0)
-    return { field, message: 'must name at least one recipient; leave "recipients" out to replay to every unsent one' };
-  const at = value.findIndex((r) => typeof r !== "string" || r.trim() === "");
-  if (at < 0) return null;
-  const item = value[at];
-  return {
-    field: `${field}[${at}]`,
-    message: typeof item === "string" ? "must not be empty" : `must be an address (a string), not ${typeOf(item)}`,
-  };
-}
-
-function typeOf(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+function batchOf(members: [string, unknown][]): PickupRequest {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  for (const [key] of members) {
+    if (key === "replay" || key === "cancel")
+      errors.push({ field: key, message: `given with "requests"; a batch file is exactly ${batchShape}` });
+    else if (key !== "requests")
+      errors.push({ field: keyName(key), message: `unknown key; a batch file is exactly ${batchShape}` });
+    else if (seen.has(key)) errors.push({ field: key, message: "given more than once" });
+    seen.add(key);
+  }
+  const read = errors.length ? null : batchRequestsOf(members.find(([k]) => k === "requests")![1]);
+  if (read && "requests" in read) return { kind: "batch", requests: read.requests };
+  throw new MailspoolError("invalid_param", "invalid batch file", { errors: read?.errors ?? errors });
 }
 
 export function pickupRequestOf(members: [string, unknown][]): PickupRequest {
   const has = (key: string) => members.some(([k]) => k === key);
+  if (has("requests")) return batchOf(members);
   if (!has("replay") && !has("cancel")) return { kind: "mail", members };
-  if (has("replay") && has("cancel"))
-    throw new MailspoolError("invalid_param", "a pickup file is a replay or a cancel, not both", {
-      errors: [{ field: "cancel", message: 'given with "replay"; put a replay and a cancel in separate files' }],
-    });
-  const kind = has("replay") ? "replay" : "cancel";
-  const allowed = kind === "replay" ? ["replay", "recipients"] : ["cancel"];
-  const errors = new Map<string, FieldError>();
-  const note = (error: FieldError | null) => error && errors.set(`${error.field}\0${error.message}`, error);
-  const seen = new Set<string>();
-  for (const [key, value] of members) {
-    if (!allowed.includes(key))
-      note({ field: keyName(key), message: `unknown key; a ${kind} file is exactly ${shapes[kind]}` });
-    else if (seen.has(key)) note({ field: key, message: "given more than once" });
-    else note(key === "recipients" ? recipientsError(value) : idError(kind, value));
-    seen.add(key);
-  }
-  if (errors.size) throw new MailspoolError("invalid_param", `invalid ${kind} file`, { errors: [...errors.values()] });
-  const request = Object.fromEntries(members) as { replay?: string; cancel?: string; recipients?: string[] };
-  return kind === "replay"
-    ? { kind, id: request.replay!, ...(request.recipients ? { recipients: request.recipients } : {}) }
-    : { kind, id: request.cancel! };
+  const read = actionRequestOf(members);
+  if ("request" in read) return read.request;
+  const both = has("replay") && has("cancel");
+  throw new MailspoolError(
+    "invalid_param",
+    both ? "a pickup file is a replay or a cancel, not both" : `invalid ${has("replay") ? "replay" : "cancel"} file`,
+    { errors: read.errors },
+  );
 }

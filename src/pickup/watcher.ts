@@ -5,7 +5,8 @@
 // files are read (pickup-entry.ts); anything unusable moves to pickup/rejected/ with a
 // .reason.txt beside it and one log line. A spool I/O error leaves the file for the next
 // scan (logged once per distinct error). One slow entry never holds the others up: a scan
-// waits entryTimeoutMs for it, then goes on and skips it until its handling ends.
+// waits entryTimeoutMs for it, then goes on and skips it until its handling ends. Batch
+// results (pickup/done/) left unread are pruned at start and then at most once a minute.
 import fs from "node:fs";
 import path from "node:path";
 import { MailspoolError } from "../errors.js";
@@ -14,6 +15,7 @@ import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import { settleWithin } from "../time-limit.js";
 import { applyPickupFile, type PickupActions } from "./apply-pickup-file.js";
+import { pruneBatchResults } from "./batch-results.js";
 import { pickupMaxBytes, readPickupEntry, refusalOf } from "./pickup-entry.js";
 import { moveToRejected } from "./rejected-dir.js";
 import { decodeUtf8 } from "../utf8.js";
@@ -31,6 +33,7 @@ export interface PickupOptions {
 }
 
 const defaultEntryTimeoutMs = 5_000;
+const pruneEveryMs = 60_000;
 
 /** What tells one entry under a name from another put there later (or rewritten in place). */
 const identityOf = (stats: fs.Stats) => `${stats.dev}:${stats.ino}:${stats.mode}:${stats.size}:${stats.mtimeMs}`;
@@ -49,6 +52,7 @@ export class PickupWatcher {
   /** The last error logged for an entry that is retried, so each error is logged once. */
   private readonly lastFailure = new Map<string, string>();
   private listFailure: string | null = null;
+  private prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: PickupOptions) {
     this.dir = options.spool.paths.pickup;
@@ -91,6 +95,18 @@ export class PickupWatcher {
     const present = new Set(names);
     for (const seen of [this.unmovable, this.lastFailure])
       for (const name of seen.keys()) if (!present.has(name)) seen.delete(name);
+    await this.pruneResults();
+  }
+
+  private async pruneResults(): Promise<void> {
+    if (Date.now() - this.prunedAt < pruneEveryMs) return;
+    this.prunedAt = Date.now();
+    try {
+      const removed = await pruneBatchResults(this.dir);
+      if (removed) this.options.log.info({ removed }, "removed old batch results from pickup/done/");
+    } catch (error) {
+      this.options.log.warn({ err: error }, "cannot prune pickup/done/");
+    }
   }
 
   private async list(): Promise<string[]> {

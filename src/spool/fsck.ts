@@ -43,6 +43,8 @@ export interface CheckOptions {
    *  unreferenced blobs, the newest segment's unterminated tail). */
   live?: boolean;
   now?: number;
+  /** Called as segments are read and blobs checked: files done of about `total` (segments + blobs). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface CheckStats {
@@ -76,12 +78,18 @@ export function checkDataDir(paths: SpoolPaths, options: CheckOptions = {}): Pro
 export function scanDataDir(paths: SpoolPaths, options: CheckOptions = {}): { problems: Problem[]; stats: CheckStats } {
   const now = options.now ?? Date.now();
   const young = (file: string) => options.live === true && now - statOf(file).mtimeMs < liveGraceMs;
-  const scan = scanSegments(paths, options.live === true);
+  const blobNames = readdir(paths.blobs);
+  const total = listSegmentsIn(paths.spool).length + listSegmentsIn(paths.archive).length + blobNames.length;
+  let done = 0;
+  const tick = () => options.onProgress?.(Math.min((done += 1), total), total);
+  const scan = scanSegments(paths, options.live === true, tick);
   const problems = [...scan.problems];
   const rel = (file: string) => path.relative(paths.data, file);
 
-  for (const [sha, refs] of scan.blobRefs) problems.push(...checkBlob(paths, sha, refs));
-  const blobNames = readdir(paths.blobs);
+  for (const [sha, refs] of scan.blobRefs) {
+    problems.push(...checkBlob(paths, sha, refs));
+    tick();
+  }
   for (const name of blobNames) {
     const file = path.join(paths.blobs, name);
     if (name.startsWith(blobTempPrefix)) {
@@ -111,7 +119,7 @@ export function scanDataDir(paths: SpoolPaths, options: CheckOptions = {}): { pr
 }
 
 /** Reads spool/ then archive/ line by line. `live`: the newest spool segment's unterminated tail is a write in flight. */
-export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
+export function scanSegments(paths: SpoolPaths, live = false, onSegment?: () => void): SegmentScan {
   const scan: SegmentScan = {
     problems: [],
     records: 0,
@@ -167,6 +175,7 @@ export function scanSegments(paths: SpoolPaths, live = false): SegmentScan {
         }
         offset = next;
       }
+      onSegment?.();
       const newest = !archived && segment === liveSegments[liveSegments.length - 1];
       if (offset < data.length && !(live && newest)) {
         for (const hex of data.toString("utf8", offset).match(/[0-9a-f]{64}/g) ?? [])
