@@ -4,7 +4,7 @@
 // (delivery/action-rules.ts), so a request it would refuse is refused here, before anything
 // is written. Pure over the index: the commands do the printing and writing.
 import { canonicalOrSelf } from "../address.js";
-import { cancelNeeded, refusalText, replayRecipients } from "../delivery/action-rules.js";
+import { cancelNeeded, failedRecipients, refusalText, replayRecipients } from "../delivery/action-rules.js";
 import { MailspoolError } from "../errors.js";
 import type { BatchOutcome } from "../pickup/batch-results.js";
 import type { ActionRequest } from "../pickup/pickup-action.js";
@@ -100,15 +100,11 @@ function replayRequest(entry: MailEntry, choice: RecipientChoice): ActionRequest
     case "named":
       return { kind: "replay", id, recipients: choice.recipients };
     case "failed": {
-      const states: RecipientState[] = choice.includePermanent
-        ? ["failed-transient", "failed-permanent"]
-        : ["failed-transient"];
-      const recipients = inStates(entry, states);
-      if (recipients.length) return { kind: "replay", id, recipients };
-      const permanent = inStates(entry, ["failed-permanent"]);
-      return permanent.length
-        ? `has only permanently failed recipients (${permanent.join(", ")}); --include-permanent takes them too`
-        : "has no failed recipient";
+      const recipients = failedRecipients(entry, choice.includePermanent);
+      if (Array.isArray(recipients)) return { kind: "replay", id, recipients };
+      return recipients.reason === "only_permanent"
+        ? `${recipients.message}; --include-permanent takes them too`
+        : recipients.message;
     }
     case "now":
       return entry.state === "deferred"

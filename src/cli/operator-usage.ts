@@ -2,10 +2,10 @@
 // wrong one is a usage error, exit 2, printing what is wrong and the usage line), and the
 // parsers of their values. Shared: the filters (--state, --since, --to), --dry-run, --wait.
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { parseAddress, splitAddressList } from "../address.js";
-import { parseSince } from "../duration.js";
+import { splitAddressList } from "../address.js";
 import type { MailState } from "../types.js";
 import type { ConfigOption } from "./context.js";
+import { addressArg, sinceArg, stateArg } from "./option-values.js";
 
 export interface CommonOptions extends ConfigOption {
   state?: MailState;
@@ -23,29 +23,11 @@ export interface ReplayOptions extends CommonOptions {
   includePermanent?: boolean;
 }
 
-function sinceArg(value: string): Date {
-  const since = parseSince(value);
-  if (!since) throw new InvalidArgumentError("a duration like 90s, 30m, 2h, 7d or an ISO date");
-  return since;
-}
-
-function addressArg(value: string): string {
-  const parsed = parseAddress(value);
-  if (!parsed.ok) throw new InvalidArgumentError(`not an address: ${parsed.reason}`);
-  return parsed.address;
-}
-
 function secondsArg(value: string): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError("a positive number of seconds");
   return seconds;
 }
-
-const stateArg = (allowed: readonly MailState[], note: string) => (value: string) => {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new InvalidArgumentError(`one of ${allowed.join(", ")} (${note})`);
-  return value as MailState;
-};
 
 /** Comma separated, keeping a comma inside a quoted local part ("a,b"@example.com). */
 export const listArg = (value: string) =>

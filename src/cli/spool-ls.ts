@@ -3,12 +3,11 @@
 // "showing N of M" on stderr, so stdout stays data (`| xargs`, --json lines) and a piped
 // list never looks complete when it is not.
 import { InvalidArgumentError, type Command } from "commander";
-import { parseAddress } from "../address.js";
-import { parseSince } from "../duration.js";
 import type { MailEntry } from "../spool/mail-index.js";
 import { mailStates, type MailState } from "../types.js";
 import { unsafeText } from "../unsafe-text.js";
 import { openSpoolForReading, type ConfigOption } from "./context.js";
+import { addressArg, sinceArg, stateArg } from "./option-values.js";
 
 interface LsOptions extends ConfigOption {
   state?: MailState;
@@ -19,28 +18,10 @@ interface LsOptions extends ConfigOption {
   json?: boolean;
 }
 
-function stateArg(value: string): MailState {
-  if (!(mailStates as readonly string[]).includes(value))
-    throw new InvalidArgumentError(`one of ${mailStates.join(", ")}`);
-  return value as MailState;
-}
-
-function sinceArg(value: string): Date {
-  const since = parseSince(value);
-  if (!since) throw new InvalidArgumentError("a duration like 90s, 30m, 2h, 7d or an ISO date");
-  return since;
-}
-
 function limitArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a positive integer");
   return n;
-}
-
-function addressArg(value: string): string {
-  const parsed = parseAddress(value);
-  if (!parsed.ok) throw new InvalidArgumentError(`a mail address: ${parsed.reason}`);
-  return parsed.address;
 }
 
 function textArg(value: string): string {
@@ -72,7 +53,7 @@ export function registerSpoolLs(spool: Command): void {
     .command("ls")
     .description("list mails, newest first")
     .option("-c, --config <file>", "config file")
-    .option("--state <state>", `only mails in this state (${mailStates.join("|")})`, stateArg)
+    .option("--state <state>", `only mails in this state (${mailStates.join("|")})`, stateArg())
     .option("--since <when>", "only mails accepted since (2h, 30m, 7d or an ISO date)", sinceArg)
     .option("--to <address>", "only mails to this recipient (to, cc or bcc; any spelling of its domain)", addressArg)
     .option("--subject <text>", "only mails whose subject contains this (case ignored)", textArg)

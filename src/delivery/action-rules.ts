@@ -4,7 +4,7 @@
 import { canonicalOrSelf } from "../address.js";
 import { errorTable, MailspoolError } from "../errors.js";
 import type { MailEntry } from "../spool/mail-index.js";
-import type { MailId, MailState } from "../types.js";
+import type { MailId, MailState, RecipientState } from "../types.js";
 
 /** States a cancel stops for good (SPEC: queued, deferred, and the failed spool's partial/failed). */
 export const cancellableStates: readonly MailState[] = ["queued", "deferred", "partial", "failed"];
@@ -31,6 +31,28 @@ export function replayRecipients(entry: MailEntry | undefined, id: MailId, named
       `mail ${id} is ${entry.state}: no recipient is left to send to (name recipients to send it to them again)`,
     );
   return unsent;
+}
+
+/** Why a re-drive of the failed spool has no recipient to send a mail to. */
+export interface NoFailedRecipient {
+  reason: "only_permanent" | "no_failed";
+  message: string;
+}
+
+/**
+ * The recipients a re-drive of the failed spool sends to (replay --failed, POST
+ * /admin/retry-failed): the failed-transient ones, as the rescan takes them, and the
+ * failed-permanent ones too only when asked.
+ */
+export function failedRecipients(entry: MailEntry, includePermanent: boolean): string[] | NoFailedRecipient {
+  const inStates = (states: RecipientState[]) =>
+    entry.recipients.filter((r) => states.includes(r.state)).map((r) => r.address);
+  const recipients = inStates(includePermanent ? ["failed-transient", "failed-permanent"] : ["failed-transient"]);
+  if (recipients.length) return recipients;
+  const permanent = inStates(["failed-permanent"]);
+  return permanent.length
+    ? { reason: "only_permanent", message: `has only permanently failed recipients (${permanent.join(", ")})` }
+    : { reason: "no_failed", message: "has no failed recipient" };
 }
 
 /** True when a cancel record is needed, false when the mail is already cancelled; throws when it cannot be cancelled. */

@@ -3,10 +3,12 @@
 // it will be sent to, or why not. Named ids are answered one by one, in the order given
 // (a repeated id once); without ids, every mail in the failed spool that passes the filters.
 import { MailspoolError } from "../errors.js";
+import { failedRecipients, type NoFailedRecipient } from "./action-rules.js";
 import type { MailIndex } from "../spool/mail-index.js";
 import type { MailId, MailState } from "../types.js";
 
-export type RetryRefusal = "unknown_id" | "being_sent" | "cancelled" | "not_failed" | "filtered_out" | "refused";
+export type RetryRefusal =
+  "unknown_id" | "being_sent" | "cancelled" | "not_failed" | "filtered_out" | NoFailedRecipient["reason"] | "refused";
 
 export type RetryOutcome =
   | { id: MailId; requeued: true; recipients: string[] }
@@ -19,13 +21,15 @@ export interface RetryRequest {
   since?: string;
   /** partial or failed; default both. */
   state?: "partial" | "failed";
+  /** Also the failed-permanent recipients (default: the failed-transient ones, as the rescan). */
+  includePermanent?: boolean;
 }
 
 const failedStates: readonly MailState[] = ["partial", "failed"];
 
 export async function retryFailed(
   index: MailIndex,
-  replay: (id: MailId) => Promise<string[]>,
+  replay: (id: MailId, recipients: string[]) => Promise<string[]>,
   request: RetryRequest,
 ): Promise<RetryOutcome[]> {
   const since = request.since ?? "";
@@ -38,7 +42,17 @@ export async function retryFailed(
   const outcomes: RetryOutcome[] = [];
   for (const id of ids) {
     const refusal = whyNot(index, id, request);
-    outcomes.push(refusal ? { id, requeued: false, ...refusal } : await requeue(id, replay));
+    if (refusal) {
+      outcomes.push({ id, requeued: false, ...refusal });
+      continue;
+    }
+    const recipients = failedRecipients(index.get(id)!, request.includePermanent === true);
+    if (!Array.isArray(recipients)) {
+      const hint = recipients.reason === "only_permanent" ? '; send "includePermanent": true to take them too' : "";
+      outcomes.push({ id, requeued: false, reason: recipients.reason, message: `mail ${recipients.message}${hint}` });
+      continue;
+    }
+    outcomes.push(await requeue(id, () => replay(id, recipients)));
   }
   return outcomes;
 }
@@ -62,9 +76,9 @@ function whyNot(
 }
 
 /** A refusal raised by the replay itself (the mail changed meanwhile) is an answer; an I/O error is not. */
-async function requeue(id: MailId, replay: (id: MailId) => Promise<string[]>): Promise<RetryOutcome> {
+async function requeue(id: MailId, replay: () => Promise<string[]>): Promise<RetryOutcome> {
   try {
-    return { id, requeued: true, recipients: await replay(id) };
+    return { id, requeued: true, recipients: await replay() };
   } catch (error) {
     if (!(error instanceof MailspoolError) || error.status >= 500) throw error;
     return { id, requeued: false, reason: "refused", message: error.message };

@@ -136,7 +136,7 @@ describe("usage errors", () => {
       [["cancel"], "name mail ids, or select mails with --state"],
       [["cancel", "--state", "sent"], "one of queued, deferred, partial, failed (sent and cancelled mails are final)"],
       [["cancel", id, "--state", "deferred"], "--state selects mails by state and takes no mail ids"],
-      [["cancel", "--state", "deferred", "--to", "nobody"], "not an address"],
+      [["cancel", "--state", "deferred", "--to", "nobody"], "a mail address"],
     ];
     for (const [args, message] of cases) {
       const result = runCli(args, dir);

@@ -169,7 +169,8 @@ describe("replay and cancel", () => {
     delete codes["b@example.com"];
     const answer = await fetch(`${relay.url}/admin/retry-failed`, {
       method: "POST",
-      body: JSON.stringify({ since: "1h" }),
+      // both failed for good at RCPT (550): only includePermanent takes them again
+      body: JSON.stringify({ since: "1h", includePermanent: true }),
       headers: { "content-type": "application/json" },
     });
     expect(answer.status).toBe(200);

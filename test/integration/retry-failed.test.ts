@@ -77,6 +77,7 @@ describe("POST /admin/retry-failed with ids", () => {
     const answer = await retry({
       ids: [mails.sent, unknown, mails.partial, mails.partial, mails.cancelled, mails.sending, mails.failed2],
       state: "failed",
+      includePermanent: true,
     });
     expect(answer.results).toEqual([
       { id: mails.sent, ...refusal("not_failed", "mail is sent, not in the failed spool") },
@@ -92,13 +93,28 @@ describe("POST /admin/retry-failed with ids", () => {
     expect(relay.records(mails.failed2).filter((r) => r.type === "attempt")).toHaveLength(2);
   });
 
+  it("takes failed-transient recipients only, unless asked: all-permanent failures are answered, not re-sent", async () => {
+    const answer = await retry({ ids: [mails.failed] });
+    expect(answer.results).toEqual([
+      { id: mails.failed, ...refusal("only_permanent", /bad@example\.com.*"includePermanent": true/) },
+    ]);
+    expect(answer).toMatchObject({ count: 0, ids: [] });
+    const typo = await fetch(`${relay.url}/admin/retry-failed`, {
+      method: "POST",
+      body: JSON.stringify({ ids: [mails.failed], includePermanant: true }),
+      headers: { "content-type": "application/json" },
+    });
+    expect(typo.status).toBe(400);
+    expect(JSON.stringify((await typo.json()).data.errors)).toContain("includePermanant");
+  });
+
   it("names the recipients a partial mail goes to (those not yet sent) and honours since", async () => {
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const tooOld = await retry({ ids: [mails.partial], since: later });
     expect(tooOld.results).toEqual([{ id: mails.partial, ...refusal("filtered_out", /before .* \(since\)$/) }]);
     expect(tooOld).toMatchObject({ count: 0, ids: [] });
     rejected.delete("other@example.com");
-    const answer = await retry({ ids: [mails.partial] });
+    const answer = await retry({ ids: [mails.partial], includePermanent: true });
     expect(answer.results).toEqual([{ id: mails.partial, requeued: true, recipients: ["other@example.com"] }]);
     await relay.waitForState(mails.partial, ["sent"]);
     rejected.add("other@example.com");
@@ -128,7 +144,7 @@ describe("POST /admin/retry-failed with ids", () => {
 describe("POST /admin/retry-failed without ids", () => {
   it("answers for every mail of the failed spool it chose, and count/ids as before", async () => {
     await relay.waitForState(mails.failed, ["failed"]);
-    const answer = await retry({});
+    const answer = await retry({ includePermanent: true });
     expect(answer.results).toContainEqual({ id: mails.failed, requeued: true, recipients: ["bad@example.com"] });
     expect(answer.results.every((r: { requeued: boolean }) => r.requeued)).toBe(true);
     expect(answer.count).toBe(answer.results.length);

@@ -12,13 +12,14 @@ import { adminAccess } from "../admin-access.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
 
-const retryFilterSchema = z.object({
+const retryFilterSchema = z.strictObject({
   since: z
     .string()
     .refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date")
     .optional(),
   state: z.enum(["partial", "failed"]).optional(),
   ids: z.array(z.string()).max(10_000).optional(),
+  includePermanent: z.boolean().optional(),
 });
 
 export function adminRoute(deps: AppDeps) {
@@ -55,7 +56,7 @@ export function adminRoute(deps: AppDeps) {
     const { since, ...filters } = parsed.data;
     const results = await retryFailed(
       spool.index,
-      (id) => admin.delivery.replay(id, { reason: "admin retry-failed" }),
+      (id, recipients) => admin.delivery.replay(id, { recipients, reason: "admin retry-failed" }),
       { ...filters, since: since ? parseSince(since)!.toISOString() : undefined },
     );
     const ids = results.filter((r) => r.requeued).map((r) => r.id);
