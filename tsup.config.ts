@@ -1,5 +1,6 @@
-// One self-contained ESM bundle (dist/main.js) that runs on Node 20+ and is the input
-// of `bun build --compile`. CommonJS dependencies get a real `require` via the banner.
+// One self-contained ESM bundle (dist/main.js), the input of `bun build --compile`. It
+// runs on Bun only: the spool index uses Bun's built-in SQLite (bun:sqlite), left external.
+// CommonJS dependencies get a real `require` via the banner.
 import { defineConfig } from "tsup";
 
 export default defineConfig({
@@ -9,7 +10,8 @@ export default defineConfig({
   target: "node20",
   outDir: "dist",
   bundle: true,
-  noExternal: [/.*/],
+  noExternal: [/^(?!bun:)/],
+  external: ["bun:sqlite"],
   splitting: false,
   sourcemap: false,
   clean: true,

@@ -164,8 +164,6 @@ export class Metrics {
 }
 
 export function oldestQueuedSeconds(index: MailIndex, now: number): number {
-  let oldest = "";
-  for (const entry of index.inStates(["queued", "sending", "deferred"]))
-    if (!oldest || entry.acceptedAt < oldest) oldest = entry.acceptedAt;
+  const oldest = index.oldestAcceptedAt(["queued", "sending", "deferred"]);
   return oldest ? Math.max(0, (now - Date.parse(oldest)) / 1000) : 0;
 }

@@ -78,7 +78,7 @@ export async function startServer(
     segmentMaxBytes: config.spool.segmentMaxBytes,
     io: overrides.io,
     onCommit: (lines, seconds) => metrics?.commit(lines, seconds),
-    observers: [(record) => daily.observe(record), (record) => quotas.observe(record)],
+    counters: { daily, quotas },
   });
   let listening: Listening | undefined;
   try {

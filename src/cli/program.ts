@@ -5,6 +5,7 @@ import { registerCheckConfig } from "./check-config.js";
 import { registerFsck } from "./fsck.js";
 import { registerHealthcheck } from "./healthcheck.js";
 import { registerOperatorCommands } from "./operator-commands.js";
+import { registerReindex } from "./reindex.js";
 import { registerServe } from "./serve.js";
 import { registerSpoolCommands } from "./spool-commands.js";
 import { configureUsageErrors } from "./usage-errors.js";
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerCheckConfig(program);
   registerOperatorCommands(program);
   registerFsck(program);
+  registerReindex(program);
   registerHealthcheck(program);
   configureUsageErrors(program);
   return program;

@@ -61,21 +61,17 @@ export function registerSpoolLs(spool: Command): void {
     .option("--json", "one JSON object per line")
     .action((options: LsOptions) => {
       const { state, since, to, subject, limit } = options;
-      const matching = openSpoolForReading(options).index.list({
-        state,
-        since,
-        recipient: to,
-        subject,
-        limit: Number.POSITIVE_INFINITY,
-      });
-      const shown = matching.slice(0, limit);
+      const { index } = openSpoolForReading(options);
+      const query = { state, since, recipient: to, subject };
+      const shown = index.list({ ...query, limit });
+      const total = shown.length < limit ? shown.length : index.countMatching(query);
       const json = options.json === true;
       const terminal = process.stdout.isTTY === true && !json;
       if (terminal && shown.length) process.stdout.write(`${header}\n`);
       for (const e of shown) process.stdout.write(`${line(e, json)}\n`);
-      if (shown.length < matching.length)
+      if (shown.length < total)
         process.stderr.write(
-          `mailspool: showing ${shown.length} of ${matching.length} mails (newest first; --limit ${matching.length} shows all)\n`,
+          `mailspool: showing ${shown.length} of ${total} mails (newest first; --limit ${total} shows all)\n`,
         );
       else if (terminal && !shown.length) process.stderr.write("mailspool: no mail matches\n");
     });

@@ -1,5 +1,6 @@
 // Recipients accepted per upstream per local day (delivery.timezone), for dailyLimit.
-// Fed by the spool's outcome records, so start-up rebuilds it and it never counts twice.
+// Fed by the spool's outcome records and kept in the spool index with its position, so
+// start-up counts on from where the index stopped and never counts twice.
 import { LocalClock } from "../local-time.js";
 import type { SpoolRecord } from "../spool/record.js";
 
@@ -26,6 +27,17 @@ export class DailyCounter {
   count(upstream: string, nowMs: number): number {
     const current = this.counts.get(upstream);
     return current && current.day === this.clock.dayOf(nowMs) ? current.count : 0;
+  }
+
+  /** What the spool index keeps of it, so a restart that folds only new records counts on from here. */
+  state(): [string, { day: string; count: number }][] {
+    return [...this.counts];
+  }
+
+  restore(state: unknown): void {
+    this.counts.clear();
+    for (const [upstream, count] of (state as [string, { day: string; count: number }][] | undefined) ?? [])
+      this.counts.set(upstream, count);
   }
 
   /** Spool observer: counts the recipients an upstream accepted. */

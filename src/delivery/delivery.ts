@@ -58,10 +58,9 @@ export class Delivery {
     const { spool, log } = this.options;
     const undelivered = spool.index.undelivered();
     for (const entry of undelivered) {
-      const last = entry.attempts.at(-1);
-      if (last && !last.endedAt) {
+      if (entry.openAttempt) {
         log.warn(
-          { mailId: entry.id, attempt: last.attempt },
+          { mailId: entry.id },
           "mail was being sent when the relay stopped; recipients without a recorded outcome are retried and may receive it twice",
         );
       }
@@ -117,8 +116,7 @@ export class Delivery {
       if (end.kind === "retry" || end.kind === "limited") this.queue.schedule(id, end.at);
       if (end.kind === "final" && end.state !== "sent") this.onFailed(id);
     } catch (error) {
-      const entry = spool.index.get(id);
-      if (entry?.state === "sending") entry.state = "queued";
+      spool.index.stopSending(id);
       log.error({ err: error, mailId: id }, "could not record delivery; retrying later");
       this.queue.schedule(id, this.attemptDeps.now() + spoolErrorPauseMs);
     }

@@ -41,12 +41,10 @@ export type AttemptEnd =
 
 export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<AttemptEnd> {
   const { spool, log } = deps;
-  const entry = spool.index.get(id);
-  if (!entry || (entry.state !== "queued" && entry.state !== "deferred")) return { kind: "skipped" };
-  const previousState = entry.state;
+  const entry = spool.index.startSending(id);
+  if (!entry) return { kind: "skipped" };
   const attempt = entry.attempts.length + 1;
   const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred").map((r) => r.address);
-  entry.state = "sending";
   let transactions = 0;
   let hintSeconds = 0;
   let limitedUntil: number | null = null;
@@ -88,7 +86,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     log.warn({ err: failure, mailId: id, attempt }, "attempt failed");
   }
   if (transactions === 0 && limitedUntil !== null && error === undefined) {
-    entry.state = previousState;
+    spool.index.stopSending(id);
     log.info(
       { mailId: id, until: new Date(limitedUntil).toISOString() },
       "every upstream is at its daily limit; mail waits",

@@ -42,8 +42,5 @@ export function visibleMails(
   query: ListQuery,
 ): MailEntry[] {
   const owner = ownMailsOnly(c.get("client"));
-  if (owner === undefined) return list(query);
-  return list({ ...query, limit: Number.POSITIVE_INFINITY })
-    .filter((entry) => entry.client === owner)
-    .slice(0, query.limit);
+  return list(owner === undefined ? query : { ...query, client: owner });
 }

@@ -1,6 +1,6 @@
 // Accepted mails per fixed hour and day window (local time, delivery.timezone), per client
-// and global; 0 = unlimited. Fed by the spool's accepted records, so start-up rebuilds
-// the counts. Over quota → 429 with the seconds until the window ends; logged once per window.
+// and global; 0 = unlimited. Fed by the spool's accepted records and kept in the spool
+// index with its position, so start-up counts on from where the index stopped. Over quota → 429 with the seconds until the window ends; logged once per window.
 import { MailspoolError } from "../errors.js";
 import { LocalClock } from "../local-time.js";
 import type { Logger } from "../log.js";
@@ -30,6 +30,16 @@ export class Quotas {
 
   setLimits(limits: QuotaLimits): void {
     this.limits = limits;
+  }
+
+  /** What the spool index keeps of it, so a restart that folds only new records counts on from here. */
+  state(): [string, number][] {
+    return [...this.counts];
+  }
+
+  restore(state: unknown): void {
+    this.counts.clear();
+    for (const [key, count] of (state as [string, number][] | undefined) ?? []) this.counts.set(key, count);
   }
 
   /** Spool observer: counts accepted mails (pickup files are the operator's and exempt). */

@@ -14,16 +14,7 @@ const minimumAttempts = 5;
 
 /** Failed share of the attempts that ended in the last hour, or null with too few to judge. */
 export function failureRatePercent(index: MailIndex, now: number): number | null {
-  const since = new Date(now - 3_600_000).toISOString();
-  let total = 0;
-  let failed = 0;
-  for (const entry of index.entries()) {
-    for (const attempt of entry.attempts) {
-      if (!attempt.endedAt || attempt.endedAt < since) continue;
-      total += 1;
-      if (attempt.state !== "sent") failed += 1;
-    }
-  }
+  const { total, failed } = index.attemptsEndedSince(new Date(now - 3_600_000).toISOString());
   return total >= minimumAttempts ? (failed / total) * 100 : null;
 }
 

@@ -8,14 +8,14 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log.js";
 import type { MailId } from "../types.js";
-import type { MailEntry } from "./mail-index.js";
 import { decodeRecord, encodeRecord, type SpoolRecord } from "./record.js";
 import { fsyncDir } from "./fsync.js";
 import { blobTempPrefix } from "./blobs.js";
-import { segmentName } from "./segment-files.js";
+import { segmentName, segmentNumber } from "./segment-files.js";
 import type { Spool } from "./spool.js";
 import { writeArchiveTotals } from "./archive-totals.js";
 import { addTotals } from "./totals.js";
+import type { Location } from "./segment.js";
 
 export interface CompactOptions {
   retentionDays: number;
@@ -39,33 +39,20 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   const result: CompactResult = { archivedSegments: 0, archivedMails: 0, removedBlobs: 0, removedFiles: 0 };
   const dayAgo = new Date(now - dayMs).toISOString();
   const retentionEdge = options.retentionDays > 0 ? new Date(now - options.retentionDays * dayMs).toISOString() : "";
-  const finished = (entry: MailEntry | undefined) =>
-    !entry ||
-    entry.state === "sent" ||
-    entry.state === "cancelled" ||
-    (retentionEdge !== "" &&
-      (entry.state === "partial" || entry.state === "failed") &&
-      entry.acceptedAt < retentionEdge);
+  const allFinished = (segment: number) => spool.index.unfinishedIn(segment, retentionEdge) === 0;
 
   const current = spool.segments.newestRecord(spool.currentSegment);
-  if (
-    current &&
-    current < dayAgo &&
-    spool.segments.mails(spool.currentSegment).every((id) => finished(spool.index.get(id)))
-  ) {
-    await spool.closeCurrentSegment();
-  }
-  const allFinished = (segment: number) => spool.segments.mails(segment).every((id) => finished(spool.index.get(id)));
+  if (current && current < dayAgo && allFinished(spool.currentSegment)) await spool.closeCurrentSegment();
   for (const segment of spool.segments.segments()) {
     if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
     if (!allFinished(segment)) continue;
-    await writeArchiveCopy(spool, segment, new Set(splitBy(spool, segment)));
+    const moved = await writeArchiveCopy(spool, segment, new Set(splitBy(spool, segment)));
     // a mail replayed while the copy was written keeps its segment live
     if (!allFinished(segment)) {
       await fs.promises.rm(path.join(spool.paths.archive, segmentName(segment)), { force: true });
       continue;
     }
-    result.archivedMails += commitArchived(spool, segment);
+    result.archivedMails += commitArchived(spool, segment, moved);
     result.archivedSegments += 1;
     await fs.promises.rm(path.join(spool.paths.spool, segmentName(segment)));
     await fsyncDir(spool.paths.spool);
@@ -73,8 +60,10 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   result.removedBlobs = await removeUnreferencedBlobs(spool, now);
   if (options.retentionDays > 0)
     result.removedFiles =
-      (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs)) +
-      (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
+      (await removeOlderThan(spool.paths.archive, now - options.retentionDays * dayMs, (name) => {
+        const segment = segmentNumber(name);
+        if (segment !== null) spool.index.forgetArchivedSegment(segment);
+      })) + (await removeOlderThan(spool.paths.outbox, now - options.retentionDays * dayMs));
   if (result.archivedSegments || result.removedBlobs || result.removedFiles)
     options.log.info(result, "spool compacted");
   return result;
@@ -86,7 +75,7 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
  * total dip — the index lets go of them and of the mails with no live segment left.
  * Returns the number of mails that left the index.
  */
-function commitArchived(spool: Spool, segment: number): number {
+function commitArchived(spool: Spool, segment: number, moved: Map<MailId, Location>): number {
   const split = { ...spool.archived.split };
   const staying = new Set(splitBy(spool, segment));
   for (const id of spool.segments.mails(segment)) {
@@ -99,13 +88,10 @@ function commitArchived(spool: Spool, segment: number): number {
   spool.archived = archived;
   spool.index.totals.take(segment);
   const gone = spool.segments.remove(segment);
-  for (const id of gone) spool.index.remove(id);
-  // a mail that stays live elsewhere now has its accepted record (if it was here) in archive/
-  for (const id of staying) {
-    const entry = spool.index.get(id);
-    if (entry && !entry.location.archived && entry.location.segment === segment)
-      entry.location = { ...entry.location, archived: true };
-  }
+  // the status of an archived mail stays in the index (until retention deletes its segment);
+  // its blobs are let go once no live segment holds its records
+  for (const id of gone) spool.index.markArchived(id, segment, false, moved.get(id));
+  for (const id of staying) spool.index.markArchived(id, segment, true, moved.get(id));
   return gone.length;
 }
 
@@ -118,14 +104,22 @@ function splitBy(spool: Spool, segment: number): MailId[] {
  * Rewrites the segment into archive/ without attachment bytes, durably; spool/ keeps its copy
  * until the commit. A mail that stays live elsewhere keeps its bytes: it may still be replayed.
  */
-async function writeArchiveCopy(spool: Spool, segment: number, split: Set<MailId>): Promise<void> {
+async function writeArchiveCopy(spool: Spool, segment: number, split: Set<MailId>): Promise<Map<MailId, Location>> {
   const source = path.join(spool.paths.spool, segmentName(segment));
   const target = path.join(spool.paths.archive, segmentName(segment));
   const lines = (await fs.promises.readFile(source, "utf8")).split("\n").filter((line) => line.length > 0);
+  const moved = new Map<MailId, Location>();
+  let offset = 0;
   const archived = lines.map((line) => {
     const decoded = decodeRecord(line);
-    if (!decoded.ok) return `${line}\n`;
-    return encodeRecord(split.has(decoded.record.id) ? decoded.record : withoutAttachmentBytes(decoded.record));
+    const copy = !decoded.ok
+      ? `${line}\n`
+      : encodeRecord(split.has(decoded.record.id) ? decoded.record : withoutAttachmentBytes(decoded.record));
+    const length = Buffer.byteLength(copy);
+    if (decoded.ok && decoded.record.type === "accepted")
+      moved.set(decoded.record.id, { segment, offset, length, archived: true });
+    offset += length;
+    return copy;
   });
   const temp = `${target}.tmp`;
   const handle = await fs.promises.open(temp, "w");
@@ -137,6 +131,7 @@ async function writeArchiveCopy(spool: Spool, segment: number, split: Set<MailId
   }
   await fs.promises.rename(temp, target);
   await fsyncDir(spool.paths.archive);
+  return moved;
 }
 
 function withoutAttachmentBytes(record: SpoolRecord): SpoolRecord {
@@ -147,8 +142,7 @@ function withoutAttachmentBytes(record: SpoolRecord): SpoolRecord {
 }
 
 async function removeUnreferencedBlobs(spool: Spool, now: number): Promise<number> {
-  const referenced = new Set<string>();
-  for (const entry of spool.index.entries()) for (const sha of entry.blobs) referenced.add(sha);
+  const referenced = spool.index.referencedBlobs();
   let removed = 0;
   for (const name of await fs.promises.readdir(spool.paths.blobs)) {
     if (referenced.has(name)) continue;
@@ -162,7 +156,7 @@ async function removeUnreferencedBlobs(spool: Spool, now: number): Promise<numbe
   return removed;
 }
 
-async function removeOlderThan(dir: string, edge: number): Promise<number> {
+async function removeOlderThan(dir: string, edge: number, onRemoved?: (name: string) => void): Promise<number> {
   let removed = 0;
   for (const name of await fs.promises.readdir(dir)) {
     if (name === "totals.json") continue;
@@ -170,6 +164,7 @@ async function removeOlderThan(dir: string, edge: number): Promise<number> {
     const stat = await fs.promises.stat(file);
     if (!stat.isFile() || stat.mtimeMs >= edge) continue;
     await fs.promises.rm(file, { force: true });
+    onRemoved?.(name);
     removed += 1;
   }
   return removed;

@@ -1,12 +1,14 @@
 // fsck --repair: corrupt and torn lines move out of their segment into corrupt/ (with a
 // .reason.txt) and the segment is rewritten without them (temp file, fsync, rename, dir
-// fsync); leftover temp files are removed; blobs nothing refers to move to corrupt/blobs/.
+// fsync); leftover temp files are removed; blobs nothing refers to move to corrupt/blobs/;
+// an index that differs from the segments is removed (the next start rebuilds it).
 // Never drops a line that decodes, never touches a referenced blob. The caller holds the lock.
 import fs from "node:fs";
 import path from "node:path";
 import { blobTempPrefix } from "./blobs.js";
 import { scanSegments, type Problem } from "./fsck.js";
 import { fsyncDirSync, writeFileDurablySync } from "./fsync.js";
+import { removeIndexFile } from "./index-db.js";
 import { decodeRecord } from "./record.js";
 import type { SpoolPaths } from "./spool.js";
 
@@ -30,6 +32,11 @@ export function repairDataDir(paths: SpoolPaths, problems: Problem[]): Repair[] 
     if (!isTempFile(paths, file) || !fs.existsSync(file)) continue;
     fs.rmSync(file, { force: true });
     repairs.push({ problem: p, action: "removed" });
+  }
+
+  for (const p of problems.filter((q) => q.kind === "index-mismatch")) {
+    removeIndexFile(path.join(paths.data, p.file));
+    repairs.push({ problem: p, action: "removed: the next start rebuilds it from the segments" });
   }
 
   const orphans = problems.filter((q) => q.kind === "orphan-blob");

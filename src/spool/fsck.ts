@@ -1,6 +1,7 @@
 // fsck of a data directory: every segment line (terminated, checksummed, parsed, known
 // version), every blob an accepted record in spool/ names (present, size, sha256), blobs
-// nothing names, leftover temp files, and records whose mail has no accepted record.
+// nothing names, leftover temp files, records whose mail has no accepted record, and the
+// index against the segments.
 // Read-only; `repairDataDir` (fsck-repair.ts) acts on what this finds.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -8,7 +9,8 @@ import path from "node:path";
 import { blobTempPrefix } from "./blobs.js";
 import { decodeRecord } from "./record.js";
 import { listSegments, segmentName, terminatedLines } from "./segment-files.js";
-import type { SpoolPaths } from "./spool.js";
+import { checkIndexFile } from "./index-check.js";
+import { indexFile, type SpoolPaths } from "./spool.js";
 
 export { repairDataDir, type Repair } from "./fsck-repair.js";
 
@@ -22,6 +24,7 @@ export const problemKinds = [
   "orphan-blob",
   "temp-file",
   "orphan-record",
+  "index-mismatch",
 ] as const;
 export type ProblemKind = (typeof problemKinds)[number];
 
@@ -111,11 +114,28 @@ export function scanDataDir(paths: SpoolPaths, options: CheckOptions = {}): { pr
         problems.push({ kind: "temp-file", file: rel(file), detail: "a write that was never renamed into place" });
     }
   }
+  problems.push(...checkIndex(paths));
   const segments = listSegmentsIn(paths.spool).length + listSegmentsIn(paths.archive).length;
   return {
     problems,
     stats: { segments, records: scan.records, blobs: blobNames.filter((n) => !n.startsWith(blobTempPrefix)).length },
   };
+}
+
+/** The index must hold what the segments fold to (index-check.ts); a missing one is built at the next start. */
+function checkIndex(paths: SpoolPaths): Problem[] {
+  const file = indexFile(paths.data);
+  const problem = (detail: string): Problem[] => [{ kind: "index-mismatch", file: path.basename(file), detail }];
+  const fix = "mailspool reindex (or fsck --repair) rebuilds it from the segments";
+  try {
+    const check = checkIndexFile(paths, file);
+    if (!check || check.differing.length === 0) return [];
+    return problem(
+      `${check.differing.length} mail(s) differ from what the segments say (first: ${check.differing[0]}); ${fix}`,
+    );
+  } catch (error) {
+    return problem(`unreadable (${(error as Error).message}); ${fix}`);
+  }
 }
 
 /** Reads spool/ then archive/ line by line. `live`: the newest spool segment's unterminated tail is a write in flight. */

@@ -1,9 +1,14 @@
-// The in-memory index: id → state, recipients, attempts and where the accepted record
-// lives, plus the event totals of the live segments (totals.ts). A pure fold over spool
-// records, so recovery and live appends share one path.
+// The index: id → state, recipients, attempts and where the accepted record lives, plus
+// the event totals of the live segments (totals.ts) and which live segments hold which
+// mails (segment-map.ts). A fold over spool records, so recovery and live appends share
+// one path; stored in SQLite (index-db.ts), derived and rebuildable from the segments.
 import { canonicalOrSelf } from "../address.js";
+import type { Logger } from "../log.js";
 import type { AcceptedRecord, SpoolRecord } from "./record.js";
+import type { Binding } from "bun:sqlite";
+import { getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
 import type { Location } from "./segment.js";
+import { SegmentMap } from "./segment-map.js";
 import { acceptedCounts, attemptCounts, noEvents, SegmentTotals, type MailEvents, type Totals } from "./totals.js";
 import type { MailId, MailState, RecipientKind, RecipientState, Transaction } from "../types.js";
 
@@ -61,23 +66,84 @@ export interface ListQuery {
   recipient?: string;
   /** Mails whose subject contains this, case ignored. */
   subject?: string;
+  /** Mails handed in by this client (a token's mails, for a token that sees only its own). */
+  client?: string;
+  /** Mails older than this id (the cursor: the last id of the previous page). */
+  before?: MailId;
   limit: number;
 }
 
+/** What delivery needs to requeue a mail at start-up, without loading the mail. */
+export interface UndeliveredMail {
+  id: MailId;
+  state: MailState;
+  nextAttemptAt?: string;
+  /** Its last attempt has no end: the relay stopped while sending it. */
+  openAttempt: boolean;
+}
+
+export interface IndexPosition {
+  segment: number;
+  /** Offset just past the last record folded. */
+  offset: number;
+}
+
+interface MailRow {
+  entry: string;
+}
+
+/** Changes are written in one transaction at most this long after they were folded. */
+const flushDelayMs = 200;
+/** …or at once when this many mails wait. */
+const flushBatch = 4096;
+const writeRetryMs = 1000;
+
+/**
+ * The index over the spool: a fold of its records, kept in SQLite (index-db.ts). Memory
+ * holds only mails changed since the last write and mails being sent; every reader asks
+ * through these methods and never sees a table.
+ */
 export class MailIndex {
-  private readonly mails = new Map<MailId, MailEntry>();
-  /** Idempotency keys (HTTP and pickup file names) → the mail, when the key was used and the record's requestHash. */
-  private readonly keys = new Map<string, KeyUse>();
+  /** Mails changed since the last write, and mails being sent (pinned until their attempt ends). */
+  private readonly cache = new Map<MailId, MailEntry>();
+  private readonly dirty = new Set<MailId>();
+  private readonly created = new Set<MailId>();
+  /** Mails being sent → the state they had before (the one the spool's records give them). */
+  private readonly sending = new Map<MailId, MailState>();
+  private readonly dirtyKeys = new Map<string, KeyUse>();
+  private flushTimer: NodeJS.Timeout | null = null;
   /** Event counts of the records in live segments (records read from archive/ count there). */
-  readonly totals = new SegmentTotals();
+  readonly totals: SegmentTotals;
+  readonly segments: SegmentMap;
+  /** Just past the last live record folded: start-up folds from here. */
+  position: IndexPosition | null;
   orphanRecords = 0;
 
+  /** Counts kept beside the index (quotas, daily limits), written with each change. */
+  counters: () => [string, unknown][] = () => [];
+  /** The last write's failure (a full disk): the changes stay in memory and are written at the next try. */
+  writeError: Error | null = null;
+
+  constructor(
+    readonly db: IndexDb = memoryIndexDb(),
+    private readonly log?: Logger,
+  ) {
+    this.segments = new SegmentMap(db);
+    this.totals = loadSegmentTotals(db);
+    const position = getMeta(db, "position");
+    this.position = position ? (JSON.parse(position) as IndexPosition) : null;
+  }
+
   get size(): number {
-    return this.mails.size;
+    this.flush();
+    return this.db.query<{ n: number }, []>("SELECT count(*) AS n FROM mails").get()!.n;
   }
 
   get(id: MailId): MailEntry | undefined {
-    return this.mails.get(id);
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    const row = this.db.query<MailRow, [string]>("SELECT entry FROM mails WHERE id = ?").get(id);
+    return row ? (JSON.parse(row.entry) as MailEntry) : undefined;
   }
 
   /** The mail a key was used for within the window, if any. */
@@ -87,25 +153,47 @@ export class MailIndex {
 
   /** The last use of a key within the window, if any. */
   keyUse(key: string, since: Date): KeyUse | undefined {
-    const used = this.keys.get(key);
-    return used && used.ts >= since.toISOString() ? used : undefined;
+    const used =
+      this.dirtyKeys.get(key) ??
+      this.db
+        .query<{ id: string; ts: string; request_hash: string | null }, [string]>(
+          "SELECT id, ts, request_hash FROM keys WHERE key = ?",
+        )
+        .get(key) ??
+      undefined;
+    if (!used || used.ts < since.toISOString()) return undefined;
+    const requestHash = "request_hash" in used ? (used.request_hash ?? undefined) : used.requestHash;
+    return { id: used.id, ts: used.ts, ...(requestHash ? { requestHash } : {}) };
   }
 
   apply(record: SpoolRecord, location: Location): void {
+    this.fold(record, location);
+    this.scheduleFlush();
+  }
+
+  private fold(record: SpoolRecord, location: Location): void {
+    if (!location.archived) {
+      this.segments.add(location.segment, record.id, record.ts);
+      const end = location.offset + location.length;
+      if (!this.position || location.segment > this.position.segment || end > this.position.offset)
+        this.position = { segment: location.segment, offset: end };
+    }
     if ("idempotencyKey" in record && record.idempotencyKey)
-      this.keys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
+      this.dirtyKeys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
     if (record.type === "accepted") {
       const entry = entryFromAccepted(record, location);
-      this.mails.set(record.id, entry);
+      this.created.add(record.id);
+      this.touch(entry);
       this.count(location, acceptedCounts(entry.recipients.length));
       return;
     }
-    const entry = this.mails.get(record.id);
+    const entry = this.get(record.id);
     if (!entry) {
       this.orphanRecords += 1;
       if (record.type === "attempt") this.count(location, attemptCounts(record));
       return;
     }
+    this.touch(entry);
     if (record.type === "replay") return applyReplay(entry, record.recipients, record.attempts);
     if (record.type === "cancel") {
       entry.state = "cancelled";
@@ -134,6 +222,7 @@ export class MailIndex {
         nextAttemptAt: record.nextAttemptAt,
         error: record.error,
       });
+      this.sending.delete(entry.id);
       entry.state = record.state;
       entry.nextAttemptAt = record.nextAttemptAt;
       settleOpenRecipients(entry);
@@ -144,49 +233,332 @@ export class MailIndex {
     if (!location.archived) this.totals.add(location.segment, counts);
   }
 
-  /** Mails that still need delivery, oldest first. */
-  undelivered(): MailEntry[] {
-    return this.inStates(["queued", "deferred", "sending"]);
+  /** Keeps the entry in memory until the next write (which the caller schedules once its change is made). */
+  private touch(entry: MailEntry): void {
+    this.cache.set(entry.id, entry);
+    this.dirty.add(entry.id);
+  }
+
+  private scheduleFlush(delay = flushDelayMs): void {
+    if (this.dirty.size >= flushBatch && !this.writeError) return this.flush();
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => this.flush(), delay);
+    this.flushTimer.unref();
+  }
+
+  /**
+   * Writes every change folded so far, with the position it reaches, in one transaction.
+   * A failed write (a full disk) keeps the changes in memory, readers still see them through
+   * get(), and is tried again a second later: the index is derived, the spool is not at risk.
+   */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    if (this.dirty.size === 0 && this.dirtyKeys.size === 0 && !this.segments.pending && !this.totals.changed) return;
+    try {
+      this.write();
+    } catch (error) {
+      if (!this.writeError) this.log?.warn({ err: error }, "could not write the spool index; retrying");
+      this.writeError = error as Error;
+      this.scheduleFlush(writeRetryMs);
+      return;
+    }
+    if (this.writeError) this.log?.info("the spool index is written again");
+    this.writeError = null;
+  }
+
+  private write(): void {
+    this.db.transaction(() => {
+      const putMail = this.db.query<unknown, Binding[]>(
+        "INSERT OR REPLACE INTO mails (id, state, accepted_at, client, subject_fold, segment, archived, next_attempt_at, open_attempt, last_end, blobs, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      );
+      const putRecipient = this.db.query<unknown, [string, string]>(
+        "INSERT OR IGNORE INTO recipients (address, id) VALUES (?, ?)",
+      );
+      for (const id of this.dirty) {
+        const entry = this.cache.get(id)!;
+        putMail.run(...mailRow(entry, this.sending.get(id)));
+        if (this.created.has(id))
+          for (const address of new Set(entry.recipients.map((r) => canonicalOrSelf(r.address))))
+            putRecipient.run(address, id);
+      }
+      const putKey = this.db.query<unknown, [string, string, string, string | null]>(
+        "INSERT OR REPLACE INTO keys (key, id, ts, request_hash) VALUES (?, ?, ?, ?)",
+      );
+      for (const [key, use] of this.dirtyKeys) putKey.run(key, use.id, use.ts, use.requestHash ?? null);
+      this.segments.write(this.totals);
+      if (this.position) setMeta(this.db, "position", JSON.stringify(this.position));
+      for (const [name, state] of this.counters()) setMeta(this.db, `counter:${name}`, JSON.stringify(state));
+    })();
+    for (const id of this.dirty) if (!this.sending.has(id)) this.cache.delete(id);
+    this.dirty.clear();
+    this.created.clear();
+    this.dirtyKeys.clear();
+  }
+
+  /** A counter's state as last written, or undefined. */
+  savedCounter(name: string): unknown {
+    const saved = getMeta(this.db, `counter:${name}`);
+    return saved === undefined ? undefined : JSON.parse(saved);
+  }
+
+  /** Marks a queued or deferred mail as being sent; it stays in memory until its attempt ends. */
+  startSending(id: MailId): MailEntry | undefined {
+    const entry = this.get(id);
+    if (!entry || (entry.state !== "queued" && entry.state !== "deferred")) return undefined;
+    this.sending.set(id, entry.state);
+    this.cache.set(id, entry);
+    entry.state = "sending";
+    return entry;
+  }
+
+  /** An attempt that ended without an attempt record: the mail is back in the state it had. */
+  stopSending(id: MailId): void {
+    const before = this.sending.get(id);
+    const entry = this.cache.get(id);
+    this.sending.delete(id);
+    if (entry && before && entry.state === "sending") entry.state = before;
+    if (entry && !this.dirty.has(id)) this.cache.delete(id);
+  }
+
+  /** Mails that still need delivery, oldest first, as delivery requeues them. */
+  undelivered(): UndeliveredMail[] {
+    this.flush();
+    return this.db
+      .query<{ id: string; state: MailState; next_attempt_at: string | null; open_attempt: number }, []>(
+        "SELECT id, state, next_attempt_at, open_attempt FROM mails WHERE state IN ('queued', 'deferred') ORDER BY id",
+      )
+      .all()
+      .map((row) => ({
+        id: row.id,
+        state: this.sending.has(row.id) ? "sending" : row.state,
+        ...(row.next_attempt_at ? { nextAttemptAt: row.next_attempt_at } : {}),
+        openAttempt: row.open_attempt === 1,
+      }));
   }
 
   /** Mails in any of these states, oldest first. */
   inStates(states: readonly MailState[]): MailEntry[] {
-    return [...this.mails.values()].filter((m) => states.includes(m.state));
+    this.flush();
+    const stored = states.filter((s) => s !== "sending");
+    const rows = stored.length
+      ? this.db
+          .query<{ id: string }, string[]>(
+            `SELECT id FROM mails WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY id`,
+          )
+          .all(...stored)
+      : [];
+    const ids = rows.map((r) => r.id);
+    if (states.includes("sending")) ids.push(...this.sending.keys());
+    return [...new Set(ids)]
+      .sort()
+      .map((id) => this.get(id))
+      .filter((entry): entry is MailEntry => entry !== undefined && states.includes(entry.state));
   }
 
-  /** Newest first; every filter applies before the limit. */
+  /** The oldest acceptance among mails in these states, or null. */
+  oldestAcceptedAt(states: readonly MailState[]): string | null {
+    this.flush();
+    const stored = states.filter((s) => s !== "sending");
+    if (states.includes("sending")) stored.push("queued", "deferred");
+    if (stored.length === 0) return null;
+    return (
+      this.db
+        .query<{ at: string | null }, string[]>(
+          `SELECT min(accepted_at) AS at FROM mails WHERE state IN (${stored.map(() => "?").join(", ")})`,
+        )
+        .get(...stored)?.at ?? null
+    );
+  }
+
+  /** Newest first; every filter applies before the limit; `before` pages on. */
   list(query: ListQuery): MailEntry[] {
-    const matches = listFilter(query);
     const result: MailEntry[] = [];
-    const all = [...this.mails.values()];
-    for (let i = all.length - 1; i >= 0 && result.length < query.limit; i -= 1) {
-      const entry = all[i]!;
-      if (matches(entry)) result.push(entry);
+    if (query.limit <= 0) return result;
+    const { where, params } = this.filter(query);
+    // mails being sent are stored as queued or deferred: the few of them may fall out of a state filter
+    params.push(Number.isFinite(query.limit) ? query.limit + this.sending.size : -1);
+    const sql = `SELECT id FROM mails ${where} ORDER BY id DESC LIMIT ?`;
+    for (const { id } of this.db.query<{ id: string }, Binding[]>(sql).all(...params)) {
+      const entry = this.get(id);
+      if (!entry || (query.state && entry.state !== query.state)) continue;
+      result.push(entry);
+      if (result.length >= query.limit) break;
     }
     return result;
   }
 
-  /** Puts an entry folded elsewhere (a mail split by archiving, split-mails.ts) in place of what this index made of it. */
-  put(entry: MailEntry): void {
-    this.mails.set(entry.id, entry);
+  /** How many mails list() would give without a limit. */
+  countMatching(query: Omit<ListQuery, "limit">): number {
+    const { where, params } = this.filter(query);
+    const stored = this.db
+      .query<{ n: number }, Binding[]>(`SELECT count(*) AS n FROM mails ${where}`)
+      .get(...params)!.n;
+    if (query.state === undefined) return stored;
+    const moved = [...this.sending.keys()].filter((id) => this.get(id)?.state !== query.state).length;
+    return query.state === "sending" ? this.sending.size : Math.max(0, stored - moved);
   }
 
-  /** Drops an archived mail from memory (its idempotency key had expired before archiving). */
-  remove(id: MailId): void {
-    const entry = this.mails.get(id);
-    this.mails.delete(id);
-    if (entry?.idempotencyKey && this.keys.get(entry.idempotencyKey)?.id === id) this.keys.delete(entry.idempotencyKey);
+  private filter(query: Omit<ListQuery, "limit">): { where: string; params: Binding[] } {
+    this.flush();
+    const where: string[] = [];
+    const params: Binding[] = [];
+    const stored = query.state === "sending" ? ["queued", "deferred"] : query.state ? [query.state] : [];
+    if (stored.length) {
+      where.push(`state IN (${stored.map(() => "?").join(", ")})`);
+      params.push(...stored);
+    }
+    if (query.since) {
+      where.push("accepted_at >= ?");
+      params.push(query.since.toISOString());
+    }
+    if (query.client !== undefined) {
+      where.push("client = ?");
+      params.push(query.client);
+    }
+    if (query.before) {
+      where.push("id < ?");
+      params.push(query.before);
+    }
+    if (query.subject !== undefined) {
+      where.push("instr(subject_fold, ?) > 0");
+      params.push(foldCase(query.subject));
+    }
+    if (query.recipient !== undefined) {
+      where.push("id IN (SELECT id FROM recipients WHERE address = ?)");
+      params.push(canonicalOrSelf(query.recipient));
+    }
+    return { where: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
   }
 
-  entries(): IterableIterator<MailEntry> {
-    return this.mails.values();
+  /**
+   * Segment `segment` moved to archive/: the mail's accepted record, when it was there, is
+   * read from archive/ now (`archivedAt`: where the copy holds it), and a mail no live
+   * segment holds lets go of its blobs.
+   */
+  markArchived(id: MailId, segment: number, stillLive: boolean, archivedAt: Location | undefined): void {
+    const entry = this.get(id);
+    if (!entry) return;
+    const moved = !entry.location.archived && entry.location.segment === segment && archivedAt !== undefined;
+    const releases = !stillLive && entry.blobs.length > 0;
+    if (!moved && !releases) return;
+    if (moved) entry.location = archivedAt;
+    if (releases) entry.blobs = [];
+    this.touch(entry);
+    this.scheduleFlush();
+  }
+
+  /** Forgets the mails whose accepted record was in an archived segment that retention deleted. */
+  forgetArchivedSegment(segment: number): number {
+    this.flush();
+    const ids = this.db
+      .query<{ id: string }, [number]>("SELECT id FROM mails WHERE archived = 1 AND segment = ?")
+      .all(segment)
+      .map((r) => r.id);
+    this.db.transaction(() => {
+      const forget = (table: string) => this.db.query<unknown, [string]>(`DELETE FROM ${table} WHERE id = ?`);
+      const statements = ["recipients", "keys", "mails"].map(forget);
+      for (const id of ids) for (const statement of statements) statement.run(id);
+    })();
+    return ids.length;
+  }
+
+  /** After a rebuild: mails no live segment holds let go of their blobs, as archiving them live did. */
+  releaseArchivedBlobs(): void {
+    this.flush();
+    this.db
+      .query(
+        `UPDATE mails SET blobs = NULL, entry = json_set(entry, '$.blobs', json('[]'))
+         WHERE archived = 1 AND blobs IS NOT NULL AND id NOT IN (SELECT id FROM segment_mails)`,
+      )
+      .run();
+  }
+
+  /** sha256s of the blobs that mails in the index still refer to. */
+  referencedBlobs(): Set<string> {
+    this.flush();
+    const referenced = new Set<string>();
+    for (const { blobs } of this.db
+      .query<{ blobs: string }, []>("SELECT blobs FROM mails WHERE blobs IS NOT NULL")
+      .all())
+      for (const sha of JSON.parse(blobs) as string[]) referenced.add(sha);
+    return referenced;
+  }
+
+  /** Attempts that ended at or after `since`: how many, and how many did not end `sent`. */
+  attemptsEndedSince(since: string): { total: number; failed: number } {
+    this.flush();
+    const row = this.db
+      .query<{ total: number; failed: number | null }, [string, string]>(
+        `SELECT count(*) AS total, sum(json_extract(a.value, '$.state') != 'sent') AS failed
+         FROM mails, json_each(mails.entry, '$.attempts') AS a
+         WHERE mails.last_end >= ? AND json_extract(a.value, '$.endedAt') >= ?`,
+      )
+      .get(since, since);
+    return { total: row?.total ?? 0, failed: row?.failed ?? 0 };
+  }
+
+  /** Whether every mail with records in this segment is finished by `finished`'s rule (in SQL terms). */
+  unfinishedIn(segment: number, retentionEdge: string): number {
+    this.flush();
+    const pinned = this.segments.mails(segment).filter((id) => this.sending.has(id)).length;
+    const row = this.db
+      .query<{ n: number }, [number, string, string]>(
+        `SELECT count(*) AS n FROM segment_mails AS s JOIN mails AS m ON m.id = s.id
+         WHERE s.segment = ? AND NOT (m.state IN ('sent', 'cancelled')
+           OR (? != '' AND m.state IN ('partial', 'failed') AND m.accepted_at < ?))`,
+      )
+      .get(segment, retentionEdge, retentionEdge);
+    return (row?.n ?? 0) + pinned;
   }
 
   countByState(): Record<MailState, number> {
+    this.flush();
     const counts = { queued: 0, sending: 0, deferred: 0, sent: 0, partial: 0, failed: 0, cancelled: 0 };
-    for (const entry of this.mails.values()) counts[entry.state] += 1;
+    for (const row of this.db
+      .query<{ state: MailState; n: number }, []>("SELECT state, count(*) AS n FROM mails GROUP BY state")
+      .all())
+      counts[row.state] += row.n;
+    for (const before of this.sending.values()) {
+      counts[before] -= 1;
+      counts.sending += 1;
+    }
     return counts;
   }
+
+  close(): void {
+    this.flush();
+    this.db.close();
+  }
+}
+
+/** The columns a mail is found by, and the entry itself (stored with the state its records give it, never `sending`). */
+function mailRow(entry: MailEntry, before: MailState | undefined): Binding[] {
+  const stored = before !== undefined && entry.state === "sending" ? { ...entry, state: before } : entry;
+  const last = entry.attempts.at(-1);
+  const ends = entry.attempts.map((a) => a.endedAt ?? "").sort();
+  return [
+    entry.id,
+    stored.state,
+    entry.acceptedAt,
+    entry.client,
+    foldCase(entry.subject),
+    entry.location.segment,
+    entry.location.archived ? 1 : 0,
+    entry.nextAttemptAt ?? null,
+    last && !last.endedAt ? 1 : 0,
+    ends.at(-1) || null,
+    entry.blobs.length ? JSON.stringify(entry.blobs) : null,
+    JSON.stringify(stored),
+  ];
+}
+
+function loadSegmentTotals(db: IndexDb): SegmentTotals {
+  const totals = new SegmentTotals();
+  for (const row of db.query<{ segment: number; totals: string }, []>("SELECT segment, totals FROM segments").all())
+    totals.add(row.segment, JSON.parse(row.totals) as Totals);
+  totals.changed = false;
+  return totals;
 }
 
 function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntry {
@@ -222,25 +594,6 @@ function noteUpstreamFailure(entry: MailEntry, transaction: Transaction): void {
 }
 
 const foldCase = (text: string) => text.normalize("NFC").toLowerCase();
-
-function listFilter(query: ListQuery): (entry: MailEntry) => boolean {
-  const since = query.since?.toISOString();
-  const subject = query.subject === undefined ? undefined : foldCase(query.subject);
-  const recipient = query.recipient === undefined ? undefined : canonicalOrSelf(query.recipient);
-  // records hold canonical addresses, older ones may not: each distinct address is parsed once
-  const canonical = new Map<string, string>();
-  const isRecipient = (address: string) => {
-    if (address === recipient) return true;
-    let form = canonical.get(address);
-    if (form === undefined) canonical.set(address, (form = canonicalOrSelf(address)));
-    return form === recipient;
-  };
-  return (entry) =>
-    (!query.state || entry.state === query.state) &&
-    (!since || entry.acceptedAt >= since) &&
-    (subject === undefined || foldCase(entry.subject).includes(subject)) &&
-    (recipient === undefined || entry.recipients.some((r) => isRecipient(r.address)));
-}
 
 /**
  * Outcomes name recipients exactly as the envelope carried them (the canonical form). Records

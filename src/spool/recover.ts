@@ -1,4 +1,5 @@
-// Reads every segment into the index. A torn (unterminated) tail is truncated when the
+// Reads segments into the index: every one (a rebuild, or a reader), or only what lies
+// past the index's position (serve's start-up, so its time does not grow with history). A torn (unterminated) tail is truncated when the
 // caller owns the spool (serve) and skipped otherwise; a corrupt terminated line is
 // copied to corrupt/ with its segment and offset and skipped. A record from a newer
 // mailspool stops start-up rather than being misread.
@@ -11,6 +12,9 @@ import { listSegments, segmentName, terminatedLines } from "./segment-files.js";
 
 export class NewerSpoolVersionError extends Error {}
 
+/** The index's position does not fit the segments (restored from elsewhere, or the spool was changed): rebuild it. */
+export class IndexPositionError extends Error {}
+
 export interface RecoveryOptions {
   spoolDir: string;
   corruptDir: string;
@@ -18,6 +22,10 @@ export interface RecoveryOptions {
   repair: boolean;
   /** Reading archive/: locations are marked archived. */
   archived?: boolean;
+  /** Also fold archive/ (its locations marked archived), every segment in number order: the order records were written in. */
+  archiveDir?: string;
+  /** Fold only what lies past this point of spool/ (the index has folded the rest). */
+  from?: { segment: number; offset: number };
   log: Logger;
   onRecord(record: SpoolRecord, location: Location): void;
 }
@@ -32,48 +40,80 @@ export interface RecoveryResult {
 
 export function recoverSegments(options: RecoveryOptions): RecoveryResult {
   const result: RecoveryResult = { lastSegment: 1, lastSize: 0, records: 0, tornTails: 0, corruptLines: 0 };
-  for (const segment of listSegments(options.spoolDir)) {
-    const file = path.join(options.spoolDir, segmentName(segment));
-    const goodSize = readSegment(file, segment, options, result);
-    result.lastSegment = segment;
-    result.lastSize = goodSize;
+  const live = listSegments(options.spoolDir);
+  const sources = live.map((segment) => ({ segment, dir: options.spoolDir, archived: options.archived === true }));
+  if (options.archiveDir) {
+    const liveSet = new Set(live);
+    for (const segment of listSegments(options.archiveDir))
+      if (!liveSet.has(segment)) sources.push({ segment, dir: options.archiveDir, archived: true });
+    sources.sort((a, b) => a.segment - b.segment);
+  }
+  const { from } = options;
+  if (from && from.offset > 0 && from.segment > (live.at(-1) ?? 0))
+    throw new IndexPositionError(`the index has folded ${segmentName(from.segment)}, which spool/ does not hold`);
+  for (const source of sources) {
+    const file = path.join(source.dir, segmentName(source.segment));
+    if (from && source.segment < from.segment) {
+      if (!source.archived) [result.lastSegment, result.lastSize] = [source.segment, fs.statSync(file).size];
+      continue;
+    }
+    const start = from && source.segment === from.segment ? from.offset : 0;
+    const goodSize = readSegment(file, source.segment, { ...options, archived: source.archived }, result, start);
+    if (!source.archived) [result.lastSegment, result.lastSize] = [source.segment, goodSize];
   }
   return result;
 }
 
-function readSegment(file: string, segment: number, options: RecoveryOptions, result: RecoveryResult): number {
-  const data = fs.readFileSync(file);
+function readSegment(
+  file: string,
+  segment: number,
+  options: RecoveryOptions,
+  result: RecoveryResult,
+  start: number,
+): number {
+  const whole = fs.readFileSync(file);
+  if (start > whole.length || (start > 0 && whole[start - 1] !== 0x0a))
+    throw new IndexPositionError(`${file}: the index ends at offset ${start}, which is not a record's end`);
+  const data = whole.subarray(start);
   let offset = 0;
   for (const { line, offset: at, next } of terminatedLines(data)) {
     offset = at;
     const decoded = decodeRecord(line);
-    const location = { segment, offset, length: next - offset, ...(options.archived ? { archived: true } : {}) };
+    const location = {
+      segment,
+      offset: start + offset,
+      length: next - offset,
+      ...(options.archived ? { archived: true } : {}),
+    };
     if (decoded.ok) {
       options.onRecord(decoded.record, location);
       result.records += 1;
     } else if (decoded.reason === "version") {
-      throw new NewerSpoolVersionError(`${file} at offset ${offset}: ${decoded.detail}; refusing to read it`);
+      throw new NewerSpoolVersionError(`${file} at offset ${start + offset}: ${decoded.detail}; refusing to read it`);
     } else {
       result.corruptLines += 1;
-      quarantine(options, segment, offset, data.subarray(offset, next), decoded.detail);
+      quarantine(options, segment, start + offset, data.subarray(offset, next), decoded.detail);
     }
     offset = next;
   }
   if (offset < data.length) {
     result.tornTails += 1;
     const torn = data.length - offset;
-    if (options.repair) {
-      quarantine(options, segment, offset, data.subarray(offset), "torn tail");
-      fs.truncateSync(file, offset);
+    if (options.repair && !options.archived) {
+      quarantine(options, segment, start + offset, data.subarray(offset), "torn tail");
+      fs.truncateSync(file, start + offset);
       options.log.warn(
-        { segment: segmentName(segment), offset, bytes: torn },
+        { segment: segmentName(segment), offset: start + offset, bytes: torn },
         "truncated a torn last line (it was never acknowledged)",
       );
     } else {
-      options.log.debug({ segment: segmentName(segment), offset, bytes: torn }, "skipping a torn last line");
+      options.log.debug(
+        { segment: segmentName(segment), offset: start + offset, bytes: torn },
+        "skipping a torn last line",
+      );
     }
   }
-  return offset;
+  return start + offset;
 }
 
 function quarantine(options: RecoveryOptions, segment: number, offset: number, bytes: Buffer, reason: string): void {

@@ -7,6 +7,12 @@ export function segmentName(number: number): string {
   return `${String(number).padStart(6, "0")}.jsonl`;
 }
 
+/** The number of a segment file's name, or null for another file. */
+export function segmentNumber(name: string): number | null {
+  const match = segmentPattern.exec(name);
+  return match ? Number(match[1]) : null;
+}
+
 /** Segment numbers present in `dir`, ascending. */
 export function listSegments(dir: string): number[] {
   return readdirSync(dir)

@@ -1,33 +1,81 @@
-// Which live segments hold records of which mails, and each segment's newest record:
-// what the compactor needs to know whether a segment can move to archive/.
+// Which live segments hold records of which mails, and each segment's newest record and
+// event counts: what the compactor needs to know whether a segment can move to archive/.
+// Kept in the index's SQLite file beside the mails; segments themselves are few and stay
+// in memory too.
 import type { MailId } from "../types.js";
+import { memoryIndexDb, type IndexDb } from "./index-db.js";
+import type { SegmentTotals } from "./totals.js";
 
 export class SegmentMap {
-  private readonly mailsBySegment = new Map<number, Set<MailId>>();
-  private readonly segmentsByMail = new Map<MailId, Set<number>>();
   private readonly newest = new Map<number, string>();
+  /** `segment\tid` pairs not written yet. */
+  private readonly added = new Set<string>();
+  private readonly changedSegments = new Set<number>();
+  private readonly removedSegments = new Set<number>();
+
+  constructor(private readonly db: IndexDb = memoryIndexDb()) {
+    for (const row of db.query<{ segment: number; newest: string }, []>("SELECT segment, newest FROM segments").all())
+      this.newest.set(row.segment, row.newest);
+  }
+
+  get pending(): boolean {
+    return this.added.size > 0 || this.changedSegments.size > 0 || this.removedSegments.size > 0;
+  }
 
   add(segment: number, id: MailId, ts: string): void {
-    let mails = this.mailsBySegment.get(segment);
-    if (!mails) this.mailsBySegment.set(segment, (mails = new Set()));
-    mails.add(id);
-    let segments = this.segmentsByMail.get(id);
-    if (!segments) this.segmentsByMail.set(id, (segments = new Set()));
-    segments.add(segment);
-    if ((this.newest.get(segment) ?? "") < ts) this.newest.set(segment, ts);
+    this.added.add(`${segment}\t${id}`);
+    if ((this.newest.get(segment) ?? "") < ts) {
+      this.newest.set(segment, ts);
+      this.changedSegments.add(segment);
+    }
+  }
+
+  /** Writes what was added (inside the index's transaction), with the segments' counts. */
+  write(totals: SegmentTotals): void {
+    const pair = this.db.query<unknown, [number, string]>(
+      "INSERT OR IGNORE INTO segment_mails (segment, id) VALUES (?, ?)",
+    );
+    for (const added of this.added) {
+      const tab = added.indexOf("\t");
+      pair.run(Number(added.slice(0, tab)), added.slice(tab + 1));
+    }
+    if (totals.changed) for (const segment of this.newest.keys()) this.changedSegments.add(segment);
+    const put = this.db.query<unknown, [number, string, string]>(
+      "INSERT OR REPLACE INTO segments (segment, newest, totals) VALUES (?, ?, ?)",
+    );
+    for (const segment of this.changedSegments)
+      if (this.newest.has(segment)) put.run(segment, this.newest.get(segment)!, JSON.stringify(totals.of(segment)));
+    const drop = this.db.query<unknown, [number]>("DELETE FROM segments WHERE segment = ?");
+    for (const segment of this.removedSegments) drop.run(segment);
+    this.added.clear();
+    this.changedSegments.clear();
+    this.removedSegments.clear();
+    totals.changed = false;
   }
 
   segments(): number[] {
-    return [...this.mailsBySegment.keys()].sort((a, b) => a - b);
+    return [...this.newest.keys()].sort((a, b) => a - b);
   }
 
   mails(segment: number): MailId[] {
-    return [...(this.mailsBySegment.get(segment) ?? [])];
+    const ids = this.db
+      .query<{ id: string }, [number]>("SELECT id FROM segment_mails WHERE segment = ?")
+      .all(segment)
+      .map((r) => r.id);
+    const unwritten = [...this.added]
+      .filter((a) => a.startsWith(`${segment}\t`))
+      .map((a) => a.slice(a.indexOf("\t") + 1));
+    return [...new Set([...ids, ...unwritten])];
   }
 
   /** The live segments holding records of this mail. */
   segmentsOf(id: MailId): number[] {
-    return [...(this.segmentsByMail.get(id) ?? [])];
+    const segments = this.db
+      .query<{ segment: number }, [string]>("SELECT segment FROM segment_mails WHERE id = ?")
+      .all(id)
+      .map((r) => r.segment);
+    for (const added of this.added) if (added.endsWith(`\t${id}`)) segments.push(Number(added.split("\t")[0]));
+    return [...new Set(segments)].filter((s) => this.newest.has(s)).sort((a, b) => a - b);
   }
 
   newestRecord(segment: number): string {
@@ -36,17 +84,11 @@ export class SegmentMap {
 
   /** Forgets an archived segment; returns the mails that have no live segment left. */
   remove(segment: number): MailId[] {
-    const gone: MailId[] = [];
-    for (const id of this.mailsBySegment.get(segment) ?? []) {
-      const segments = this.segmentsByMail.get(id);
-      segments?.delete(segment);
-      if (!segments || segments.size === 0) {
-        this.segmentsByMail.delete(id);
-        gone.push(id);
-      }
-    }
-    this.mailsBySegment.delete(segment);
+    const ids = this.mails(segment);
     this.newest.delete(segment);
-    return gone;
+    this.removedSegments.add(segment);
+    for (const added of [...this.added]) if (added.startsWith(`${segment}\t`)) this.added.delete(added);
+    this.db.query<unknown, [number]>("DELETE FROM segment_mails WHERE segment = ?").run(segment);
+    return ids.filter((id) => this.segmentsOf(id).length === 0);
   }
 }

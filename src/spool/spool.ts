@@ -9,7 +9,7 @@ import type { Mail, MailId } from "../types.js";
 import { readArchiveTotals, settleInterruptedArchiving, type ArchiveTotals } from "./archive-totals.js";
 import { BlobStore } from "./blobs.js";
 import { acquireLock } from "./lock.js";
-import { MailIndex } from "./mail-index.js";
+import { MailIndex, type IndexPosition } from "./mail-index.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -18,11 +18,11 @@ import {
   type NewRecord,
   type SpoolRecord,
 } from "./record.js";
-import { recoverSegments, type RecoveryResult } from "./recover.js";
+import { IndexPositionError, recoverSegments, type RecoveryResult } from "./recover.js";
+import { openIndexFile, removeIndexFile } from "./index-db.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
-import { SegmentMap } from "./segment-map.js";
-import { foldSplitMails } from "./split-mails.js";
+import type { SegmentMap } from "./segment-map.js";
 import { addTotals, type Totals } from "./totals.js";
 
 export interface SpoolOptions {
@@ -37,6 +37,15 @@ export interface SpoolOptions {
   onCommit?: (lines: number, seconds: number) => void;
   /** Called for every record folded into the index, at recovery and live. */
   observers?: ((record: SpoolRecord) => void)[];
+  /** Observers whose counts the index keeps (by name) with its position: serve's start-up restores them, then they see only new records. */
+  counters?: Record<string, CountingObserver>;
+}
+
+export interface CountingObserver {
+  observe(record: SpoolRecord): void;
+  state(): unknown;
+  /** undefined: start from nothing (the index is rebuilt from every record). */
+  restore(state: unknown): void;
 }
 
 export interface SpoolPaths {
@@ -49,6 +58,11 @@ export interface SpoolPaths {
   outbox: string;
   archive: string;
   lock: string;
+}
+
+/** The index file (index-db.ts): derived from the segments, rebuilt when missing. */
+export function indexFile(dataDir: string): string {
+  return path.join(dataDir, "index.sqlite");
 }
 
 export function spoolPaths(dataDir: string): SpoolPaths {
@@ -69,9 +83,7 @@ export function spoolPaths(dataDir: string): SpoolPaths {
 const freeSpaceCheckMs = 250;
 
 export class Spool {
-  readonly index = new MailIndex();
-  /** Live segments → mails, for the compactor. */
-  readonly segments = new SegmentMap();
+  index: MailIndex;
   readonly paths: SpoolPaths;
   readonly blobs: BlobStore;
   private writer: SegmentWriter | null = null;
@@ -86,6 +98,12 @@ export class Spool {
     this.paths = spoolPaths(options.dataDir);
     this.blobs = new BlobStore(this.paths.blobs);
     this.archived = readArchiveTotals(this.paths.archive, options.log);
+    this.index = new MailIndex();
+  }
+
+  /** Live segments → mails, for the compactor. */
+  get segments(): SegmentMap {
+    return this.index.segments;
   }
 
   /** For serve: lock the directory, repair torn tails, and open the writer. */
@@ -99,8 +117,7 @@ export class Spool {
       const leftovers = spool.blobs.removeLeftoverTemps();
       if (leftovers) options.log.info({ leftovers }, "removed temp files of uploads unfinished at the last stop");
       settleInterruptedArchiving(spool.paths, spool.archived, options.log);
-      spool.load(true);
-      spool.foldSplitMails();
+      spool.loadIndexed();
       const { lastSegment, lastSize } = spool.recovery!;
       // numbers are never reused: when archive/ holds (or held, before retention) a segment
       // numbered past the last live one, writing goes on in a new segment past it, so that a
@@ -127,41 +144,74 @@ export class Spool {
   /** For CLI readers: never locks, never writes; torn tails are skipped. */
   static read(options: Pick<SpoolOptions, "dataDir" | "log" | "observers">): Spool {
     const spool = new Spool({ ...options, minFreeBytes: -1 });
-    if (fs.existsSync(spool.paths.archive)) spool.load(false, true);
-    if (fs.existsSync(spool.paths.spool)) spool.load(false);
+    if (fs.existsSync(spool.paths.spool)) spool.load({ repair: false, from: null });
+    spool.index.releaseArchivedBlobs();
     return spool;
   }
 
-  /** Mails split between archive/ and spool/ are folded from both (split-mails.ts): never half, never queued again. */
-  private foldSplitMails(): void {
-    const split = this.archived.split;
-    if (Object.keys(split).length === 0) return;
-    const folded = foldSplitMails({
-      spoolDir: this.paths.spool,
-      archiveDir: this.paths.archive,
-      split,
-      live: this.segments,
-    });
-    let mails = 0;
-    for (const entry of folded.entries()) {
-      this.index.put(entry);
-      mails += 1;
+  /**
+   * serve's start-up: the index file (index-db.ts) has folded the spool up to its position,
+   * so only what lies past it is read. A missing, unusable or misplaced index is rebuilt
+   * from every segment, archive/ included.
+   */
+  private loadIndexed(): void {
+    const file = indexFile(this.options.dataDir);
+    let opened = openIndexFile(file);
+    if (!opened) {
+      this.options.log.warn({ file }, "the spool index is unusable; rebuilding it from the segments");
+      removeIndexFile(file);
+      opened = openIndexFile(file);
+      if (!opened) throw new Error(`cannot create the spool index ${file}`);
     }
-    this.options.log.info({ mails }, "folded the mails split between archive/ and spool/ from both");
+    this.index.db.close();
+    this.useIndex(new MailIndex(opened.db, this.options.log));
+    let from = this.resumePoint();
+    try {
+      this.load({ repair: true, from });
+    } catch (error) {
+      if (!(error instanceof IndexPositionError)) throw error;
+      this.options.log.warn({ file, reason: error.message }, "the spool index does not fit the spool; rebuilding it");
+      this.index.db.close();
+      removeIndexFile(file);
+      this.useIndex(new MailIndex(openIndexFile(file)!.db, this.options.log));
+      from = null;
+      this.load({ repair: true, from });
+    }
+    if (from === null) this.index.releaseArchivedBlobs();
+    this.index.position ??= { segment: 0, offset: 0 };
+    this.index.flush();
   }
 
-  /** Reads spool/ (or, for readers, archive/ first) into the index. */
-  private load(repair: boolean, archived = false): void {
+  /** Takes the index and hands it the counters: restored from it, written with it. */
+  private useIndex(index: MailIndex): void {
+    this.index = index;
+    const counters = Object.entries(this.options.counters ?? {});
+    for (const [name, counter] of counters) counter.restore(index.savedCounter(name));
+    index.counters = () => counters.map(([name, counter]) => [name, counter.state()]);
+  }
+
+  /** Where folding resumes: past the index's position (a segment archived since then: the next one). */
+  private resumePoint(): IndexPosition | null {
+    const position = this.index.position;
+    if (!position) return null;
+    if (this.archived.segments.includes(position.segment) && !listSegments(this.paths.spool).includes(position.segment))
+      return { segment: position.segment + 1, offset: 0 };
+    return position;
+  }
+
+  /** Folds the segments into the index: from `from` on, or all of them with archive/ (a rebuild, or a reader). */
+  private load({ repair, from }: { repair: boolean; from: IndexPosition | null }): void {
     const started = Date.now();
     this.recovery = recoverSegments({
-      spoolDir: archived ? this.paths.archive : this.paths.spool,
+      spoolDir: this.paths.spool,
+      ...(from ? { from } : fs.existsSync(this.paths.archive) ? { archiveDir: this.paths.archive } : {}),
       corruptDir: this.paths.corrupt,
       repair,
-      archived,
       log: this.options.log,
       onRecord: (record, location) => this.applyRecord(record, location),
     });
-    this.options.log.info({ ...this.recovery, mails: this.index.size, ms: Date.now() - started }, "spool loaded");
+    const folded = from ? "past the index's position" : "all segments";
+    this.options.log.info({ ...this.recovery, folded, ms: Date.now() - started }, "spool loaded");
   }
 
   /** Closes the segment being written (after pending commits) so it can be archived. */
@@ -236,8 +286,8 @@ export class Spool {
 
   private applyRecord(record: SpoolRecord, location: Location): void {
     this.index.apply(record, location);
-    if (!location.archived) this.segments.add(location.segment, record.id, record.ts);
     for (const observe of this.options.observers ?? []) observe(record);
+    for (const counter of Object.values(this.options.counters ?? {})) counter.observe(record);
   }
 
   /** `entry` defaults to the live index's; an archived mail's (archive-lookup.ts) may be passed. */
@@ -252,7 +302,11 @@ export class Spool {
       const buffer = Buffer.alloc(length);
       await handle.read(buffer, 0, length, offset);
       const decoded = decodeRecord(buffer.toString("utf8", 0, length - 1));
-      if (!decoded.ok || decoded.record.type !== "accepted") throw new Error(`accepted record of ${id} is unreadable`);
+      if (!decoded.ok || decoded.record.type !== "accepted")
+        throw new MailspoolError(
+          "internal",
+          `the accepted record of mail ${id} is damaged on disk; mailspool fsck finds it and --repair quarantines it`,
+        );
       return decoded.record;
     } finally {
       await handle.close();
@@ -262,6 +316,7 @@ export class Spool {
   async close(): Promise<void> {
     await this.writer?.close();
     this.writer = null;
+    this.index.close();
     this.releaseLock?.();
     this.releaseLock = null;
   }

@@ -77,7 +77,7 @@ class ModelSpool {
     if (!closed.length) return;
     const segment = closed[pick % closed.length]!;
     addTotals(this.archived, this.index.totals.take(segment));
-    for (const id of this.segments.remove(segment)) this.index.remove(id);
+    this.segments.remove(segment);
     this.live.delete(segment);
   }
 

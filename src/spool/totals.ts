@@ -93,8 +93,11 @@ export class SegmentTotals {
   private readonly bySegment = new Map<number, Totals>();
   /** Over every live segment; reading it is free. */
   readonly sum = emptyTotals();
+  /** Counts changed since the index last wrote them. */
+  changed = false;
 
   add(segment: number, counts: Totals): void {
+    this.changed = true;
     let totals = this.bySegment.get(segment);
     if (!totals) this.bySegment.set(segment, (totals = emptyTotals()));
     addTotals(totals, counts);
@@ -108,6 +111,7 @@ export class SegmentTotals {
   /** A segment's counts, which stop counting here (the segment is archived). */
   take(segment: number): Totals {
     const totals = this.bySegment.get(segment) ?? emptyTotals();
+    this.changed = true;
     this.bySegment.delete(segment);
     addTotals(this.sum, totals, -1);
     return totals;

@@ -1,4 +1,4 @@
-// Runs the real built relay (dist/mailspool, or `node dist/main.js`) as a child process
+// Runs the real built relay (dist/mailspool, or `bun dist/main.js`) as a child process
 // on an ephemeral port, learning its URL from the "mailspool listening" log line.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -7,6 +7,8 @@ import path from "node:path";
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const binaryPath = path.join(repoRoot, "dist/mailspool");
 export const bundlePath = path.join(repoRoot, "dist/main.js");
+/** The Bun runtime installed from the npm registry: what `npm start` runs. */
+export const bunPath = path.join(repoRoot, "node_modules/.bin/bun");
 
 export interface RelayProcess {
   url: string;
@@ -21,7 +23,7 @@ export interface RelayProcess {
 export interface StartOptions {
   cwd: string;
   args?: string[];
-  runtime?: "binary" | "node";
+  runtime?: "binary" | "bundle";
   env?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -35,7 +37,7 @@ export function writeConfig(dir: string, yaml: string): string {
 
 export function startRelay(options: StartOptions): Promise<RelayProcess> {
   const args = options.args ?? ["serve"];
-  const [command, argv] = options.runtime === "node" ? ["node", [bundlePath, ...args]] : [binaryPath, args];
+  const [command, argv] = options.runtime === "bundle" ? [bunPath, [bundlePath, ...args]] : [binaryPath, args];
   const child = spawn(command, argv, {
     cwd: options.cwd,
     env: { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...options.env },

@@ -11,7 +11,7 @@
 // checked too and reported.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import { binaryPath, bundlePath } from "./server-process.js";
+import { binaryPath, bunPath, bundlePath } from "./server-process.js";
 
 export const tracedCalls = [
   // the brief's calls
@@ -52,11 +52,11 @@ export interface TracedRelay {
 export function startTracedRelay(options: {
   cwd: string;
   traceFile: string;
-  runtime: "binary" | "node";
+  runtime: "binary" | "bundle";
   env?: Record<string, string>;
   timeoutMs?: number;
 }): Promise<TracedRelay> {
-  const target = options.runtime === "node" ? ["node", bundlePath, "serve"] : [binaryPath, "serve"];
+  const target = options.runtime === "bundle" ? [bunPath, bundlePath, "serve"] : [binaryPath, "serve"];
   const child: ChildProcess = spawn(
     "strace",
     ["-f", "-tt", "-s", "4194304", "-e", `trace=${tracedCalls.join(",")}`, "-o", options.traceFile, ...target],

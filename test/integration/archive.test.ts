@@ -87,7 +87,7 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
   );
   expect(await (await fetch(`${relay.url}/metrics?format=json`)).json()).toEqual(totalsBefore);
   expect(fs.readdirSync(path.join(relay.dir, "data/spool")).length).toBeLessThan(liveBefore);
-  expect(relay.spool.index.get(sent)).toBeUndefined();
+  expect(relay.spool.index.get(sent)?.location.archived).toBe(true);
   expect(relay.spool.index.get(failed)?.state).toBe("failed");
   expect(fs.existsSync(blob(sentBlob))).toBe(false);
   expect(fs.existsSync(blob(failedBlob))).toBe(true);
@@ -111,7 +111,7 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
   relays.pop();
   const restarted = await startInProcess(yaml, {}, relay.dir);
   relays.push(restarted);
-  expect(restarted.spool.index.get(sent)).toBeUndefined();
+  expect(restarted.spool.index.get(sent)?.location.archived).toBe(true);
   expect((await get(restarted.url, `/api/email/${sent}`)).body.data.state).toBe("sent");
   expect(await (await fetch(`${restarted.url}/metrics?format=json`)).json()).toEqual(totalsBefore);
   const next = await sendWithFile(restarted, "after@example.com", Buffer.alloc(10, 3));

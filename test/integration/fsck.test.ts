@@ -101,6 +101,7 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
     `orphan-blob blobs/${sha("stray")}`,
     "temp-file blobs/.tmp-x",
     "temp-file outbox/x.eml.tmp",
+    "index-mismatch index.sqlite",
   ].sort();
   const text = runCli(["fsck"], dir);
   expect(text.code).toBe(1);
@@ -113,7 +114,7 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
       problem,
     ).toBe(true);
   }
-  expect(text.stderr).toContain("8 problem(s)");
+  expect(text.stderr).toContain("9 problem(s)");
   const json = runCli(["fsck", "--json"], dir);
   expect(json.code).toBe(1);
   expect(found(json.stdout)).toEqual(expected);

@@ -10,7 +10,7 @@ const prometheusAccept =
   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
 
-describe.each(["binary", "node"] as const)("/metrics under %s", (runtime) => {
+describe.each(["binary", "bundle"] as const)("/metrics under %s", (runtime) => {
   let relay: RelayProcess;
   beforeAll(async () => {
     relay = await startRelay({ cwd: tmpDir(), runtime });

@@ -174,7 +174,7 @@ function streamingPost(url: string, contentType: string, size: number, chunked: 
   });
 }
 
-describe.each(["binary", "node"] as const)("oversize bodies (%s)", (runtime) => {
+describe.each(["binary", "bundle"] as const)("oversize bodies (%s)", (runtime) => {
   let dir: string;
   let relay: RelayProcess;
   beforeAll(async () => {

@@ -6,7 +6,7 @@ import { post } from "../helpers/http.js";
 import { startRelay } from "../helpers/server-process.js";
 import { tmpDir } from "../helpers/tmp-dir.js";
 
-describe.each(["binary", "node"] as const)("slow clients (%s)", (runtime) => {
+describe.each(["binary", "bundle"] as const)("slow clients (%s)", (runtime) => {
   it("serves a normal send while 300 connections hold half a header", async () => {
     const relay = await startRelay({ cwd: tmpDir(), runtime });
     const { hostname, port } = new URL(relay.url);

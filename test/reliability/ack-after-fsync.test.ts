@@ -70,7 +70,7 @@ describe.skipIf(!hasStrace)("ack after fsync (strace audit)", () => {
     expect(audit.violations[0]!.reason).toMatch(/before its fsync completed/);
   });
 
-  it.each(["binary", "node"] as const)(
+  it.each(["binary", "bundle"] as const)(
     "%s: every 200 leaves after the fdatasync covering its record",
     async (runtime) => {
       const dir = tmpDir();
@@ -92,7 +92,7 @@ describe.skipIf(!hasStrace)("ack after fsync (strace audit)", () => {
       const margins = [...audit.marginsUs].sort((a, b) => a - b);
       const median = margins[Math.floor(margins.length / 2)] ?? 0;
       figure(
-        `ack after fsync (${runtime === "binary" ? "bun executable" : "node dist/main.js"}): ${audit.acknowledgements.length} acknowledgements audited, ` +
+        `ack after fsync (${runtime === "binary" ? "bun executable" : "bun dist/main.js"}): ${audit.acknowledgements.length} acknowledgements audited, ` +
           `${audit.violations.length} before their fsync (${ids.length} 200s seen by clients, ${audit.segmentWrites} segment writes, ${audit.syncs} fsyncs; ` +
           `fsync-to-response margin min ${margins[0] ?? 0} µs, median ${median} µs)`,
       );

@@ -27,6 +27,10 @@ const querySchema = z.object({
       return z.NEVER;
     })
     .optional(),
+  before: z
+    .string()
+    .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "before must be a mail id (the `next` of the previous page)")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
 
@@ -47,9 +51,11 @@ export function recordsRoute({ spool }: AppDeps) {
         state: query.state as never,
         since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
         recipient: query.recipient,
+        before: query.before,
         limit: query.limit,
       });
       return success(c, {
+        next: entries.length === query.limit ? entries.at(-1)!.id : null,
         items: entries.map((e) => ({
           id: e.id,
           state: e.state,

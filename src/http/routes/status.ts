@@ -3,7 +3,6 @@
 // the bytes) and its attempts.
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
-import { findArchived } from "../../spool/archive-lookup.js";
 import type { MailEntry } from "../../spool/mail-index.js";
 import type { Mail } from "../../types.js";
 import type { AppDeps } from "../app.js";
@@ -38,9 +37,7 @@ export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
 export function statusRoute({ spool }: AppDeps) {
   return new Hono<AppEnv>().get("/api/email/:id", requireScope("read"), async (c) => {
     const id = c.req.param("id");
-    const entry =
-      visibleMail(c, spool.index.get(id)) ??
-      (/^[0-9A-Z]{26}$/.test(id) ? visibleMail(c, await findArchived(spool.paths.archive, id)) : undefined);
+    const entry = visibleMail(c, spool.index.get(id));
     if (!entry) throw new MailspoolError("not_found", "No such mail");
     return success(c, mailStatus(entry, (await spool.readAccepted(id, entry)).mail));
   });

@@ -1,0 +1,31 @@
+// mailspool reindex: drops the spool index (data/index.sqlite) and rebuilds it from every
+// segment, archive/ included — what serve does by itself when the index is missing or does
+// not fit. Refused while a server holds data/lock.
+import type { Command } from "commander";
+import { createLogger } from "../log.js";
+import { removeIndexFile } from "../spool/index-db.js";
+import { lockHolder } from "../spool/lock.js";
+import { indexFile, Spool, spoolPaths } from "../spool/spool.js";
+import { locateSpool, type ConfigOption } from "./context.js";
+
+export function registerReindex(program: Command): void {
+  program
+    .command("reindex")
+    .description("rebuild the spool index from the segments (refused while a server runs)")
+    .option("-c, --config <file>", "config file (default: $MAILSPOOL_CONFIG, ./app.yaml, embedded default)")
+    .action(async (options: ConfigOption) => {
+      const { dataDir } = locateSpool(options);
+      const paths = spoolPaths(dataDir);
+      const holder = lockHolder(paths.lock);
+      if (holder !== null)
+        throw new Error(`reindex refused: a mailspool server (pid ${holder}) holds ${paths.lock}; stop it first`);
+      const started = performance.now();
+      removeIndexFile(indexFile(dataDir));
+      const spool = Spool.open({ dataDir, log: createLogger("warn", 2), minFreeBytes: -1 });
+      const mails = spool.index.size;
+      const records = spool.recovery?.records ?? 0;
+      await spool.close();
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      process.stdout.write(`reindexed ${mails} mail(s) from ${records} record(s) in ${seconds} s\n`);
+    });
+}

@@ -1,0 +1,83 @@
+// The spool index's file: data/index.sqlite through Bun's built-in SQLite. Derived from the
+// segments and never the source of truth: a missing, torn or foreign file (another format,
+// a high-water mark past the spool's end) is dropped and rebuilt from the segments. WAL
+// with synchronous=NORMAL: a crash can lose the last commits, never corrupt the file, and
+// whatever is lost is folded again from the high-water mark on.
+import { Database } from "bun:sqlite";
+import fs from "node:fs";
+
+/** Bump when the schema or the stored entry's shape changes: an older file is rebuilt. */
+export const indexFormat = "1";
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mails (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  accepted_at TEXT NOT NULL,
+  client TEXT NOT NULL,
+  subject_fold TEXT NOT NULL,
+  segment INTEGER NOT NULL,
+  archived INTEGER NOT NULL,
+  next_attempt_at TEXT,
+  open_attempt INTEGER NOT NULL,
+  last_end TEXT,
+  blobs TEXT,
+  entry TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mails_state ON mails (state, id);
+CREATE INDEX IF NOT EXISTS mails_location ON mails (archived, segment);
+CREATE INDEX IF NOT EXISTS mails_last_end ON mails (last_end) WHERE last_end IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mails_blobs ON mails (id) WHERE blobs IS NOT NULL;
+CREATE TABLE IF NOT EXISTS recipients (address TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (address, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS recipients_id ON recipients (id);
+CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, ts TEXT NOT NULL, request_hash TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keys_id ON keys (id);
+CREATE TABLE IF NOT EXISTS segment_mails (segment INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (segment, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS segment_mails_id ON segment_mails (id, segment);
+CREATE TABLE IF NOT EXISTS segments (segment INTEGER PRIMARY KEY, newest TEXT NOT NULL, totals TEXT NOT NULL);
+`;
+
+export type IndexDb = Database;
+
+/** An index that lives only as long as the process: readers and tests. */
+export function memoryIndexDb(): IndexDb {
+  const db = new Database(":memory:");
+  db.exec(schema);
+  setMeta(db, "format", indexFormat);
+  return db;
+}
+
+/** The index file at `file`, created when missing; null when it cannot be used as it is (caller rebuilds). */
+export function openIndexFile(file: string): { db: IndexDb; fresh: boolean } | null {
+  const fresh = !fs.existsSync(file);
+  let db: Database | null = null;
+  try {
+    db = new Database(file, { create: true });
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    if (!fresh) {
+      const check = db.query<{ quick_check: string }>("PRAGMA quick_check").get();
+      if (check?.quick_check !== "ok") throw new Error("quick_check failed");
+      if (getMeta(db, "format") !== indexFormat) throw new Error("another format");
+    }
+    db.exec(schema);
+    if (fresh) setMeta(db, "format", indexFormat);
+    return { db, fresh };
+  } catch {
+    db?.close();
+    return null;
+  }
+}
+
+/** Deletes the index file and its WAL companions. */
+export function removeIndexFile(file: string): void {
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${file}${suffix}`, { force: true });
+}
+
+export function getMeta(db: IndexDb, key: string): string | undefined {
+  return db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value;
+}
+
+export function setMeta(db: IndexDb, key: string, value: string): void {
+  db.query<unknown, [string, string]>("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, value);
+}
