@@ -13,13 +13,20 @@
 // html-to-text, wordwrap 100), as if the client had sent `text`: the relay then skips its
 // per-mail HTML → text conversion. --failed follows each accepted record with an attempt
 // record that ended `failed` (its recipients become failed-transient): a failed spool for
-// the replay bench (bench/pickup-replay.mjs).
+// the replay bench (bench/pickup-replay.mjs). --sent follows it with the outcome (every
+// recipient sent) and the attempt that ended `sent`: history for the index bench (bench/index.mjs).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { convert } from "html-to-text";
 import { ulid } from "ulid";
-import { encodeRecord, recordVersion, type AcceptedRecord, type AttemptRecord } from "../../src/spool/record.js";
+import {
+  encodeRecord,
+  recordVersion,
+  type AcceptedRecord,
+  type AttemptRecord,
+  type OutcomeRecord,
+} from "../../src/spool/record.js";
 import type { AttachmentRef, Mail } from "../../src/types.js";
 import { attachmentName, attachmentType, fileBytes, html, recipientsOf, subject } from "./content.js";
 
@@ -35,6 +42,7 @@ if (!dir || !Number.isInteger(n) || n < 1 || !Number.isInteger(per) || per < 1 |
 const withAttachment = flags.includes("--attachment");
 const withText = flags.includes("--text");
 const failed = flags.includes("--failed");
+const sent = flags.includes("--sent");
 const segmentMaxBytes = 64 * 1024 * 1024;
 
 const started = performance.now();
@@ -111,7 +119,24 @@ for (let i = 0; i < n; i++) {
     mail,
   };
   const attempt: AttemptRecord = { v: recordVersion, type: "attempt", id, ts: record.ts, attempt: 1, state: "failed" };
-  const line = encodeRecord(record) + (failed ? encodeRecord(attempt) : "");
+  const delivered: OutcomeRecord = {
+    v: recordVersion,
+    type: "outcome",
+    id,
+    ts: record.ts,
+    attempt: 1,
+    transaction: {
+      upstream: "sink",
+      envelope: { from: "bench@example.org", to: mail.to.map((a) => a.address) },
+      code: 250,
+      response: "250 2.0.0 queued",
+    },
+    recipients: mail.to.map((a) => ({ address: a.address, state: "sent" as const })),
+  };
+  const line =
+    encodeRecord(record) +
+    (failed ? encodeRecord(attempt) : "") +
+    (sent ? encodeRecord(delivered) + encodeRecord({ ...attempt, state: "sent" }) : "");
   const bytes = Buffer.byteLength(line);
   // the writer rotates once a segment has reached its max size
   if (segmentBytes >= segmentMaxBytes) openSegment();

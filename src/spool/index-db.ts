@@ -1,6 +1,6 @@
 // The spool index's file: data/index.sqlite through Bun's built-in SQLite. Derived from the
-// segments and never the source of truth: a missing, torn or foreign file (another format,
-// a high-water mark past the spool's end) is dropped and rebuilt from the segments. WAL
+// segments and never the source of truth: a missing, unreadable, cut-short or foreign file
+// (another format, a position past the spool's end) is dropped and rebuilt from the segments. WAL
 // with synchronous=NORMAL: a crash can lose the last commits, never corrupt the file, and
 // whatever is lost is folded again from the high-water mark on.
 import { Database } from "bun:sqlite";
@@ -56,9 +56,12 @@ export function openIndexFile(file: string): { db: IndexDb; fresh: boolean } | n
     db = new Database(file, { create: true });
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     if (!fresh) {
-      const check = db.query<{ quick_check: string }>("PRAGMA quick_check").get();
-      if (check?.quick_check !== "ok") throw new Error("quick_check failed");
       if (getMeta(db, "format") !== indexFormat) throw new Error("another format");
+      // a file cut short (no WAL holds the missing pages): cheaper than a full check, which grows with history
+      const pages = db
+        .query<{ n: number }, []>("SELECT page_count * page_size AS n FROM pragma_page_count, pragma_page_size")
+        .get();
+      if (!fs.existsSync(`${file}-wal`) && fs.statSync(file).size < (pages?.n ?? 0)) throw new Error("cut short");
     }
     db.exec(schema);
     if (fresh) setMeta(db, "format", indexFormat);
