@@ -18,6 +18,7 @@ import {
   type NewRecord,
   type SpoolRecord,
 } from "./record.js";
+import { ReadHandles } from "./read-handles.js";
 import { recoverSegments, type RecoveryResult } from "./recover.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
@@ -76,6 +77,7 @@ export class Spool {
   readonly blobs: BlobStore;
   private writer: SegmentWriter | null = null;
   private releaseLock: (() => void) | null = null;
+  private readonly readHandles = new ReadHandles();
   private freeBytes = Number.POSITIVE_INFINITY;
   private freeCheckedAt = 0;
   recovery: RecoveryResult | null = null;
@@ -244,24 +246,17 @@ export class Spool {
   async readAccepted(id: MailId, entry = this.index.get(id)): Promise<AcceptedRecord> {
     if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
     const { segment, offset, length } = entry.location;
-    const handle = await fs.promises.open(
-      path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment)),
-      "r",
-    );
-    try {
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, offset);
-      const decoded = decodeRecord(buffer.toString("utf8", 0, length - 1));
-      if (!decoded.ok || decoded.record.type !== "accepted") throw new Error(`accepted record of ${id} is unreadable`);
-      return decoded.record;
-    } finally {
-      await handle.close();
-    }
+    const file = path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment));
+    const buffer = await this.readHandles.read(file, offset, length);
+    const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
+    if (!decoded.ok || decoded.record.type !== "accepted") throw new Error(`accepted record of ${id} is unreadable`);
+    return decoded.record;
   }
 
   async close(): Promise<void> {
     await this.writer?.close();
     this.writer = null;
+    this.readHandles.close();
     this.releaseLock?.();
     this.releaseLock = null;
   }
