@@ -33,40 +33,43 @@ interface NodeInternals {
 export function buildMimeSync(root: MimeNode): Buffer | null {
   const node = root as unknown as NodeInternals;
   if (node.newline || node._transforms.length || node._processFuncs.length) return null;
-  const parts: Buffer[] = [];
+  // one string, encoded once: headers and 7bit text as UTF-8 (as build() writes them), the rest is ASCII
+  const parts: string[] = [];
   if (!writeNode(node, parts)) return null;
   // build() ends the message with a line break (its LastNewline transform)
-  let last: number | undefined;
+  let last: string | undefined;
   for (let i = parts.length - 1; i >= 0 && last === undefined; i--) last = parts[i]!.at(-1);
-  if (last !== 0x0a) parts.push(Buffer.from(last === 0x0d ? "\n" : "\r\n"));
-  return Buffer.concat(parts);
+  if (last !== "\n") parts.push(last === "\r" ? "\n" : "\r\n");
+  return Buffer.from(parts.join(""), "utf8");
 }
 
 /** One node as MimeNode.stream() writes it: headers, encoded content, then its children between boundaries. */
-function writeNode(node: NodeInternals, parts: Buffer[]): boolean {
+function writeNode(node: NodeInternals, parts: string[]): boolean {
   if (node._raw) return false;
   const transferEncoding = node.getTransferEncoding();
-  parts.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`, "utf8"));
+  parts.push(`${node.buildHeaders()}\r\n\r\n`);
   const { content } = node;
   if (content) {
     if (typeof content !== "string" && !Buffer.isBuffer(content)) return false;
     if (transferEncoding === "base64") {
-      parts.push(Buffer.from(base64Wrap(base64Encode(content), lineLength), "latin1"));
+      parts.push(base64Wrap(base64Encode(content), lineLength));
     } else if (transferEncoding === "quoted-printable") {
       const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
       // outside text/* the encoder keeps only CRLF pairs literal (its binary mode): not covered here
       if (bytes.length > qpSliceBytes || !/^text\//i.test(node.contentType ?? "")) return false;
-      parts.push(Buffer.from(quotedPrintable(bytes), "latin1"));
+      parts.push(quotedPrintable(bytes));
     } else {
-      parts.push(typeof content === "string" ? Buffer.from(content, "utf8") : content);
+      // bytes passed as they are need not be UTF-8: not covered here
+      if (typeof content !== "string") return false;
+      parts.push(content);
     }
   }
   if (node.multipart) {
     for (let i = 0; i < node.childNodes.length; i++) {
-      parts.push(Buffer.from(`${i > 0 ? "\r\n" : ""}--${node.boundary}\r\n`, "utf8"));
+      parts.push(`${i > 0 ? "\r\n" : ""}--${node.boundary}\r\n`);
       if (!writeNode(node.childNodes[i]!, parts)) return false;
     }
-    parts.push(Buffer.from(`\r\n--${node.boundary}--\r\n`, "utf8"));
+    parts.push(`\r\n--${node.boundary}--\r\n`);
   }
   return true;
 }
