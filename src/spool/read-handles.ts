@@ -59,11 +59,13 @@ export class ReadHandles {
   private acquire(file: string): Handle {
     let handle = this.handles.get(file);
     if (!handle) {
-      handle = { fd: openRead(file), reads: 0, usedAt: performance.now() };
+      // counted as in use before evicting, so the eviction cannot pick the handle being opened
+      handle = { fd: openRead(file), reads: 1, usedAt: performance.now() };
       handle.fd.catch(() => undefined); // awaited by the read that opened it
       this.handles.set(file, handle);
       if (this.handles.size > this.max) this.evict(this.max);
       this.sweeper ??= setInterval(() => this.evictIdle(), this.idleMs).unref();
+      return handle;
     }
     handle.reads += 1;
     return handle;
