@@ -2,6 +2,7 @@
 // to groups of them (text conversion, MIME build, SMTP, spool, logging):
 //
 //   node bench/delivery/attribute.mjs <file.cpuprofile> [dist/main.js]
+//   ATTRIBUTE_WEIGHT=samples node bench/delivery/attribute.mjs …   (count samples, not time deltas)
 //
 // Self time goes to the module whose "// node_modules/…" or "// src/…" banner (esbuild
 // writes one before each module it inlines) precedes the sample's line; native frames
@@ -68,7 +69,12 @@ for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n
 const bundlePath = path.resolve(bundle);
 const isBundle = (cf) => Boolean(cf.url) && path.resolve(cf.url.replace(/^file:\/\//, "")) === bundlePath;
 
-const dt = profile.timeDeltas;
+// Bun's sampler takes no samples while the thread waits in the event loop, so the time delta
+// before a sample can hold a long idle gap that is then credited to whatever ran next (often a
+// native I/O callback). ATTRIBUTE_WEIGHT=samples counts samples instead (each worth the median delta).
+const rawDeltas = profile.timeDeltas;
+const medianDelta = [...rawDeltas].sort((a, b) => a - b)[rawDeltas.length >> 1] ?? 0;
+const dt = process.env.ATTRIBUTE_WEIGHT === "samples" ? rawDeltas.map(() => medianDelta) : rawDeltas;
 const total = dt.reduce((a, b) => a + b, 0);
 const selfByModule = new Map();
 let idle = 0;

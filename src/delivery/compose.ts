@@ -1,9 +1,11 @@
 // Builds the MIME message once per mail with nodemailer's MailComposer, from our own
 // stored bytes only: file and URL access are disabled and no path/href/raw is passed.
+// The compiled tree is written out without streams (mime-build.ts), same bytes as build().
 import { compile } from "html-to-text";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import type { AcceptedRecord } from "../spool/record.js";
 import type { BlobStore } from "../spool/blobs.js";
+import { buildMimeSync } from "./mime-build.js";
 
 /** Compiled once: html-to-text's convert() rebuilds its selector tables on every call. */
 const htmlToText = compile({ wordwrap: 100 });
@@ -33,5 +35,6 @@ export async function composeMessage(record: AcceptedRecord, from: string, blobs
     disableFileAccess: true,
     disableUrlAccess: true,
   });
-  return composer.compile().build();
+  const root = composer.compile();
+  return buildMimeSync(root) ?? root.build();
 }

@@ -20,6 +20,7 @@ import {
 } from "./record.js";
 import { IndexPositionError, recoverSegments, type RecoveryResult } from "./recover.js";
 import { openIndexFile, removeIndexFile } from "./index-db.js";
+import { ReadHandles } from "./read-handles.js";
 import { SegmentWriter, type Location, type SegmentIo } from "./segment.js";
 import { listSegments, segmentName } from "./segment-files.js";
 import type { SegmentMap } from "./segment-map.js";
@@ -88,6 +89,7 @@ export class Spool {
   readonly blobs: BlobStore;
   private writer: SegmentWriter | null = null;
   private releaseLock: (() => void) | null = null;
+  private readonly readHandles = new ReadHandles();
   private freeBytes = Number.POSITIVE_INFINITY;
   private freeCheckedAt = 0;
   recovery: RecoveryResult | null = null;
@@ -290,33 +292,26 @@ export class Spool {
     for (const counter of Object.values(this.options.counters ?? {})) counter.observe(record);
   }
 
-  /** `entry` defaults to the live index's; an archived mail's (archive-lookup.ts) may be passed. */
+  /** `entry` defaults to the index's. */
   async readAccepted(id: MailId, entry = this.index.get(id)): Promise<AcceptedRecord> {
     if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
     const { segment, offset, length } = entry.location;
-    const handle = await fs.promises.open(
-      path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment)),
-      "r",
-    );
-    try {
-      const buffer = Buffer.alloc(length);
-      await handle.read(buffer, 0, length, offset);
-      const decoded = decodeRecord(buffer.toString("utf8", 0, length - 1));
-      if (!decoded.ok || decoded.record.type !== "accepted")
-        throw new MailspoolError(
-          "internal",
-          `the accepted record of mail ${id} is damaged on disk; mailspool fsck finds it and --repair quarantines it`,
-        );
-      return decoded.record;
-    } finally {
-      await handle.close();
-    }
+    const file = path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment));
+    const buffer = await this.readHandles.read(file, offset, length);
+    const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
+    if (!decoded.ok || decoded.record.type !== "accepted")
+      throw new MailspoolError(
+        "internal",
+        `the accepted record of mail ${id} is damaged on disk; mailspool fsck finds it and --repair quarantines it`,
+      );
+    return decoded.record;
   }
 
   async close(): Promise<void> {
     await this.writer?.close();
     this.writer = null;
     this.index.close();
+    this.readHandles.close();
     this.releaseLock?.();
     this.releaseLock = null;
   }

@@ -3,7 +3,7 @@
 // which re-parses, de-duplicates and re-encodes envelope addresses (a recipient could go
 // out under another spelling, or not at all), and because a connection's extensions must
 // be known before a message uses it (SMTPUTF8 for a non-ASCII local part).
-import { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 
 export interface PoolOptions {
@@ -79,16 +79,16 @@ export class SmtpPool {
   }
 
   private async send(pooled: Pooled, envelope: { from: string; to: string[] }, raw: Buffer): Promise<SendResult> {
-    const message = Readable.from([raw]);
+    const message = new MessageBytes(raw);
     try {
       return await sendOn(pooled.connection, envelope, message);
     } catch (error) {
       // a reused connection the server had closed, before a byte of the message went out: once more, on a new one
-      if (!pooled.used || message.readableDidRead || !isConnectionError(error as SmtpError)) throw error;
+      if (!pooled.used || message.started || !isConnectionError(error as SmtpError)) throw error;
       pooled.dead = true;
       const fresh = await this.connect();
       try {
-        return await sendOn(fresh.connection, envelope, Readable.from([raw]));
+        return await sendOn(fresh.connection, envelope, new MessageBytes(raw));
       } finally {
         this.discard(fresh);
       }
@@ -168,14 +168,32 @@ export class SmtpPool {
   }
 }
 
+/**
+ * The composed message handed to SMTPConnection.send, which pipes anything with a pipe()
+ * into its DATA stream once the envelope was accepted (and never otherwise). A Readable
+ * would do the same at the cost of a stream per message; this also tells whether the
+ * message had started to go out, which decides if a failed send may be tried again.
+ */
+class MessageBytes {
+  started = false;
+
+  constructor(private readonly raw: Buffer) {}
+
+  pipe<T extends Writable>(destination: T): T {
+    this.started = true;
+    destination.end(this.raw);
+    return destination;
+  }
+}
+
 function sendOn(
   connection: SMTPConnection,
   envelope: { from: string; to: string[] },
-  message: Readable,
+  message: MessageBytes,
 ): Promise<SendResult> {
   return new Promise((resolve, reject) =>
     // a copy: SMTPConnection keeps its bookkeeping on the envelope object it is given
-    connection.send({ from: envelope.from, to: [...envelope.to] }, message, (error, info) => {
+    connection.send({ from: envelope.from, to: [...envelope.to] }, message as unknown as Readable, (error, info) => {
       if (error) return reject(error);
       resolve({
         accepted: info.accepted.map(String),
