@@ -87,3 +87,28 @@ describe("GET /api/email?recipient=", () => {
     }
   });
 });
+
+describe("GET /api/email pages", () => {
+  it("walks every own mail once, newest first, through next/before; a bad cursor is a 400 naming before", async () => {
+    const mine: string[] = [];
+    for (let i = 0; i < 7; i += 1) mine.push(await send("crm", `page${i}@example.com`));
+    const seen: string[] = [];
+    let before = "";
+    const one = await call(`/api/email?recipient=page0%40example.com&limit=3`, "crm");
+    expect(one.body.data).toMatchObject({ next: null, items: [{ id: mine[0] }] });
+    for (let page = 0; page < 20; page += 1) {
+      const answer = await call(`/api/email?since=1h&limit=3${before}`, "crm");
+      const ids = answer.body.data.items.map((m: { id: string }) => m.id);
+      seen.push(...ids);
+      if (answer.body.data.next === null) break;
+      expect(answer.body.data.next).toBe(ids.at(-1));
+      before = `&before=${answer.body.data.next}`;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.slice(0, 7)).toEqual([...mine].reverse());
+    expect([...seen].sort().reverse()).toEqual(seen);
+    const bad = await call("/api/email?before=not-an-id", "crm");
+    expect(bad.status).toBe(400);
+    expect(bad.body.data.errors[0].field).toBe("before");
+  });
+});
