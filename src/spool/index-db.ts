@@ -13,6 +13,7 @@ const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mails (
   id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
   state TEXT NOT NULL,
   accepted_at TEXT NOT NULL,
   client TEXT NOT NULL,
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS mails (
   blobs TEXT,
   entry TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mails_state ON mails (state, id);
+CREATE INDEX IF NOT EXISTS mails_seq ON mails (seq);
+CREATE INDEX IF NOT EXISTS mails_state ON mails (state, seq);
 CREATE INDEX IF NOT EXISTS mails_location ON mails (archived, segment);
 CREATE INDEX IF NOT EXISTS mails_last_end ON mails (last_end) WHERE last_end IS NOT NULL;
 CREATE INDEX IF NOT EXISTS mails_blobs ON mails (id) WHERE blobs IS NOT NULL;

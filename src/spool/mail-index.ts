@@ -107,7 +107,9 @@ export class MailIndex {
   /** Mails changed since the last write, and mails being sent (pinned until their attempt ends). */
   private readonly cache = new Map<MailId, MailEntry>();
   private readonly dirty = new Set<MailId>();
-  private readonly created = new Set<MailId>();
+  /** Mails accepted since the last write → their place in acceptance order (ids of one millisecond are not ordered). */
+  private readonly created = new Map<MailId, number>();
+  private nextSeq: number;
   /** Mails being sent → the state they had before (the one the spool's records give them). */
   private readonly sending = new Map<MailId, MailState>();
   private readonly dirtyKeys = new Map<string, KeyUse>();
@@ -130,6 +132,7 @@ export class MailIndex {
   ) {
     this.segments = new SegmentMap(db);
     this.totals = loadSegmentTotals(db);
+    this.nextSeq = db.query<{ n: number }, []>("SELECT coalesce(max(seq), 0) + 1 AS n FROM mails").get()!.n;
     const position = getMeta(db, "position");
     this.position = position ? (JSON.parse(position) as IndexPosition) : null;
   }
@@ -182,7 +185,7 @@ export class MailIndex {
       this.dirtyKeys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
     if (record.type === "accepted") {
       const entry = entryFromAccepted(record, location);
-      this.created.add(record.id);
+      this.created.set(record.id, this.nextSeq++);
       this.touch(entry);
       this.count(location, acceptedCounts(entry.recipients.length));
       return;
@@ -269,15 +272,19 @@ export class MailIndex {
 
   private write(): void {
     this.db.transaction(() => {
+      const columns = ["state", "accepted_at", "client", "subject_fold", "segment", "archived", "next_attempt_at"];
+      columns.push("open_attempt", "last_end", "blobs", "entry");
       const putMail = this.db.query<unknown, Binding[]>(
-        "INSERT OR REPLACE INTO mails (id, state, accepted_at, client, subject_fold, segment, archived, next_attempt_at, open_attempt, last_end, blobs, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO mails (id, seq, ${columns.join(", ")}) VALUES (?, ?, ${columns.map(() => "?").join(", ")})
+         ON CONFLICT (id) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(", ")}`,
       );
       const putRecipient = this.db.query<unknown, [string, string]>(
         "INSERT OR IGNORE INTO recipients (address, id) VALUES (?, ?)",
       );
       for (const id of this.dirty) {
         const entry = this.cache.get(id)!;
-        putMail.run(...mailRow(entry, this.sending.get(id)));
+        const [key, ...rest] = mailRow(entry, this.sending.get(id));
+        putMail.run(key!, this.created.get(id) ?? 0, ...rest);
         if (this.created.has(id))
           for (const address of new Set(entry.recipients.map((r) => canonicalOrSelf(r.address))))
             putRecipient.run(address, id);
@@ -326,7 +333,7 @@ export class MailIndex {
     this.flush();
     return this.db
       .query<{ id: string; state: MailState; next_attempt_at: string | null; open_attempt: number }, []>(
-        "SELECT id, state, next_attempt_at, open_attempt FROM mails WHERE state IN ('queued', 'deferred') ORDER BY id",
+        "SELECT id, state, next_attempt_at, open_attempt FROM mails WHERE state IN ('queued', 'deferred') ORDER BY seq",
       )
       .all()
       .map((row) => ({
@@ -340,19 +347,15 @@ export class MailIndex {
   /** Mails in any of these states, oldest first. */
   inStates(states: readonly MailState[]): MailEntry[] {
     this.flush();
-    const stored = states.filter((s) => s !== "sending");
-    const rows = stored.length
-      ? this.db
-          .query<{ id: string }, string[]>(
-            `SELECT id FROM mails WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY id`,
-          )
-          .all(...stored)
-      : [];
-    const ids = rows.map((r) => r.id);
-    if (states.includes("sending")) ids.push(...this.sending.keys());
-    return [...new Set(ids)]
-      .sort()
-      .map((id) => this.get(id))
+    // mails being sent are stored as queued or deferred
+    const stored = [...new Set(states.flatMap((s) => (s === "sending" ? ["queued", "deferred"] : [s])))];
+    if (stored.length === 0) return [];
+    return this.db
+      .query<{ id: string }, string[]>(
+        `SELECT id FROM mails WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY seq`,
+      )
+      .all(...stored)
+      .map((row) => this.get(row.id))
       .filter((entry): entry is MailEntry => entry !== undefined && states.includes(entry.state));
   }
 
@@ -378,7 +381,7 @@ export class MailIndex {
     const { where, params } = this.filter(query);
     // mails being sent are stored as queued or deferred: the few of them may fall out of a state filter
     params.push(Number.isFinite(query.limit) ? query.limit + this.sending.size : -1);
-    const sql = `SELECT id FROM mails ${where} ORDER BY id DESC LIMIT ?`;
+    const sql = `SELECT id FROM mails ${where} ORDER BY seq DESC LIMIT ?`;
     for (const { id } of this.db.query<{ id: string }, Binding[]>(sql).all(...params)) {
       const entry = this.get(id);
       if (!entry || (query.state && entry.state !== query.state)) continue;
@@ -417,7 +420,7 @@ export class MailIndex {
       params.push(query.client);
     }
     if (query.before) {
-      where.push("id < ?");
+      where.push("seq < coalesce((SELECT seq FROM mails WHERE id = ?), 0)");
       params.push(query.before);
     }
     if (query.subject !== undefined) {
