@@ -52,7 +52,7 @@ function failingEveryNth(n: number): SegmentIo & { calls: number; failed: number
 }
 
 it(
-  `fdatasync EIO: ${waves} waves of ${concurrent} concurrent sends, every ${every}th fdatasync fails`,
+  `fdatasync EIO: ${waves} waves of ${concurrent} concurrent sends, every ${every}rd intake fdatasync fails`,
   async () => {
     const dir = tmpDir();
     const yaml = "delivery:\n  workers: 2\n";
