@@ -37,8 +37,9 @@
 // Server logs go to tmpfs; the durable runs also count fdatasync/fsync calls with
 // `perf stat -p` when perf is available.
 //
+//   durable-before  with --old-binary=<path>: that executable, for a same-run before/after
 // Options: --duration=10 --warmup=2 --connections=50 --servers=a,b,... --payloads=multipart,json
-//          --no-mirror  --budget=170  --keep (leave temp dirs for inspection)
+//          --no-mirror  --budget=170  --keep (leave temp dirs for inspection)  --old-binary=<path>
 import { newerSource } from "./stale-binary.mjs";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -68,7 +69,7 @@ const args = Object.fromEntries(
 function usage(message) {
   console.error(
     `bench: ${message}\nusage: npm run bench -- [--duration=10] [--warmup=2] [--connections=50] ` +
-      `[--servers=formdata,hello,parse-only,durable,durable-paused,durable-parked,durable-node] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep]`,
+      `[--servers=formdata,hello,parse-only,durable,durable-paused,durable-parked,durable-node,durable-before] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep] [--old-binary=path]`,
   );
   process.exit(2);
 }
@@ -118,9 +119,17 @@ const serverKinds = {
     durable: true,
     command: (cfg) => [process.execPath, [snapshot.bundle, "serve", "-c", cfg]],
   },
+  // --old-binary=<path>: the same-run A/B of a change (a binary built from main into /tmp)
+  "durable-before": {
+    label: "durable (bun binary, --old-binary)",
+    durable: true,
+    command: (cfg) => [args["old-binary"], ["serve", "-c", cfg]],
+  },
 };
 const wantedServers = (args.servers ?? "formdata,hello,parse-only,durable,durable-paused,durable-node").split(",");
 for (const s of wantedServers) if (!serverKinds[s]) usage(`unknown server ${s}`);
+if (wantedServers.includes("durable-before") && !fs.existsSync(args["old-binary"] ?? ""))
+  usage("durable-before needs --old-binary=<path of an executable built from the old code>");
 const allPayloads = buildPayloads();
 const wantedPayloads = (args.payloads ?? allPayloads.map((p) => p.name).join(",")).split(",");
 for (const p of wantedPayloads) if (!allPayloads.some((q) => q.name === p)) usage(`unknown payload ${p}`);
@@ -559,7 +568,10 @@ const plan = [];
 const fits = (kind, payload) => !serverKinds[kind].payloads || serverKinds[kind].payloads.includes(payload.name);
 for (const payload of allPayloads.filter((p) => wantedPayloads.includes(p.name))) {
   const order = wantedServers.filter((k) => fits(k, payload));
-  if (mirror) order.push(...order.filter((k) => k === baselineOf[payload.name] || k === "durable").reverse());
+  if (mirror)
+    order.push(
+      ...order.filter((k) => k === baselineOf[payload.name] || k === "durable" || k === "durable-before").reverse(),
+    );
   for (const kind of order) plan.push({ payload, kind });
 }
 if (plan.some((p) => p.kind === "durable-node") && !snapshot.bundle)
