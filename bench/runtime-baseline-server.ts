@@ -31,8 +31,15 @@ else
     return c.json({ code: 200, message: "success", data: { id: "01JBENCHHELLOWORLD000000000" } });
   });
 
+interface BunRuntime {
+  serve(options: { hostname: string; port: number; fetch: typeof app.fetch }): {
+    port: number;
+    stop(closeActive?: boolean): Promise<void>;
+  };
+}
+const { Bun } = globalThis as unknown as { Bun: BunRuntime };
 const [host, port] = (process.env.MAILSPOOL_LISTEN ?? "127.0.0.1:0").split(":");
-const server = Bun.serve({ hostname: host, port: Number(port), fetch: app.fetch });
+const server = Bun.serve({ hostname: host ?? "127.0.0.1", port: Number(port), fetch: app.fetch });
 console.log(JSON.stringify({ msg: "mailspool listening", url: `http://${host}:${server.port}`, mode, runtime: "bun" }));
 
 const stop = () => {
