@@ -7,7 +7,7 @@ import type { TokenScope } from "../config-schema.js";
 import { MailspoolError } from "../errors.js";
 import type { AppEnv } from "./app-env.js";
 import { bearerToken } from "./bearer-header.js";
-import { clientAddress, inCidrs, parseAddress, parseCidrs } from "./client-address.js";
+import { clientAddress, inCidrs, parseAddress, parseCidrs, type ClientAddress } from "./client-address.js";
 
 export interface AccessOptions {
   allow: readonly string[];
@@ -30,13 +30,11 @@ export function accessControl(options: () => AccessOptions): MiddlewareHandler<A
   };
 
   return async function access(c, next) {
-    const { allow, allowWhenProxied, trustProxy, tokens, tokenFreeFromLoopback } = current();
-    const client = clientAddress(c.env?.remoteAddress, c.req.header("x-forwarded-for"), trustProxy);
-    c.set("client", client);
-    const address = parseAddress(client.ip);
-    if (!address || !inCidrs(address, client.proxied ? allowWhenProxied : allow)) {
-      throw new MailspoolError("forbidden", "Client address is not allowed");
-    }
+    const parsedOptions = current();
+    const { tokens, tokenFreeFromLoopback } = parsedOptions;
+    const { client, allowed } = verdict(parsedOptions, c.env?.remoteAddress, c.req.header("x-forwarded-for"));
+    c.set("client", { ...client });
+    if (!allowed) throw new MailspoolError("forbidden", "Client address is not allowed");
     if (tokens.length === 0) return next();
     if (client.loopback && tokenFreeFromLoopback.includes(c.req.path)) return next();
     const presented = bearerToken(c.req.header("authorization"));
@@ -59,5 +57,27 @@ function parse(options: AccessOptions) {
     trustProxy: parseCidrs(options.trustProxy),
     tokens: options.tokens.map((t) => ({ name: t.name, scopes: t.scopes, digest: digest(t.token) })),
     tokenFreeFromLoopback: options.tokenFreeFromLoopback,
+    /** Recent (socket address, X-Forwarded-For) pairs → who the client is and whether it may call. */
+    seen: new Map<string, { client: ClientAddress; allowed: boolean }>(),
   };
+}
+
+/** Remembered pairs per options object; a new config (SIGHUP) starts afresh. */
+const seenPairs = 1024;
+
+/** Who the client is and whether its address is allowed: the same answer for the same pair, so it is remembered. */
+function verdict(options: ReturnType<typeof parse>, remote: string | undefined, forwardedFor: string | undefined) {
+  const key = forwardedFor === undefined ? (remote ?? "") : `${remote ?? ""}\n${forwardedFor}`;
+  let known = options.seen.get(key);
+  if (!known) {
+    const client = clientAddress(remote, forwardedFor, options.trustProxy);
+    const address = parseAddress(client.ip);
+    const allowed = !!address && inCidrs(address, client.proxied ? options.allowWhenProxied : options.allow);
+    known = { client, allowed };
+    // bounded: at most seenPairs keys of at most 256 characters (a long X-Forwarded-For is not kept)
+    if (key.length > 256) return known;
+    if (options.seen.size >= seenPairs) options.seen.clear();
+    options.seen.set(key, known);
+  }
+  return known;
 }

@@ -21,9 +21,24 @@ export function methodsFor(app: Hono<AppEnv>, path: string): string[] {
   return [...methods].sort();
 }
 
+/** Paths whose methods are remembered (the routes do not change once the app serves). */
+const cachedPaths = 512;
+
 export function allowedMethods(app: Hono<AppEnv>): MiddlewareHandler<AppEnv> {
+  // asking the router once per method is most of this middleware's cost: remember the
+  // answer for recent paths (bounded; a path per mail id would otherwise grow it forever)
+  const known = new Map<string, string[]>();
+  const methodsAt = (path: string) => {
+    let allow = known.get(path);
+    if (!allow) {
+      allow = methodsFor(app, path);
+      if (known.size >= cachedPaths) known.clear();
+      known.set(path, allow);
+    }
+    return allow;
+  };
   return async function methodCheck(c, next) {
-    const allow = methodsFor(app, c.req.path);
+    const allow = methodsAt(c.req.path);
     if (allow.length && c.req.method === "OPTIONS") {
       c.header("Allow", [...allow, "OPTIONS"].join(", "));
       return c.body(null, 204);

@@ -1,6 +1,6 @@
 // Echoes a sane X-Request-Id or makes one, for the logs and the response.
 import type { MiddlewareHandler } from "hono";
-import { ulid } from "ulid";
+import { newUlid as ulid } from "../ids.js";
 import type { AppEnv } from "./app-env.js";
 
 export function requestId(): MiddlewareHandler<AppEnv> {

@@ -20,12 +20,26 @@ export function tooLarge(limit: number): MailspoolError {
 /** How long and how much an unread body is drained before an early answer. */
 export const drainLimits = { idleMs: 250, totalMs: 5_000, factor: 2 };
 
-export async function* limitedChunks(request: Request, limit: number): AsyncGenerator<Uint8Array> {
-  if (Number(request.headers.get("content-length") ?? "0") > limit) {
+/**
+ * The body's chunks, at most `limit` bytes in all. A body whose declared Content-Length is
+ * at most `wholeUpTo` (and not chunked) is read in one go by the runtime and handed on as
+ * one chunk: no stream reader and no promise per chunk, and the memory it takes is bounded
+ * by `wholeUpTo` (the send route: a JSON or urlencoded body is collected whole anyway; a
+ * multipart one streams whenever it is larger than a small window).
+ */
+export async function* limitedChunks(request: Request, limit: number, wholeUpTo = 0): AsyncGenerator<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? "0") > limit) {
     await drainUnread(request, limit);
     throw tooLarge(limit);
   }
   if (!request.body) return;
+  if (declared !== null && Number(declared) <= wholeUpTo && !request.headers.has("transfer-encoding")) {
+    const whole = new Uint8Array(await request.arrayBuffer().catch(unreadable));
+    if (whole.byteLength > limit) throw tooLarge(limit);
+    if (whole.byteLength > 0) yield whole;
+    return;
+  }
   const reader = request.body.getReader();
   let total = 0;
   let finished = false;
@@ -49,9 +63,11 @@ function unreadable(error: unknown): never {
   throw invalidField("body", `the request body could not be read to its end: ${(error as Error)?.message ?? error}`);
 }
 
+/** The whole body (at most `limit` bytes): one read when its length is declared, else chunk by chunk. */
 export async function readLimitedBody(request: Request, limit: number): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of limitedChunks(request, limit)) chunks.push(chunk);
+  for await (const chunk of limitedChunks(request, limit, limit)) chunks.push(chunk);
+  if (chunks.length === 1) return Buffer.from(chunks[0]!.buffer, chunks[0]!.byteOffset, chunks[0]!.byteLength);
   return Buffer.concat(chunks);
 }
 

@@ -1,14 +1,16 @@
 // multipart/form-data send requests → fields and files, with the field rules of
 // send-fields.ts. Every part ends in the result or in a 400 naming it. File parts stream
-// chunk by chunk into a FileCollector (each write awaited before the next chunk is read),
-// in the order sent; on any failure every spilled temp file is removed.
+// chunk by chunk into a FileCollector (a write that spills to a blob is awaited before the
+// next event is scanned and the next chunk read), in the order sent; on any failure every
+// spilled temp file is removed. A body of at most `wholeBodyBytes` (declared length) is
+// read in one go and scanned as one chunk; a larger one streams through a bounded window.
 import { MailspoolError, invalidField } from "../errors.js";
 import type { BlobStore } from "../spool/blobs.js";
 import { limitedChunks } from "./body-reader.js";
 import { charsetProblem, parseHeaderValue } from "./header-params.js";
 import { FileCollector, discardFiles, type IncomingFile } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
-import { multipartEvents } from "./multipart-stream.js";
+import { MultipartScanner } from "./multipart-stream.js";
 import { parsePartHead, type PartHead } from "./part-head.js";
 import { SendFieldCollector, attachmentFields, maxFieldBytes } from "./send-fields.js";
 import { decodeUtf8 } from "../utf8.js";
@@ -28,6 +30,9 @@ export interface ParsedForm {
 /** Per part: header lines and bytes of its header block. */
 export const partHeaderLimits = { maxLines: 16, maxBytes: 8 * 1024 };
 
+/** A multipart body whose declared length is at most this is read whole rather than streamed. */
+export const wholeBodyBytes = 64 * 1024;
+
 export async function parseMultipart(
   request: Request,
   contentType: string,
@@ -40,42 +45,47 @@ export async function parseMultipart(
   let file: { collector: FileCollector; head: Required<PartHead> } | null = null;
   let field: { name: string; chunks: Buffer[]; size: number; max: number } | null = null;
   let fieldCount = 0;
-  const events = multipartEvents(limitedChunks(request, limits.maxBodyBytes), boundary, {
+  const scanner = new MultipartScanner(boundary, {
     maxHeaderBytes: partHeaderLimits.maxBytes,
     maxParts: limits.maxFiles + limits.maxFields,
   });
   try {
-    for await (const event of events) {
-      if (event.type === "part") {
-        const head = parsePartHead(event.header, event.index, partHeaderLimits.maxLines);
-        if (head.filename !== undefined) {
-          const contentType = head.contentType ?? "application/octet-stream";
-          const checked = checkFilePart(head, contentType, files.length, limits);
-          file = { head: checked, collector: new FileCollector(store, limits.inlineMaxBytes) };
-        } else {
-          fields.expect(head.name);
-          checkFieldType(head);
-          fieldCount += 1;
-          if (fieldCount > limits.maxFields)
-            throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
-          field = { name: head.name, chunks: [], size: 0, max: maxFieldBytes(head.name, limits.maxBodyBytes) };
+    for await (const chunk of limitedChunks(request, limits.maxBodyBytes, wholeBodyBytes)) {
+      for (const event of scanner.push(chunk)) {
+        if (event.type === "part") {
+          const head = parsePartHead(event.header, event.index, partHeaderLimits.maxLines);
+          if (head.filename !== undefined) {
+            const contentType = head.contentType ?? "application/octet-stream";
+            const checked = checkFilePart(head, contentType, files.length, limits);
+            file = { head: checked, collector: new FileCollector(store, limits.inlineMaxBytes) };
+          } else {
+            fields.expect(head.name);
+            checkFieldType(head);
+            fieldCount += 1;
+            if (fieldCount > limits.maxFields)
+              throw invalidField("body", `too many fields (at most ${limits.maxFields})`);
+            field = { name: head.name, chunks: [], size: 0, max: maxFieldBytes(head.name, limits.maxBodyBytes) };
+          }
+        } else if (event.type === "data") {
+          if (file) {
+            const spilling = file.collector.write(event.data);
+            if (spilling) await spilling;
+          } else if (field) {
+            field.size += event.data.length;
+            if (field.size > field.max) throw invalidField(field.name, `value is longer than ${field.max} bytes`);
+            field.chunks.push(event.data);
+          }
+        } else if (file) {
+          const { name, filename, contentType } = file.head;
+          files.push(file.collector.finish({ field: name, filename, contentType }));
+          file = null;
+        } else if (field) {
+          fields.add(field.name, decodeField(field.name, field.chunks));
+          field = null;
         }
-      } else if (event.type === "data") {
-        if (file) await file.collector.write(event.data);
-        else if (field) {
-          field.size += event.data.length;
-          if (field.size > field.max) throw invalidField(field.name, `value is longer than ${field.max} bytes`);
-          field.chunks.push(event.data);
-        }
-      } else if (file) {
-        const { name, filename, contentType } = file.head;
-        files.push(file.collector.finish({ field: name, filename, contentType }));
-        file = null;
-      } else if (field) {
-        fields.add(field.name, decodeField(field.name, field.chunks));
-        field = null;
       }
     }
+    scanner.end();
   } catch (error) {
     await file?.collector.discard();
     await discardFiles(files);

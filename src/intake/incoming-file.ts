@@ -24,11 +24,16 @@ export class FileCollector {
     private readonly inlineMaxBytes: number,
   ) {}
 
-  async write(chunk: Buffer): Promise<void> {
+  /** A promise only when the bytes go to a blob (await it before the next write); none while they stay in memory. */
+  write(chunk: Buffer): Promise<void> | undefined {
     this.size += chunk.length;
     if (this.blob) return this.blob.write(chunk);
     this.chunks.push(chunk);
-    if (this.size <= this.inlineMaxBytes) return;
+    if (this.size <= this.inlineMaxBytes) return undefined;
+    return this.spill();
+  }
+
+  private async spill(): Promise<void> {
     this.blob = await this.store.create();
     for (const buffered of this.chunks) await this.blob.write(buffered);
     this.chunks = [];
@@ -36,7 +41,7 @@ export class FileCollector {
 
   finish(meta: { field: string; filename: string; contentType: string }): IncomingFile {
     if (this.blob) return { ...meta, ...this.blob.end(), blob: this.blob };
-    const data = Buffer.concat(this.chunks);
+    const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     return { ...meta, size: data.length, sha256: createHash("sha256").update(data).digest("hex"), data };
   }
 

@@ -2,7 +2,7 @@
 // address form, one set of limits. A mail is durable (blobs fsync'd, record fdatasync'd)
 // before accept returns, then handed to delivery through onAccepted. On any failure the
 // uncommitted temp files are removed.
-import { ulid } from "ulid";
+import { newUlid as ulid } from "../ids.js";
 import type { Spool } from "../spool/spool.js";
 import type { BlobStore, BlobWriter } from "../spool/blobs.js";
 import type { MailId } from "../types.js";

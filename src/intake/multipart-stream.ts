@@ -5,8 +5,10 @@
 // again (a part sent after the close) is a 400, never a part dropped. Bodies are found with
 // Buffer.indexOf over the chunk plus a carried tail no longer than a delimiter, and handed
 // on as views of the chunks that came in, so a part of any size passes through a bounded
-// window. The consumer awaits each event before the next chunk is read: that is the
-// backpressure.
+// window. The scanner is synchronous: `push(chunk)` is a generator of the events that chunk
+// completes, and the consumer handles (and awaits, when it must) each event before the
+// next one is scanned and before the next chunk is read: that is the backpressure. No
+// promise is made per event, only per chunk the consumer reads.
 import { invalidField } from "../errors.js";
 import { partError } from "./part-head.js";
 
@@ -22,22 +24,43 @@ const crlf = Buffer.from("\r\n");
 const headerEnd = Buffer.from("\r\n\r\n");
 const maxPaddingBytes = 256;
 
-export async function* multipartEvents(
-  chunks: AsyncIterable<Uint8Array>,
-  boundary: string,
-  limits: MultipartLimits,
-): AsyncGenerator<MultipartEvent> {
-  const delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
-  // a body may open with its first delimiter, without the CRLF that precedes the others
-  let buffer: Buffer = crlf;
-  let state = "preamble" as "preamble" | "delimiter" | "header" | "body" | "close" | "epilogue";
-  let index = -1;
-  for await (const chunk of chunks) {
+export class MultipartScanner {
+  private readonly delimiter: Buffer;
+  // a body may open with its first delimiter, without the CRLF that precedes the others:
+  // the scan starts as if that CRLF had come (first() skips the copy when it can)
+  private buffer: Buffer = crlf;
+  private started = false;
+  private state = "preamble" as "preamble" | "delimiter" | "header" | "body" | "close" | "epilogue";
+  private index = -1;
+
+  constructor(
+    boundary: string,
+    private readonly limits: MultipartLimits,
+  ) {
+    this.delimiter = Buffer.from(`\r\n--${boundary}`, "latin1");
+  }
+
+  /** The events `chunk` completes, in order; run it to its end before the next push. */
+  *push(chunk: Uint8Array): Generator<MultipartEvent> {
+    const { delimiter, limits } = this;
     const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    buffer = buffer.length === 0 ? view : Buffer.concat([buffer, view]);
+    let buffer: Buffer;
     let at = 0;
+    if (!this.started && view.length >= delimiter.length) {
+      // a first chunk that holds a whole delimiter needs no CRLF in front of it: the body
+      // opens with "--boundary" (delimiter found at 0) or any delimiter in it has its own
+      this.started = true;
+      buffer = view;
+      if (view.compare(delimiter, 2, delimiter.length, 0, delimiter.length - 2) === 0) {
+        at = delimiter.length - 2;
+        this.state = "delimiter";
+      }
+    } else {
+      this.started = true;
+      buffer = this.buffer.length === 0 ? view : Buffer.concat([this.buffer, view]);
+    }
     scan: for (;;) {
-      switch (state) {
+      switch (this.state) {
         case "preamble":
         case "epilogue": {
           const found = buffer.indexOf(delimiter, at);
@@ -45,16 +68,17 @@ export async function* multipartEvents(
             at = Math.max(at, buffer.length - delimiter.length + 1);
             break scan;
           }
-          if (state === "epilogue") throw invalidField("body", "content after the closing boundary (another part)");
+          if (this.state === "epilogue")
+            throw invalidField("body", "content after the closing boundary (another part)");
           at = found + delimiter.length;
-          state = "delimiter";
+          this.state = "delimiter";
           break;
         }
         case "delimiter": {
           if (buffer.length - at < 2) break scan;
           if (buffer[at] === 0x2d && buffer[at + 1] === 0x2d) {
             at += 2;
-            state = "close";
+            this.state = "close";
             break;
           }
           const lineEnd = buffer.indexOf(crlf, at);
@@ -64,9 +88,9 @@ export async function* multipartEvents(
           }
           if (!isPadding(buffer, at, lineEnd)) throw malformedDelimiter();
           at = lineEnd + 2;
-          index += 1;
-          if (index >= limits.maxParts) throw invalidField("body", `too many parts (at most ${limits.maxParts})`);
-          state = "header";
+          this.index += 1;
+          if (this.index >= limits.maxParts) throw invalidField("body", `too many parts (at most ${limits.maxParts})`);
+          this.state = "header";
           break;
         }
         case "header": {
@@ -76,14 +100,14 @@ export async function* multipartEvents(
           if (buffer[at] !== 0x0d || buffer[at + 1] !== 0x0a) {
             stop = buffer.indexOf(headerEnd, at);
             if (stop < 0) {
-              if (buffer.length - at > limits.maxHeaderBytes) throw headerTooLarge(index, limits);
+              if (buffer.length - at > limits.maxHeaderBytes) throw headerTooLarge(this.index, limits);
               break scan;
             }
-            if (stop - at > limits.maxHeaderBytes) throw headerTooLarge(index, limits);
+            if (stop - at > limits.maxHeaderBytes) throw headerTooLarge(this.index, limits);
           }
-          yield { type: "part", index, header: buffer.subarray(at, stop) };
+          yield { type: "part", index: this.index, header: buffer.subarray(at, stop) };
           at = stop === at ? at + 2 : stop + 4;
-          state = "body";
+          this.state = "body";
           break;
         }
         case "close": {
@@ -97,7 +121,7 @@ export async function* multipartEvents(
           if (!isPadding(buffer, at, lineEnd)) throw malformedClose();
           // the epilogue begins with this CRLF: a delimiter right after it is one too
           at = lineEnd;
-          state = "epilogue";
+          this.state = "epilogue";
           break;
         }
         case "body": {
@@ -106,7 +130,7 @@ export async function* multipartEvents(
             if (found > at) yield { type: "data", data: buffer.subarray(at, found) };
             yield { type: "end" };
             at = found + delimiter.length;
-            state = "delimiter";
+            this.state = "delimiter";
             break;
           }
           const keep = partialDelimiterAt(buffer, at, delimiter);
@@ -116,16 +140,21 @@ export async function* multipartEvents(
         }
       }
     }
-    buffer = buffer.subarray(at);
+    this.buffer = buffer.subarray(at);
   }
-  if (state === "close" && !isPadding(buffer, 0, buffer.length)) throw malformedClose();
-  if (state !== "epilogue" && state !== "close")
-    throw invalidField(
-      "body",
-      state === "preamble"
-        ? "no multipart boundary found in the body"
-        : "the multipart body is truncated (no closing boundary)",
-    );
+
+  /** The body ended: throws unless it ended after the close delimiter. */
+  end(): void {
+    const { buffer, state } = this;
+    if (state === "close" && !isPadding(buffer, 0, buffer.length)) throw malformedClose();
+    if (state !== "epilogue" && state !== "close")
+      throw invalidField(
+        "body",
+        state === "preamble"
+          ? "no multipart boundary found in the body"
+          : "the multipart body is truncated (no closing boundary)",
+      );
+  }
 }
 
 /** Where a tail that could be the start of the next delimiter begins (buffer.length when none). */

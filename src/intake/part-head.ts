@@ -13,7 +13,9 @@ export interface PartHead {
   contentType?: string;
 }
 
-const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*([^]*?)[ \t]*$/;
+// the value's trailing spaces and tabs are cut by trimEnd below (a lazy `([^]*?)[ \t]*$`
+// would try the end of the line at every character)
+const headerLine = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]*:[ \t]*([^]*)$/;
 const rawControl = /[\0-\x08\n-\x1f\x7f]/;
 const singleHeaders = new Set(["content-disposition", "content-type", "content-transfer-encoding"]);
 
@@ -33,7 +35,7 @@ export function parsePartHead(block: Buffer, index: number, maxLines: number): P
     if (!match) throw partError(index, `has a malformed header line ${JSON.stringify(line.slice(0, 60))}`);
     const name = match[1]!.toLowerCase();
     if (headers.has(name) && singleHeaders.has(name)) throw partError(index, `has two ${match[1]} headers`);
-    headers.set(name, match[2]!);
+    headers.set(name, trimEnd(match[2]!));
   }
   const disposition = headers.get("content-disposition");
   if (disposition === undefined) throw partError(index, "has no Content-Disposition header");
@@ -64,4 +66,11 @@ export function parsePartHead(block: Buffer, index: number, maxLines: number): P
   const contentType = headers.get("content-type");
   if (contentType !== undefined) head.contentType = contentType;
   return head;
+}
+
+/** Without trailing spaces and tabs (String.prototype.trimEnd would also cut other whitespace). */
+function trimEnd(value: string): string {
+  let end = value.length;
+  while (end > 0 && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end -= 1;
+  return end === value.length ? value : value.slice(0, end);
 }

@@ -100,7 +100,7 @@ export async function sendInputFromMembers(
           "content must be base64: whole 4-character groups, padding only at the end (spaces and line breaks may wrap it)",
         );
       const collector = new FileCollector(store, limits.inlineMaxBytes);
-      await collector.write(bytes).catch(async (error) => {
+      await Promise.resolve(collector.write(bytes)).catch(async (error) => {
         await collector.discard();
         throw error;
       });

@@ -72,15 +72,56 @@ export type NewRecord = SpoolRecord extends infer R
 
 const crcMarker = ',"crc":"';
 
-function crcHex(text: string): string {
-  return (CRC32C.str(text) >>> 0).toString(16).padStart(8, "0");
+// The CRC is taken over the text's UTF-8 bytes, encoded into one reused scratch buffer (the
+// library's string variant walks UTF-16 code units one by one and is several times slower)
+const encoder = new TextEncoder();
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** The UTF-8 bytes of `text`, as a view of the scratch buffer (valid until the next call). */
+function utf8Scratch(text: string): Buffer {
+  let { read, written } = encoder.encodeInto(text, scratch);
+  if (read! < text.length) {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    scratch = Buffer.allocUnsafe(Math.max(text.length * 3, scratch.length * 2));
+    ({ written } = encoder.encodeInto(text, scratch));
+  }
+  return scratch.subarray(0, written);
 }
+
+function crcHexOf(bytes: Uint8Array): string {
+  return (CRC32C.buf(bytes) >>> 0).toString(16).padStart(8, "0");
+}
+
+function crcHex(text: string): string {
+  return crcHexOf(utf8Scratch(text));
+}
+
+// encodeRecord's last line and its bytes: the segment writer takes the line right after
+// (Spool.append) and writes these bytes rather than encode the line a second time
+let lastLine: { text: string; bytes: Buffer } | null = null;
 
 /** The line for a record, newline included. */
 export function encodeRecord(record: SpoolRecord): string {
   const json = JSON.stringify(record);
   const body = json.slice(0, -1);
-  return `${body}${crcMarker}${crcHex(body)}"}\n`;
+  const bodyBytes = utf8Scratch(body);
+  const tail = `${crcMarker}${crcHexOf(bodyBytes)}"}\n`;
+  const bytes = Buffer.allocUnsafe(bodyBytes.length + tail.length);
+  bodyBytes.copy(bytes, 0);
+  bytes.write(tail, bodyBytes.length, "latin1");
+  const text = `${body}${tail}`;
+  lastLine = { text, bytes };
+  return text;
+}
+
+/** A line's UTF-8 bytes: those encodeRecord made for it when it was the last one, else encoded now. */
+export function lineBytes(line: string): Buffer {
+  const last = lastLine;
+  if (last !== null && last.text === line) {
+    lastLine = null;
+    return last.bytes;
+  }
+  return Buffer.from(line);
 }
 
 export type DecodeResult =

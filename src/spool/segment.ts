@@ -7,6 +7,7 @@ import path from "node:path";
 import { spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { fdatasync, fsyncDirSync } from "./fsync.js";
+import { lineBytes } from "./record.js";
 import { segmentName } from "./segment-files.js";
 
 export interface Location {
@@ -64,7 +65,7 @@ export class SegmentWriter {
   /** Resolves once the line is on disk (fdatasync'd), with where it landed. */
   append(line: string): Promise<Location> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ data: Buffer.from(line), resolve, reject });
+      this.pending.push({ data: lineBytes(line), resolve, reject });
       this.flushing ??= this.flush();
     });
   }
