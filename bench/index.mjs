@@ -110,12 +110,15 @@ async function latencies(url, paths) {
 }
 
 function idsOf(dir, count) {
-  // ids of random accepted records, read straight from the segments
+  // ids of random accepted records, read straight from the segments (copied out of the
+  // file's bytes, so no id keeps a whole segment's text alive)
   const spoolDir = path.join(dir, "data/spool");
+  const tag = Buffer.from('"type":"accepted","id":"');
   const ids = [];
   for (const name of fs.readdirSync(spoolDir).sort()) {
-    const text = fs.readFileSync(path.join(spoolDir, name), "utf8");
-    for (const match of text.matchAll(/"type":"accepted","id":"([0-9A-Z]{26})"/g)) ids.push(match[1]);
+    const data = fs.readFileSync(path.join(spoolDir, name));
+    for (let at = data.indexOf(tag); at >= 0; at = data.indexOf(tag, at + tag.length))
+      ids.push(data.toString("latin1", at + tag.length, at + tag.length + 26));
   }
   const picked = [];
   for (let i = 0; i < count; i += 1) picked.push(ids[Math.floor(Math.random() * ids.length)]);

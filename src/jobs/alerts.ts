@@ -63,7 +63,8 @@ export class Alerts {
   evaluate(): void {
     const now = this.now();
     const oldest = oldestQueuedSeconds(this.index, now);
-    const rate = failureRatePercent(this.index, now);
+    // the failure rate reads every attempt of the last hour: only when its alert is on
+    const rate = this.limits.failureRatePercent > 0 ? failureRatePercent(this.index, now) : null;
     this.set(
       { alert: "backlog", value: Math.round(oldest / 60), limit: this.limits.oldestQueuedMinutes },
       this.limits.oldestQueuedMinutes > 0 && oldest > this.limits.oldestQueuedMinutes * 60,

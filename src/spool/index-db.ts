@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import fs from "node:fs";
 
 /** Bump when the schema or the stored entry's shape changes: an older file is rebuilt. */
-export const indexFormat = "1";
+export const indexFormat = "2";
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -22,14 +22,12 @@ CREATE TABLE IF NOT EXISTS mails (
   archived INTEGER NOT NULL,
   next_attempt_at TEXT,
   open_attempt INTEGER NOT NULL,
-  last_end TEXT,
   blobs TEXT,
   entry TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS mails_seq ON mails (seq);
 CREATE INDEX IF NOT EXISTS mails_state ON mails (state, seq);
 CREATE INDEX IF NOT EXISTS mails_location ON mails (archived, segment);
-CREATE INDEX IF NOT EXISTS mails_last_end ON mails (last_end) WHERE last_end IS NOT NULL;
 CREATE INDEX IF NOT EXISTS mails_blobs ON mails (id) WHERE blobs IS NOT NULL;
 CREATE TABLE IF NOT EXISTS recipients (address TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (address, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS recipients_id ON recipients (id);
@@ -37,6 +35,8 @@ CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, ts TEXT
 CREATE INDEX IF NOT EXISTS keys_id ON keys (id);
 CREATE TABLE IF NOT EXISTS segment_mails (segment INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (segment, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS segment_mails_id ON segment_mails (id, segment);
+CREATE TABLE IF NOT EXISTS attempt_ends (ended_at TEXT NOT NULL, failed INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS attempt_ends_at ON attempt_ends (ended_at);
 CREATE TABLE IF NOT EXISTS segments (segment INTEGER PRIMARY KEY, newest TEXT NOT NULL, totals TEXT NOT NULL);
 `;
 

@@ -113,6 +113,8 @@ export class MailIndex {
   /** Mails being sent → the state they had before (the one the spool's records give them). */
   private readonly sending = new Map<MailId, MailState>();
   private readonly dirtyKeys = new Map<string, KeyUse>();
+  /** Attempts ended since the last write: when, and whether not `sent` (for the failure-rate alert). */
+  private readonly attemptEnds: [string, number][] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   /** Event counts of the records in live segments (records read from archive/ count there). */
   readonly totals: SegmentTotals;
@@ -226,6 +228,7 @@ export class MailIndex {
         error: record.error,
       });
       this.sending.delete(entry.id);
+      this.attemptEnds.push([record.ts, record.state === "sent" ? 0 : 1]);
       entry.state = record.state;
       entry.nextAttemptAt = record.nextAttemptAt;
       settleOpenRecipients(entry);
@@ -257,7 +260,8 @@ export class MailIndex {
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.dirty.size === 0 && this.dirtyKeys.size === 0 && !this.segments.pending && !this.totals.changed) return;
+    const idle = this.dirty.size === 0 && this.dirtyKeys.size === 0 && this.attemptEnds.length === 0;
+    if (idle && !this.segments.pending && !this.totals.changed) return;
     try {
       this.write();
     } catch (error) {
@@ -273,7 +277,7 @@ export class MailIndex {
   private write(): void {
     this.db.transaction(() => {
       const columns = ["state", "accepted_at", "client", "subject_fold", "segment", "archived", "next_attempt_at"];
-      columns.push("open_attempt", "last_end", "blobs", "entry");
+      columns.push("open_attempt", "blobs", "entry");
       const putMail = this.db.query<unknown, Binding[]>(
         `INSERT INTO mails (id, seq, ${columns.join(", ")}) VALUES (?, ?, ${columns.map(() => "?").join(", ")})
          ON CONFLICT (id) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(", ")}`,
@@ -293,6 +297,10 @@ export class MailIndex {
         "INSERT OR REPLACE INTO keys (key, id, ts, request_hash) VALUES (?, ?, ?, ?)",
       );
       for (const [key, use] of this.dirtyKeys) putKey.run(key, use.id, use.ts, use.requestHash ?? null);
+      const putEnd = this.db.query<unknown, [string, number]>(
+        "INSERT INTO attempt_ends (ended_at, failed) VALUES (?, ?)",
+      );
+      for (const [at, failed] of this.attemptEnds) putEnd.run(at, failed);
       this.segments.write(this.totals);
       if (this.position) setMeta(this.db, "position", JSON.stringify(this.position));
       for (const [name, state] of this.counters()) setMeta(this.db, `counter:${name}`, JSON.stringify(state));
@@ -301,6 +309,7 @@ export class MailIndex {
     this.dirty.clear();
     this.created.clear();
     this.dirtyKeys.clear();
+    this.attemptEnds.length = 0;
   }
 
   /** A counter's state as last written, or undefined. */
@@ -488,16 +497,15 @@ export class MailIndex {
     return referenced;
   }
 
-  /** Attempts that ended at or after `since`: how many, and how many did not end `sent`. */
+  /** Attempts that ended at or after `since`: how many, and how many did not end `sent`. Forgets older ones. */
   attemptsEndedSince(since: string): { total: number; failed: number } {
     this.flush();
+    this.db.query<unknown, [string]>("DELETE FROM attempt_ends WHERE ended_at < ?").run(since);
     const row = this.db
-      .query<{ total: number; failed: number | null }, [string, string]>(
-        `SELECT count(*) AS total, sum(json_extract(a.value, '$.state') != 'sent') AS failed
-         FROM mails, json_each(mails.entry, '$.attempts') AS a
-         WHERE mails.last_end >= ? AND json_extract(a.value, '$.endedAt') >= ?`,
+      .query<{ total: number; failed: number | null }, []>(
+        "SELECT count(*) AS total, sum(failed) AS failed FROM attempt_ends",
       )
-      .get(since, since);
+      .get();
     return { total: row?.total ?? 0, failed: row?.failed ?? 0 };
   }
 
@@ -539,7 +547,6 @@ export class MailIndex {
 function mailRow(entry: MailEntry, before: MailState | undefined): Binding[] {
   const stored = before !== undefined && entry.state === "sending" ? { ...entry, state: before } : entry;
   const last = entry.attempts.at(-1);
-  const ends = entry.attempts.map((a) => a.endedAt ?? "").sort();
   return [
     entry.id,
     stored.state,
@@ -550,7 +557,6 @@ function mailRow(entry: MailEntry, before: MailState | undefined): Binding[] {
     entry.location.archived ? 1 : 0,
     entry.nextAttemptAt ?? null,
     last && !last.endedAt ? 1 : 0,
-    ends.at(-1) || null,
     entry.blobs.length ? JSON.stringify(entry.blobs) : null,
     JSON.stringify(stored),
   ];
