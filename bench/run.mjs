@@ -25,7 +25,6 @@
 //                   endpoint, durable-parked stands in
 //   durable-parked  bun bench/durable-parked-server.ts: startServer from src/ with a
 //                   transport that never completes (also reports group-commit counters)
-//   durable-node    node dist/main.js serve (reference)
 // Each payload's ratio is against its baseline (multipart: formdata, json: hello); the
 // baseline and durable runs are repeated in mirrored order (B P D X N D B) so slow drift of
 // the machine's speed cancels out of their ratio. A run whose load generator used > 90% of
@@ -69,7 +68,7 @@ const args = Object.fromEntries(
 function usage(message) {
   console.error(
     `bench: ${message}\nusage: npm run bench -- [--duration=10] [--warmup=2] [--connections=50] ` +
-      `[--servers=formdata,hello,parse-only,durable,durable-paused,durable-parked,durable-node,durable-before] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep] [--old-binary=path]`,
+      `[--servers=formdata,hello,parse-only,durable,durable-paused,durable-parked,durable-before] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep] [--old-binary=path]`,
   );
   process.exit(2);
 }
@@ -82,7 +81,7 @@ if (!(measureSeconds > 0 && warmupSeconds > 0 && connections > 0 && Number(args.
   usage("--duration, --warmup, --connections and --budget must be positive numbers");
 
 // dist/ is snapshotted at start (other people rebuild it while the bench runs)
-const snapshot = { binary: "", bundle: "" };
+const snapshot = { binary: "" };
 const serverKinds = {
   formdata: {
     label: "baseline: Hono + formData() (bun)",
@@ -114,11 +113,6 @@ const serverKinds = {
     commitStats: true,
     command: (cfg) => [bun, [path.join(root, "bench/durable-parked-server.ts"), "-c", cfg]],
   },
-  "durable-node": {
-    label: "durable (node dist/main.js)",
-    durable: true,
-    command: (cfg) => [process.execPath, [snapshot.bundle, "serve", "-c", cfg]],
-  },
   // --old-binary=<path>: the same-run A/B of a change (a binary built from main into /tmp)
   "durable-before": {
     label: "durable (bun binary, --old-binary)",
@@ -126,7 +120,7 @@ const serverKinds = {
     command: (cfg) => [args["old-binary"], ["serve", "-c", cfg]],
   },
 };
-const wantedServers = (args.servers ?? "formdata,hello,parse-only,durable,durable-paused,durable-node").split(",");
+const wantedServers = (args.servers ?? "formdata,hello,parse-only,durable,durable-paused").split(",");
 for (const s of wantedServers) if (!serverKinds[s]) usage(`unknown server ${s}`);
 if (wantedServers.includes("durable-before") && !fs.existsSync(args["old-binary"] ?? ""))
   usage("durable-before needs --old-binary=<path of an executable built from the old code>");
@@ -186,7 +180,6 @@ if (cpus < 2)
 spawnSync("taskset", ["-a", "-p", "-c", loadCpu, String(process.pid)], { stdio: "ignore" });
 
 const distBinary = path.join(root, "dist/mailspool");
-const distBundle = path.join(root, "dist/main.js");
 if (!fs.existsSync(distBinary)) {
   // someone else's build may be under way (tsup empties dist/ first): give it a moment
   const distDir = path.dirname(distBinary);
@@ -216,15 +209,12 @@ const dataBase = os.tmpdir();
 const scratchBase = fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir();
 const scratch = tempDir(scratchBase, "mailspool-bench-");
 snapshot.binary = path.join(scratch, "mailspool");
-snapshot.bundle = path.join(scratch, "main.js");
 let distBuiltAt;
 for (let attempt = 1; ; attempt++) {
   // a copy taken while someone rebuilds dist/ can be truncated: check that it runs
   distBuiltAt = new Date(fs.statSync(distBinary).mtimeMs);
   fs.copyFileSync(distBinary, snapshot.binary);
   fs.chmodSync(snapshot.binary, 0o755);
-  if (fs.existsSync(distBundle)) fs.copyFileSync(distBundle, snapshot.bundle);
-  else snapshot.bundle = "";
   if (spawnSync(snapshot.binary, ["--version"], { stdio: "ignore", timeout: 10_000 }).status === 0) break;
   if (attempt === 5) usage("dist/mailspool does not run (--version failed); rebuild it with npm run build");
   await sleep(3_000);
@@ -574,8 +564,6 @@ for (const payload of allPayloads.filter((p) => wantedPayloads.includes(p.name))
     );
   for (const kind of order) plan.push({ payload, kind });
 }
-if (plan.some((p) => p.kind === "durable-node") && !snapshot.bundle)
-  usage("dist/main.js is missing; run npm run build (or leave out durable-node)");
 
 const budgetSeconds = Number(args.budget ?? 170); // waits for a quiet machine and re-runs only spend what this leaves
 const contendedPct = 35;

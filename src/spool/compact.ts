@@ -57,6 +57,7 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
     await fs.promises.rm(path.join(spool.paths.spool, segmentName(segment)));
     await fsyncDir(spool.paths.spool);
   }
+  spool.index.forgetKeysBefore(new Date(now - 2 * dayMs).toISOString());
   result.removedBlobs = await removeUnreferencedBlobs(spool, now);
   if (options.retentionDays > 0)
     result.removedFiles =

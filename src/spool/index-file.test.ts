@@ -1,6 +1,7 @@
 // The spool index on real files (data/index.sqlite): it is derived from the segments, so a
 // rebuild gives back what it held, a restart folds only what it has not seen, and a lost,
 // torn or misplaced index file is rebuilt rather than trusted.
+import { Database } from "bun:sqlite";
 import fc from "fast-check";
 import fs from "node:fs";
 import os from "node:os";
@@ -173,6 +174,30 @@ describe("the spool index file", () => {
     damage(indexFile(dataDir));
     const reopened = open();
     expect(snapshot(reopened, accepted)).toEqual(before);
+    await reopened.close();
+  });
+
+  it("after a reboot (another boot id) the index is checked once, and a damaged one is rebuilt", async () => {
+    const spool = open();
+    const accepted: string[] = [];
+    await run(
+      spool,
+      Array.from({ length: 200 }, (): Op => ({ kind: "accept" })),
+      accepted,
+    );
+    const before = snapshot(spool, accepted);
+    await spool.close();
+    const file = indexFile(dataDir);
+    const db = new Database(file);
+    db.query("UPDATE meta SET value = 'another boot' WHERE key = 'boot'").run();
+    db.close();
+    // a page in the middle of the file overwritten, as a power loss without fsync may leave it
+    const handle = fs.openSync(file, "r+");
+    fs.writeSync(handle, Buffer.alloc(4096, 0xa5), 0, 4096, 4096 * 3);
+    fs.closeSync(handle);
+    const reopened = open();
+    expect(snapshot(reopened, accepted)).toEqual(before);
+    expect(reopened.index.list({ limit: 500 })).toHaveLength(200);
     await reopened.close();
   });
 

@@ -463,16 +463,27 @@ export class MailIndex {
   /** Forgets the mails whose accepted record was in an archived segment that retention deleted. */
   forgetArchivedSegment(segment: number): number {
     this.flush();
-    const ids = this.db
-      .query<{ id: string }, [number]>("SELECT id FROM mails WHERE archived = 1 AND segment = ?")
-      .all(segment)
-      .map((r) => r.id);
+    const rows = this.db
+      .query<{ entry: string }, [number]>("SELECT entry FROM mails WHERE archived = 1 AND segment = ?")
+      .all(segment);
     this.db.transaction(() => {
-      const forget = (table: string) => this.db.query<unknown, [string]>(`DELETE FROM ${table} WHERE id = ?`);
-      const statements = ["recipients", "keys", "mails"].map(forget);
-      for (const id of ids) for (const statement of statements) statement.run(id);
+      const mail = this.db.query<unknown, [string]>("DELETE FROM mails WHERE id = ?");
+      const recipient = this.db.query<unknown, [string, string]>("DELETE FROM recipients WHERE address = ? AND id = ?");
+      const key = this.db.query<unknown, [string, string]>("DELETE FROM keys WHERE key = ? AND id = ?");
+      for (const row of rows) {
+        const entry = JSON.parse(row.entry) as MailEntry;
+        mail.run(entry.id);
+        for (const r of entry.recipients) recipient.run(canonicalOrSelf(r.address), entry.id);
+        if (entry.idempotencyKey) key.run(entry.idempotencyKey, entry.id);
+      }
     })();
-    return ids.length;
+    return rows.length;
+  }
+
+  /** Forgets idempotency keys last used before `before` (every window is a day at most). */
+  forgetKeysBefore(before: string): void {
+    this.flush();
+    this.db.query<unknown, [string]>("DELETE FROM keys WHERE ts < ?").run(before);
   }
 
   /** After a rebuild: mails no live segment holds let go of their blobs, as archiving them live did. */
