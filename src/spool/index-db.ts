@@ -59,6 +59,8 @@ export function openIndexFile(file: string): { db: IndexDb; fresh: boolean } | n
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA busy_timeout = 5000;");
     if (!fresh) {
       if (getMeta(db, "format") !== indexFormat) throw new Error("another format");
+      // written once a start-up's fold is done: a build killed half-way is not resumed
+      if (getMeta(db, "complete") !== "1") throw new Error("a build that did not finish");
       if (getMeta(db, "boot") !== bootId()) {
         const check = db.query<{ quick_check: string }, []>("PRAGMA quick_check").get();
         if (check?.quick_check !== "ok") throw new Error("quick_check failed");

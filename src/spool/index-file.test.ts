@@ -201,6 +201,26 @@ describe("the spool index file", () => {
     await reopened.close();
   });
 
+  it("a build killed half-way (never marked complete) is not resumed but made again", async () => {
+    const spool = open();
+    const accepted: string[] = [];
+    await run(
+      spool,
+      Array.from({ length: 20 }, (): Op => ({ kind: "accept" })),
+      accepted,
+    );
+    const before = snapshot(spool, accepted);
+    await spool.close();
+    const db = new Database(indexFile(dataDir));
+    db.query("DELETE FROM meta WHERE key = 'complete'").run();
+    db.query("DELETE FROM mails WHERE id IN (SELECT id FROM mails ORDER BY seq LIMIT 5)").run();
+    db.close();
+    const reopened = open();
+    expect(reopened.recovery?.records).toBe(20);
+    expect(snapshot(reopened, accepted)).toEqual(before);
+    await reopened.close();
+  });
+
   it("an index that has folded more than spool/ holds (a restored or replaced spool) is rebuilt", async () => {
     const spool = open();
     await spool.accept(id(1), mail(1), "t");
@@ -272,6 +292,10 @@ describe("the spool index file", () => {
     expect(spool.index.list({ subject: "SUBJECT 2", limit: 100 }).map((e) => e.id)).toEqual(
       [25, 24, 23, 22, 21, 20, 2].map(id),
     );
+    // a cursor the index does not know (a forgotten mail) pages on by the id's time
+    const unknown = `${id(19).slice(0, -1)}Z`; // after …0019, before …0020
+    expect(spool.index.list({ limit: 3, before: unknown }).map((e) => e.id)).toEqual([19, 18, 17].map(id));
+    expect(spool.index.list({ limit: 3, before: "0".repeat(26) })).toEqual([]);
     const states: Record<MailState, number> = spool.index.countByState();
     expect(states).toMatchObject({ queued: 20, failed: 5 });
     await spool.close();

@@ -312,6 +312,11 @@ export class MailIndex {
     this.attemptEnds.length = 0;
   }
 
+  /** The fold of start-up is written whole: from now on a restart resumes from the position. */
+  markComplete(): void {
+    setMeta(this.db, "complete", "1");
+  }
+
   /** A counter's state as last written, or undefined. */
   savedCounter(name: string): unknown {
     const saved = getMeta(this.db, `counter:${name}`);
@@ -429,8 +434,11 @@ export class MailIndex {
       params.push(query.client);
     }
     if (query.before) {
-      where.push("seq < coalesce((SELECT seq FROM mails WHERE id = ?), 0)");
-      params.push(query.before);
+      // a cursor the index no longer knows (its mail was forgotten) still pages on, by the id's time
+      where.push(
+        "seq < coalesce((SELECT seq FROM mails WHERE id = ?), (SELECT max(seq) + 1 FROM mails WHERE id < ?), 0)",
+      );
+      params.push(query.before, query.before);
     }
     if (query.subject !== undefined) {
       where.push("instr(subject_fold, ?) > 0");

@@ -182,6 +182,7 @@ export class Spool {
     if (from === null) this.index.releaseArchivedBlobs();
     this.index.position ??= { segment: 0, offset: 0 };
     this.index.flush();
+    this.index.markComplete();
   }
 
   /** Takes the index and hands it the counters: restored from it, written with it. */
