@@ -92,6 +92,8 @@ function bootId(): string {
 
 /** Deletes the index file and its WAL companions. */
 export function removeIndexFile(file: string): void {
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`${file} is a directory, not the spool index; move it away and start again`);
   for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${file}${suffix}`, { force: true });
 }
 

@@ -221,6 +221,16 @@ describe("the spool index file", () => {
     await reopened.close();
   });
 
+  it("a directory where the index file belongs stops start-up naming it, and is left alone", async () => {
+    const spool = open();
+    await spool.accept(id(1), mail(1), "t");
+    await spool.close();
+    for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(`${indexFile(dataDir)}${suffix}`, { force: true });
+    fs.mkdirSync(indexFile(dataDir));
+    expect(() => open()).toThrow(/index\.sqlite is a directory, not the spool index/);
+    expect(fs.statSync(indexFile(dataDir)).isDirectory()).toBe(true);
+  });
+
   it("an index that has folded more than spool/ holds (a restored or replaced spool) is rebuilt", async () => {
     const spool = open();
     await spool.accept(id(1), mail(1), "t");
