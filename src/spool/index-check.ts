@@ -32,7 +32,8 @@ export function checkIndexFile(paths: SpoolPaths, file: string): IndexCheck | nu
     const differing = new Set<string>();
     for (const entry of folded) {
       const mine = stored.get(entry.id);
-      if (mine === undefined || !sameEntry(JSON.parse(mine) as MailEntry, entry)) differing.add(entry.id);
+      // both sides build an entry in the same steps, so equal entries serialise alike
+      if (mine !== JSON.stringify(entry)) differing.add(entry.id);
       stored.delete(entry.id);
     }
     for (const id of stored.keys()) differing.add(id);
@@ -67,8 +68,4 @@ function foldUntil(paths: SpoolPaths, until: IndexPosition): MailEntry[] {
   const entries = ids.map((id) => index.get(id)).filter((e): e is MailEntry => e !== undefined);
   index.close();
   return entries;
-}
-
-function sameEntry(a: MailEntry, b: MailEntry): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -364,13 +364,9 @@ export class MailIndex {
     // mails being sent are stored as queued or deferred
     const stored = [...new Set(states.flatMap((s) => (s === "sending" ? ["queued", "deferred"] : [s])))];
     if (stored.length === 0) return [];
-    return this.db
-      .query<{ id: string }, string[]>(
-        `SELECT id FROM mails WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY seq`,
-      )
-      .all(...stored)
-      .map((row) => this.get(row.id))
-      .filter((entry): entry is MailEntry => entry !== undefined && states.includes(entry.state));
+    return this.rows(`WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY seq`, stored).filter((entry) =>
+      states.includes(entry.state),
+    );
   }
 
   /** The oldest acceptance among mails in these states, or null. */
@@ -395,14 +391,20 @@ export class MailIndex {
     const { where, params } = this.filter(query);
     // mails being sent are stored as queued or deferred: the few of them may fall out of a state filter
     params.push(Number.isFinite(query.limit) ? query.limit + this.sending.size : -1);
-    const sql = `SELECT id FROM mails ${where} ORDER BY seq DESC LIMIT ?`;
-    for (const { id } of this.db.query<{ id: string }, Binding[]>(sql).all(...params)) {
-      const entry = this.get(id);
-      if (!entry || (query.state && entry.state !== query.state)) continue;
+    for (const entry of this.rows(`${where} ORDER BY seq DESC LIMIT ?`, params)) {
+      if (query.state && entry.state !== query.state) continue;
       result.push(entry);
       if (result.length >= query.limit) break;
     }
     return result;
+  }
+
+  /** The mails a query over the table selects, each as this index sees it now (a mail in memory wins over its row). */
+  private rows(clauses: string, params: Binding[]): MailEntry[] {
+    return this.db
+      .query<MailRow & { id: string }, Binding[]>(`SELECT id, entry FROM mails ${clauses}`)
+      .all(...params)
+      .map((row) => this.cache.get(row.id) ?? (JSON.parse(row.entry) as MailEntry));
   }
 
   /** How many mails list() would give without a limit. */

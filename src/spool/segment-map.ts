@@ -32,13 +32,7 @@ export class SegmentMap {
 
   /** Writes what was added (inside the index's transaction), with the segments' counts. */
   write(totals: SegmentTotals): void {
-    const pair = this.db.query<unknown, [number, string]>(
-      "INSERT OR IGNORE INTO segment_mails (segment, id) VALUES (?, ?)",
-    );
-    for (const added of this.added) {
-      const tab = added.indexOf("\t");
-      pair.run(Number(added.slice(0, tab)), added.slice(tab + 1));
-    }
+    this.writeAdded();
     if (totals.changed) for (const segment of this.newest.keys()) this.changedSegments.add(segment);
     const put = this.db.query<unknown, [number, string, string]>(
       "INSERT OR REPLACE INTO segments (segment, newest, totals) VALUES (?, ?, ?)",
@@ -47,7 +41,6 @@ export class SegmentMap {
       if (this.newest.has(segment)) put.run(segment, this.newest.get(segment)!, JSON.stringify(totals.of(segment)));
     const drop = this.db.query<unknown, [number]>("DELETE FROM segments WHERE segment = ?");
     for (const segment of this.removedSegments) drop.run(segment);
-    this.added.clear();
     this.changedSegments.clear();
     this.removedSegments.clear();
     totals.changed = false;
@@ -58,24 +51,34 @@ export class SegmentMap {
   }
 
   mails(segment: number): MailId[] {
-    const ids = this.db
+    this.writeAdded();
+    return this.db
       .query<{ id: string }, [number]>("SELECT id FROM segment_mails WHERE segment = ?")
       .all(segment)
       .map((r) => r.id);
-    const unwritten = [...this.added]
-      .filter((a) => a.startsWith(`${segment}\t`))
-      .map((a) => a.slice(a.indexOf("\t") + 1));
-    return [...new Set([...ids, ...unwritten])];
   }
 
   /** The live segments holding records of this mail. */
   segmentsOf(id: MailId): number[] {
-    const segments = this.db
-      .query<{ segment: number }, [string]>("SELECT segment FROM segment_mails WHERE id = ?")
+    this.writeAdded();
+    return this.db
+      .query<{ segment: number }, [string]>("SELECT segment FROM segment_mails WHERE id = ? ORDER BY segment")
       .all(id)
-      .map((r) => r.segment);
-    for (const added of this.added) if (added.endsWith(`\t${id}`)) segments.push(Number(added.split("\t")[0]));
-    return [...new Set(segments)].filter((s) => this.newest.has(s)).sort((a, b) => a - b);
+      .map((r) => r.segment)
+      .filter((s) => this.newest.has(s));
+  }
+
+  /** Which mails have records in which segment: written ahead of the index's transaction when a reader asks (a pair is a fact of the segments, whenever it is written). */
+  private writeAdded(): void {
+    if (this.added.size === 0) return;
+    const pair = this.db.query<unknown, [number, string]>(
+      "INSERT OR IGNORE INTO segment_mails (segment, id) VALUES (?, ?)",
+    );
+    for (const added of this.added) {
+      const tab = added.indexOf("\t");
+      pair.run(Number(added.slice(0, tab)), added.slice(tab + 1));
+    }
+    this.added.clear();
   }
 
   newestRecord(segment: number): string {
@@ -87,7 +90,6 @@ export class SegmentMap {
     const ids = this.mails(segment);
     this.newest.delete(segment);
     this.removedSegments.add(segment);
-    for (const added of [...this.added]) if (added.startsWith(`${segment}\t`)) this.added.delete(added);
     this.db.query<unknown, [number]>("DELETE FROM segment_mails WHERE segment = ?").run(segment);
     return ids.filter((id) => this.segmentsOf(id).length === 0);
   }
