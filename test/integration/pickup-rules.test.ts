@@ -169,11 +169,14 @@ it("a name used within 24 h: the same bytes are removed, other bytes rejected na
     for (const name of Object.keys(first)) await gone(pickup, name);
     for (const name of Object.keys(first)) {
       expect(keyed(dir, name), name).toHaveLength(1);
-      const removed = live
-        .output()
-        .split("\n")
-        .filter((l) => l.includes(`"file":"${name}"`) && l.includes("already ingested"));
-      expect(removed, name).toHaveLength(1);
+      const removedLines = () =>
+        live
+          .output()
+          .split("\n")
+          .filter((l) => l.includes(`"file":"${name}"`) && l.includes("already ingested"));
+      // the file is gone a moment before its log line reaches the pipe
+      await waitFor(() => removedLines().length > 0, 5_000, `the "already ingested" line of ${name}`);
+      expect(removedLines(), name).toHaveLength(1);
     }
   }
   expect(fs.readdirSync(path.join(pickup, "rejected"))).toHaveLength(12);
