@@ -15,6 +15,9 @@
 //                   runtime's own request.formData() and answers 200; multipart only
 //   hello           the JSON baseline (issue 12): the same Hono app answering a fixed 200
 //                   JSON (body read as bytes, not parsed); json only
+//   formdata-durable / json-durable  informative: the same Hono app made durable in the
+//                   fewest lines we know (runtime parser, one JSON line per mail, group-committed
+//                   write + fdatasync, 200 after it): what durability alone costs on this disk
 //   parse-only      informative: bun bench/parse-only-server.ts, same listener, middleware,
 //                   parsing and validation and the same 200 envelope as the relay (our own
 //                   streaming parser), but no spool
@@ -54,6 +57,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const bun = path.join(root, "node_modules/.bin/bun");
 // issue 12: durable ≥ 0.5 × the runtime's own baseline on the same payload
 const baselineOf = { multipart: "formdata", json: "hello" };
+// what durability alone costs on the runtime: the fastest durable server we know how to write
+const durableBaselineOf = { multipart: "formdata-durable", json: "json-durable" };
 const goalRatio = 0.5;
 const genBoundPct = 90;
 
@@ -68,7 +73,7 @@ const args = Object.fromEntries(
 function usage(message) {
   console.error(
     `bench: ${message}\nusage: npm run bench -- [--duration=10] [--warmup=2] [--connections=50] ` +
-      `[--servers=formdata,hello,parse-only,durable,durable-paused,durable-parked,durable-before] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep] [--old-binary=path]`,
+      `[--servers=formdata,hello,formdata-durable,json-durable,parse-only,durable,durable-paused,durable-parked,durable-before] [--payloads=multipart,json] [--no-mirror] [--budget=170] [--keep] [--old-binary=path]`,
   );
   process.exit(2);
 }
@@ -95,6 +100,18 @@ const serverKinds = {
     payloads: ["json"],
     command: () => [bun, [path.join(root, "bench/runtime-baseline-server.ts"), "hello"]],
   },
+  "formdata-durable": {
+    label: "durable baseline: formData() + group-committed append (bun)",
+    durable: false,
+    payloads: ["multipart"],
+    command: () => [bun, [path.join(root, "bench/runtime-baseline-server.ts"), "formdata-durable"]],
+  },
+  "json-durable": {
+    label: "durable baseline: json() + group-committed append (bun)",
+    durable: false,
+    payloads: ["json"],
+    command: () => [bun, [path.join(root, "bench/runtime-baseline-server.ts"), "json-durable"]],
+  },
   "parse-only": {
     label: "parse-only, our parser (bun src)",
     durable: false,
@@ -120,7 +137,9 @@ const serverKinds = {
     command: (cfg) => [args["old-binary"], ["serve", "-c", cfg]],
   },
 };
-const wantedServers = (args.servers ?? "formdata,hello,parse-only,durable,durable-paused").split(",");
+const wantedServers = (
+  args.servers ?? "formdata,hello,formdata-durable,json-durable,parse-only,durable,durable-paused"
+).split(",");
 for (const s of wantedServers) if (!serverKinds[s]) usage(`unknown server ${s}`);
 if (wantedServers.includes("durable-before") && !fs.existsSync(args["old-binary"] ?? ""))
   usage("durable-before needs --old-binary=<path of an executable built from the old code>");
@@ -830,5 +849,10 @@ function printTables(rows) {
     console.log(
       `goal: durable ${payload} ≥ ${goalRatio.toFixed(2)} × ${base.label} on the Bun binary: ${fmt(ratio, 2)} → ${ratio >= goalRatio ? "MET" : "NOT MET"}${notes.length ? ` (${notes.join("; ")})` : ""}`,
     );
+    const floor = groups.find((g) => g.payload === payload && g.kind === durableBaselineOf[payload]);
+    if (floor)
+      console.log(
+        `  beside it: ${floor.label} reaches ${fmt(floor.rps / base.rps, 2)} × the same baseline; the relay is ${fmt(goal.rps / floor.rps, 2)} × that durable floor`,
+      );
   }
 }
