@@ -96,32 +96,21 @@ function crcHex(text: string): string {
   return crcHexOf(utf8Scratch(text));
 }
 
-// encodeRecord's last line and its bytes: the segment writer takes the line right after
-// (Spool.append) and writes these bytes rather than encode the line a second time
-let lastLine: { text: string; bytes: Buffer } | null = null;
+/** The line for a record as UTF-8 bytes, newline included: what the segment writer writes. */
+export function encodeRecordBytes(record: SpoolRecord): Buffer {
+  const json = utf8Scratch(JSON.stringify(record));
+  // the closing brace gives way to the CRC member, taken over everything before it
+  const body = json.subarray(0, json.length - 1);
+  const tail = `${crcMarker}${crcHexOf(body)}"}\n`;
+  const bytes = Buffer.allocUnsafe(body.length + tail.length);
+  body.copy(bytes, 0);
+  bytes.write(tail, body.length, "latin1");
+  return bytes;
+}
 
 /** The line for a record, newline included. */
 export function encodeRecord(record: SpoolRecord): string {
-  const json = JSON.stringify(record);
-  const body = json.slice(0, -1);
-  const bodyBytes = utf8Scratch(body);
-  const tail = `${crcMarker}${crcHexOf(bodyBytes)}"}\n`;
-  const bytes = Buffer.allocUnsafe(bodyBytes.length + tail.length);
-  bodyBytes.copy(bytes, 0);
-  bytes.write(tail, bodyBytes.length, "latin1");
-  const text = `${body}${tail}`;
-  lastLine = { text, bytes };
-  return text;
-}
-
-/** A line's UTF-8 bytes: those encodeRecord made for it when it was the last one, else encoded now. */
-export function lineBytes(line: string): Buffer {
-  const last = lastLine;
-  if (last !== null && last.text === line) {
-    lastLine = null;
-    return last.bytes;
-  }
-  return Buffer.from(line);
+  return encodeRecordBytes(record).toString("utf8");
 }
 
 export type DecodeResult =

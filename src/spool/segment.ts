@@ -7,7 +7,6 @@ import path from "node:path";
 import { spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { fdatasync, fsyncDirSync } from "./fsync.js";
-import { lineBytes } from "./record.js";
 import { segmentName } from "./segment-files.js";
 
 export interface Location {
@@ -62,10 +61,10 @@ export class SegmentWriter {
     return this.number;
   }
 
-  /** Resolves once the line is on disk (fdatasync'd), with where it landed. */
-  append(line: string): Promise<Location> {
+  /** Resolves once the line (text or its UTF-8 bytes) is on disk (fdatasync'd), with where it landed. */
+  append(line: string | Buffer): Promise<Location> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ data: lineBytes(line), resolve, reject });
+      this.pending.push({ data: typeof line === "string" ? Buffer.from(line) : line, resolve, reject });
       this.flushing ??= this.flush();
     });
   }

@@ -12,7 +12,7 @@ import { acquireLock } from "./lock.js";
 import { MailIndex, type IndexPosition } from "./mail-index.js";
 import {
   decodeRecord,
-  encodeRecord,
+  encodeRecordBytes,
   recordVersion,
   type AcceptedRecord,
   type NewRecord,
@@ -282,7 +282,7 @@ export class Spool {
     if (!this.writer) throw new Error("spool is read-only");
     const { type, id, ts, ...rest } = record;
     const ordered = { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
-    const location = await this.writer.append(encodeRecord(ordered));
+    const location = await this.writer.append(encodeRecordBytes(ordered));
     this.applyRecord(ordered, location);
     return ordered;
   }
