@@ -54,15 +54,17 @@ export async function readSpool<T>(
   for (let attempt = 0; attempt < 2; attempt += 1) {
     const reader = openIndexed(options);
     if ("problem" in reader) return readEverySegment(options, reader.problem, use);
+    let failed: SQLiteError | null = null;
     try {
       const value = await use(reader);
       if (reader.unchanged()) return value;
     } catch (error) {
       if (!(error instanceof SQLiteError)) throw error;
-      return readEverySegment(options, `could not be read (${error.message})`, use);
+      failed = error;
     } finally {
       reader.close();
     }
+    if (failed) return readEverySegment(options, `could not be read (${failed.message})`, use);
   }
   return readEverySegment(options, "changed while it was read", use);
 }
