@@ -13,10 +13,15 @@
 // (GET /api/email/:id) of 2,000 random finished mails and 200 list pages by recipient
 // (GET /api/email?recipient=…): p50 / p99 latency.
 //
+// Then, the server stopped, the CLI's readers on the same spool: `spool ls`, `spool show <id>`
+// (a random finished mail) and `spool stat`, each under /usr/bin/time -v pinned to core 0
+// (wall time, peak RSS). INDEX_BENCH_BEFORE=<binary> times another build's binary too, on
+// the same spool in the same run (main's, to compare).
+//
 // Scenarios: queued 100,000 (one record each), sent 100,000 and sent 1,000,000 (three
 // records each: accepted, outcome, attempt). INDEX_BENCH_SCENARIOS=queued100k,sent100k,sent1m
 // picks some. Temp dirs are removed at the end (--keep leaves them).
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -32,6 +37,7 @@ const all = {
   sent100k: { mails: 100_000, sent: true },
   sent1m: { mails: 1_000_000, sent: true },
 };
+const before = process.env.INDEX_BENCH_BEFORE;
 const picked = (process.env.INDEX_BENCH_SCENARIOS ?? Object.keys(all).join(",")).split(",");
 
 const config = `# written by bench/index.mjs
@@ -93,6 +99,37 @@ async function stop(child) {
   child.kill("SIGTERM");
   await exited;
 }
+
+/** One CLI command on `bin`, server stopped: wall seconds and peak RSS (MiB), from GNU time. */
+function timeCli(bin, dir, args) {
+  // time's report goes to a file: the runtime makes the stderr it shares non-blocking
+  const report = path.join(dir, "time.txt");
+  const run = spawnSync("/usr/bin/time", ["-v", "-o", report, "taskset", "-c", "0", bin, ...args, "-c", "app.yaml"], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: ["ignore", "ignore", "pipe"],
+    timeout: 900_000,
+  });
+  if (run.status !== 0) throw new Error(`${args.join(" ")}: exit ${run.status}\n${run.stderr}`);
+  const text = fs.readFileSync(report, "utf8");
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(text);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+  const s = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+  return { s, rssMiB: Number(rss[1]) / 1024 };
+}
+
+function cliFigures(bin, dir, id) {
+  return {
+    ls: timeCli(bin, dir, ["spool", "ls"]),
+    show: timeCli(bin, dir, ["spool", "show", id]),
+    stat: timeCli(bin, dir, ["spool", "stat"]),
+  };
+}
+
+const cliText = (figures) =>
+  Object.entries(figures)
+    .map(([command, f]) => `spool ${command} ${fmt(f.s, 2)} s ${fmt(f.rssMiB, 0)} MiB`)
+    .join(", ");
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -162,6 +199,9 @@ for (const name of picked) {
       result.afterLookupsRssMiB = rssMiB(again.child.pid);
     }
     await stop(again.child);
+    const someId = idsOf(dir, 1).picked[0];
+    result.cli = cliFigures(binary, dir, someId);
+    if (before) result.cliBefore = cliFigures(before, dir, someId);
     console.log(
       `  ${name.padEnd(10)} ${result.records.toLocaleString("en")} records (${fmt(made.bytes / 2 ** 20, 0)} MiB): ` +
         `read once ${fmt(baseline.ms / 1000, 2)} s | first start (builds the index) ${fmt(first.ms / 1000, 2)} s, ` +
@@ -172,6 +212,8 @@ for (const name of picked) {
             `RSS after lookups ${fmt(result.afterLookupsRssMiB, 0)} MiB`
           : ""),
     );
+    console.log(`  ${"".padEnd(10)} CLI, server stopped: ${cliText(result.cli)}`);
+    if (result.cliBefore) console.log(`  ${"".padEnd(10)} CLI of ${before}: ${cliText(result.cliBefore)}`);
   } finally {
     if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,12 +1,12 @@
 // What every data-reading command shares: load the config (-c, MAILSPOOL_CONFIG,
 // ./app.yaml, embedded default), say which data directory it resolved, and refuse (exit 1)
 // when no spool is there, so a command run in the wrong directory never reports an empty
-// spool or writes files for a server that does not exist. Opens the spool read-only.
+// spool or writes files for a server that does not exist. Reads the spool without a lock or a write.
 import fs from "node:fs";
 import { loadConfig, type LoadOptions, type LoadedConfig } from "../config.js";
 import { createLogger } from "../log.js";
-import type { SpoolRecord } from "../spool/record.js";
-import { Spool, spoolPaths } from "../spool/spool.js";
+import { readSpool, type SpoolReader } from "../spool/spool-reader.js";
+import { spoolPaths, type CountingObserver } from "../spool/spool.js";
 
 export interface ConfigOption {
   config?: string;
@@ -48,11 +48,24 @@ export function locateSpool(options: ConfigOption): LoadedConfig {
   return loaded;
 }
 
-/** The spool of `loaded`, read-only; `observers` see every record as the index is rebuilt (archive/, then spool/). */
-export function readSpool(loaded: LoadedConfig, observers: ((record: SpoolRecord) => void)[] = []): Spool {
-  return Spool.read({ dataDir: loaded.dataDir, log: createLogger("warn", 2), observers });
+/**
+ * Reads the spool of `loaded` for `use`, never locking or writing it (spool-reader.ts): what
+ * `use` returns is one moment of it. Says once on stderr when the index could not be used.
+ */
+export function readSpoolOf<T>(
+  loaded: LoadedConfig,
+  use: (reader: SpoolReader) => T | Promise<T>,
+  counters: Record<string, CountingObserver> = {},
+): Promise<T> {
+  const onFallback = (reason: string) =>
+    process.stderr.write(
+      `mailspool: the spool index ${reason}: reading every segment instead, which takes longer as history grows; ` +
+        "serve makes the index usable again at its next start\n",
+    );
+  return readSpool({ dataDir: loaded.dataDir, log: createLogger("warn", 2), counters, onFallback }, use);
 }
 
-export function openSpoolForReading(options: ConfigOption): Spool {
-  return readSpool(locateSpool(options));
+/** readSpoolOf the spool the command's config names. */
+export function readCommandSpool<T>(options: ConfigOption, use: (reader: SpoolReader) => T | Promise<T>): Promise<T> {
+  return readSpoolOf(locateSpool(options), use);
 }

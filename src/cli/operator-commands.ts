@@ -6,9 +6,9 @@
 import type { Command } from "commander";
 import { cancellableStates } from "../delivery/action-rules.js";
 import { lockHolder } from "../spool/lock.js";
-import type { Spool } from "../spool/spool.js";
+import type { SpoolPaths } from "../spool/spool.js";
 import type { MailState } from "../types.js";
-import { openSpoolForReading } from "./context.js";
+import { readCommandSpool } from "./context.js";
 import { planCancel, planReplay, selectByFilter, type Plan, type RecipientChoice } from "./operator-plan.js";
 import { perMailLines, planLine, planSummary, reportSkipped, reportVerdicts, stdio } from "./operator-report.js";
 import {
@@ -32,7 +32,12 @@ function replayChoice(o: ReplayOptions): RecipientChoice {
 }
 
 /** Prints the plan, refuses it whole when any request would be refused, else hands it to the server. */
-async function carryOut(spool: Spool, verb: "replay" | "cancel", plan: Plan, options: CommonOptions): Promise<void> {
+async function carryOut(
+  paths: SpoolPaths,
+  verb: "replay" | "cancel",
+  plan: Plan,
+  options: CommonOptions,
+): Promise<void> {
   const io = stdio;
   reportSkipped(plan, io);
   if (plan.refused.length) {
@@ -47,13 +52,13 @@ async function carryOut(spool: Spool, verb: "replay" | "cancel", plan: Plan, opt
   }
   const requests = plan.planned.map((p) => p.request);
   const files = submitRequests(
-    spool.paths.pickup,
+    paths.pickup,
     verb,
     requests,
     startProgress(`${verb}: writing pickup files`, requests.length),
   );
   const written = `${requests.length} ${verb} request(s) written to pickup/ (${files.length} file(s))`;
-  const pid = lockHolder(spool.paths.lock);
+  const pid = lockHolder(paths.lock);
   // without a verdict to come, the requests themselves are what there is to show
   if ((pid === null || options.wait === false) && plan.planned.length <= perMailLines)
     for (const p of plan.planned) io.out(planLine(p, ""));
@@ -63,8 +68,8 @@ async function carryOut(spool: Spool, verb: "replay" | "cancel", plan: Plan, opt
   io.out(`${written}; waiting for the server (pid ${pid})`);
   const progress = startProgress(`${verb}: server verdicts`, requests.length);
   const outcome = await waitForVerdicts(files, {
-    pickupDir: spool.paths.pickup,
-    lockFile: spool.paths.lock,
+    pickupDir: paths.pickup,
+    lockFile: paths.lock,
     idleMs: options.wait * 1000,
     onProgress: (done) => progress.update(done),
   });
@@ -90,13 +95,15 @@ export function registerOperatorCommands(program: Command): void {
   replay.action(async (ids: string[], options: ReplayOptions, command: Command) => {
     const problem = replayUsageProblem(ids, options);
     if (problem) usageError(command, problem);
-    const spool = openSpoolForReading(options);
     const filtered = options.failed || options.state;
     const states: MailState[] = options.failed ? ["partial", "failed"] : ["deferred"];
-    const mails = filtered
-      ? selectByFilter(spool.index, { states, since: options.since, to: options.to })
-      : [...new Set(ids)];
-    await carryOut(spool, "replay", planReplay(spool.index, mails, replayChoice(options)), options);
+    const { paths, plan } = await readCommandSpool(options, ({ mails, paths }) => {
+      const chosen = filtered
+        ? selectByFilter(mails, { states, since: options.since, to: options.to })
+        : [...new Set(ids)];
+      return { paths, plan: planReplay(mails, chosen, replayChoice(options)) };
+    });
+    await carryOut(paths, "replay", plan, options);
   });
   showUsageAfterErrors(replay);
 
@@ -108,11 +115,13 @@ export function registerOperatorCommands(program: Command): void {
   cancel.action(async (ids: string[], options: CommonOptions, command: Command) => {
     const problem = cancelUsageProblem(ids, options);
     if (problem) usageError(command, problem);
-    const spool = openSpoolForReading(options);
-    const mails = options.state
-      ? selectByFilter(spool.index, { states: [options.state], since: options.since, to: options.to })
-      : [...new Set(ids)];
-    await carryOut(spool, "cancel", planCancel(spool.index, mails), options);
+    const { paths, plan } = await readCommandSpool(options, ({ mails, paths }) => {
+      const chosen = options.state
+        ? selectByFilter(mails, { states: [options.state], since: options.since, to: options.to })
+        : [...new Set(ids)];
+      return { paths, plan: planCancel(mails, chosen) };
+    });
+    await carryOut(paths, "cancel", plan, options);
   });
   showUsageAfterErrors(cancel);
 }

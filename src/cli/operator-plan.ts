@@ -8,7 +8,8 @@ import { cancelNeeded, failedRecipients, refusalText, replayRecipients } from ".
 import { MailspoolError } from "../errors.js";
 import type { BatchOutcome } from "../pickup/batch-results.js";
 import type { ActionRequest } from "../pickup/pickup-action.js";
-import type { MailEntry, MailIndex } from "../spool/mail-index.js";
+import type { MailEntry } from "../spool/mail-index.js";
+import type { MailReader } from "../spool/mail-reader.js";
 import type { MailState, RecipientState } from "../types.js";
 
 export type Verdict = Pick<BatchOutcome, "outcome"> & { recipients?: number; reason?: string };
@@ -42,7 +43,7 @@ export type RecipientChoice =
   | { kind: "now" };
 
 /** The mail as the server sees it: archive/ is not in its index, so an archived mail is no mail there. */
-function liveEntry(index: MailIndex, id: string): MailEntry | undefined {
+function liveEntry(index: MailReader, id: string): MailEntry | undefined {
   const entry = index.get(id);
   if (entry?.location.archived)
     throw new MailspoolError(
@@ -57,7 +58,7 @@ type Decision =
   | { outcome: "cancelled" | "already-cancelled" }
   | { outcome: "refused"; reason: string };
 
-function decide(index: MailIndex, request: ActionRequest): Decision {
+function decide(index: MailReader, request: ActionRequest): Decision {
   try {
     const entry = liveEntry(index, request.id);
     if (request.kind === "cancel")
@@ -70,12 +71,12 @@ function decide(index: MailIndex, request: ActionRequest): Decision {
 }
 
 /** The verdict the server's actions would give this request now (as its batch result says it). */
-export function verdictOf(index: MailIndex, request: ActionRequest): Verdict {
+export function verdictOf(index: MailReader, request: ActionRequest): Verdict {
   const decision = decide(index, request);
   return decision.outcome === "replayed" ? { outcome: "replayed", recipients: decision.sendTo.length } : decision;
 }
 
-export function selectByFilter(index: MailIndex, filter: Filter): MailEntry[] {
+export function selectByFilter(index: MailReader, filter: Filter): MailEntry[] {
   const since = filter.since?.toISOString() ?? "";
   const to = filter.to === undefined ? undefined : canonicalOrSelf(filter.to);
   return index
@@ -114,7 +115,12 @@ function replayRequest(entry: MailEntry, choice: RecipientChoice): ActionRequest
 }
 
 /** A plan for these requests: each one checked as the server would, refusals kept apart. */
-function planOf(index: MailIndex, requests: ActionRequest[], refused: Plan["refused"], skipped: Plan["skipped"]): Plan {
+function planOf(
+  index: MailReader,
+  requests: ActionRequest[],
+  refused: Plan["refused"],
+  skipped: Plan["skipped"],
+): Plan {
   const plan: Plan = { planned: [], refused, skipped };
   for (const request of requests) {
     const decision = decide(index, request);
@@ -132,7 +138,7 @@ function planOf(index: MailIndex, requests: ActionRequest[], refused: Plan["refu
 }
 
 /** Mails named by id (a choice that leaves one nothing to do refuses it) or found by a filter (skipped). */
-export function planReplay(index: MailIndex, mails: (string | MailEntry)[], choice: RecipientChoice): Plan {
+export function planReplay(index: MailReader, mails: (string | MailEntry)[], choice: RecipientChoice): Plan {
   const requests: ActionRequest[] = [];
   const refused: Plan["refused"] = [];
   const skipped: Plan["skipped"] = [];
@@ -148,7 +154,7 @@ export function planReplay(index: MailIndex, mails: (string | MailEntry)[], choi
   return planOf(index, requests, refused, skipped);
 }
 
-export function planCancel(index: MailIndex, mails: (string | MailEntry)[]): Plan {
+export function planCancel(index: MailReader, mails: (string | MailEntry)[]): Plan {
   const requests = mails.map((m): ActionRequest => ({ kind: "cancel", id: typeof m === "string" ? m : m.id }));
   return planOf(index, requests, [], []);
 }

@@ -1,7 +1,7 @@
 // mailspool spool ls / show / stat: read the spool without locking or writing it.
 import type { Command } from "commander";
 import { mailStatus } from "../http/routes/status.js";
-import { openSpoolForReading, type ConfigOption } from "./context.js";
+import { readCommandSpool, type ConfigOption } from "./context.js";
 import { registerSpoolLs } from "./spool-ls.js";
 import { registerSpoolStat } from "./spool-stat.js";
 
@@ -17,11 +17,12 @@ export function registerSpoolCommands(program: Command): void {
     .argument("<id>", "mail id")
     .option("-c, --config <file>", "config file")
     .action(async (id: string, options: ConfigOption) => {
-      const store = openSpoolForReading(options);
-      const entry = store.index.get(id);
-      if (!entry) throw new NotFoundError(`no mail ${id}`);
-      const accepted = await store.readAccepted(id);
-      const { mail } = accepted;
+      const found = await readCommandSpool(options, async ({ mails, readAccepted }) => {
+        const entry = mails.get(id);
+        return entry ? { entry, mail: (await readAccepted(id)).mail } : null;
+      });
+      if (!found) throw new NotFoundError(`no mail ${id}`);
+      const { entry, mail } = found;
       const attachments = mail.attachments.map(({ inline: _inline, ...a }) => a);
       process.stdout.write(
         `${JSON.stringify({ ...mailStatus(entry, mail), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`,

@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import type { MailEntry } from "../spool/mail-index.js";
 import { mailStates, type MailState } from "../types.js";
 import { unsafeText } from "../unsafe-text.js";
-import { openSpoolForReading, type ConfigOption } from "./context.js";
+import { readCommandSpool, type ConfigOption } from "./context.js";
 import { addressArg, sinceArg, stateArg } from "./option-values.js";
 
 interface LsOptions extends ConfigOption {
@@ -59,12 +59,13 @@ export function registerSpoolLs(spool: Command): void {
     .option("--subject <text>", "only mails whose subject contains this (case ignored)", textArg)
     .option("--limit <n>", "at most this many", limitArg, 1000)
     .option("--json", "one JSON object per line")
-    .action((options: LsOptions) => {
+    .action(async (options: LsOptions) => {
       const { state, since, to, subject, limit } = options;
-      const { index } = openSpoolForReading(options);
       const query = { state, since, recipient: to, subject };
-      const shown = index.list({ ...query, limit });
-      const total = shown.length < limit ? shown.length : index.countMatching(query);
+      const { shown, total } = await readCommandSpool(options, ({ mails }) => {
+        const shown = mails.list({ ...query, limit });
+        return { shown, total: shown.length < limit ? shown.length : mails.countMatching(query) };
+      });
       const json = options.json === true;
       const terminal = process.stdout.isTTY === true && !json;
       if (terminal && shown.length) process.stdout.write(`${header}\n`);

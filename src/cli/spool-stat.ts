@@ -7,9 +7,8 @@ import type { LoadedConfig } from "../config.js";
 import { DailyCounter } from "../delivery/daily-counter.js";
 import { LocalClock } from "../local-time.js";
 import { diskUsage, type DiskUsage } from "../spool/disk-usage.js";
-import type { MailIndex } from "../spool/mail-index.js";
-import type { SpoolRecord } from "../spool/record.js";
-import { locateSpool, readSpool, type ConfigOption } from "./context.js";
+import type { MailReader } from "../spool/mail-reader.js";
+import { locateSpool, readSpoolOf, type ConfigOption } from "./context.js";
 import { statTable } from "./spool-stat-table.js";
 
 /** States a reader can see: `sending` lives in the server's memory only (a reader counts those mails as queued). */
@@ -43,7 +42,7 @@ export interface SpoolStat {
   delivery: { day: string; timezone: string; embeddedOutbox: boolean; upstreams: UpstreamToday[] };
 }
 
-function queueOf(index: MailIndex, now: number): SpoolStat["queue"] {
+function queueOf(index: MailReader, now: number): SpoolStat["queue"] {
   const queued = index.inStates(queueStates);
   let oldest: (typeof queued)[number] | undefined;
   const domains = new Map<string, number>();
@@ -75,32 +74,36 @@ function queueOf(index: MailIndex, now: number): SpoolStat["queue"] {
 }
 
 /** Reads the spool of `loaded` and sums it up as of `now`. */
-export function collectStat(loaded: LoadedConfig, now: number): SpoolStat {
+export async function collectStat(loaded: LoadedConfig, now: number): Promise<SpoolStat> {
   const { timezone, upstreams } = loaded.config.delivery;
+  // the server keeps this count with its index (as "daily"): restored from it, not counted from every record
   const daily = new DailyCounter(timezone);
-  const seen = new Set<string>();
-  const observe = (record: SpoolRecord) => {
-    daily.observe(record);
-    if (record.type === "outcome") seen.add(record.transaction.upstream);
-  };
-  const spool = readSpool(loaded, [observe]);
-  const counts = spool.index.countByState();
+  const read = await readSpoolOf(
+    loaded,
+    ({ mails, paths }) => ({ counts: mails.countByState(), total: mails.size, queue: queueOf(mails, now), paths }),
+    { daily },
+  );
+  const { counts } = read;
   const mails = Object.fromEntries(statStates.map((s) => [s, counts[s]])) as SpoolStat["mails"];
   mails.queued += counts.sending;
-  mails.total = spool.index.size;
+  mails.total = read.total;
   // the embedded outbox records its writes as upstream "outbox"
   const configured = upstreams.length ? upstreams : [{ name: "outbox", dailyLimit: 0 }];
   const names = new Set(configured.map((u) => u.name));
   const rows = [
     ...configured.map((u) => ({ name: u.name, dailyLimit: u.dailyLimit, configured: true })),
-    ...[...seen].filter((n) => !names.has(n)).map((name) => ({ name, dailyLimit: 0, configured: false })),
+    ...daily
+      .state()
+      .map(([name]) => name)
+      .filter((n) => !names.has(n))
+      .map((name) => ({ name, dailyLimit: 0, configured: false })),
   ];
   return {
     dataDir: loaded.dataDir,
     at: new Date(now).toISOString(),
     mails,
-    queue: queueOf(spool.index, now),
-    bytes: diskUsage(spool.paths),
+    queue: read.queue,
+    bytes: diskUsage(read.paths),
     delivery: {
       day: new LocalClock(timezone).dayOf(now),
       timezone: timezone || Intl.DateTimeFormat().resolvedOptions().timeZone,
@@ -118,8 +121,8 @@ export function registerSpoolStat(spool: Command): void {
     .description("mails by state, the queue (oldest, by domain), bytes on disk, today's count per upstream")
     .option("-c, --config <file>", "config file")
     .option("--json", "one JSON object")
-    .action((options: ConfigOption & { json?: boolean }) => {
-      const stat = collectStat(locateSpool(options), Date.now());
+    .action(async (options: ConfigOption & { json?: boolean }) => {
+      const stat = await collectStat(locateSpool(options), Date.now());
       process.stdout.write(options.json ? `${JSON.stringify(stat, null, 2)}\n` : statTable(stat));
     });
 }

@@ -5,7 +5,7 @@
 // of the process never corrupts it (lost commits are folded again from the position on);
 // a power loss may, so the first open after the machine rebooted runs SQLite's quick_check
 // (its cost grows with the index, paid once per boot) and a failing file is rebuilt.
-import { Database } from "bun:sqlite";
+import { constants, Database } from "bun:sqlite";
 import fs from "node:fs";
 
 /** Bump when the schema or the stored entry's shape changes: an older file is rebuilt. */
@@ -57,20 +57,7 @@ export function openIndexFile(file: string): { db: IndexDb; fresh: boolean } | n
   try {
     db = new Database(file, { create: true });
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA busy_timeout = 5000;");
-    if (!fresh) {
-      if (getMeta(db, "format") !== indexFormat) throw new Error("another format");
-      // written once a start-up's fold is done: a build killed half-way is not resumed
-      if (getMeta(db, "complete") !== "1") throw new Error("a build that did not finish");
-      if (getMeta(db, "boot") !== bootId()) {
-        const check = db.query<{ quick_check: string }, []>("PRAGMA quick_check").get();
-        if (check?.quick_check !== "ok") throw new Error("quick_check failed");
-      }
-      // a file cut short (no WAL holds the missing pages): cheaper than a full check, which grows with history
-      const pages = db
-        .query<{ n: number }, []>("SELECT page_count * page_size AS n FROM pragma_page_count, pragma_page_size")
-        .get();
-      if (!fs.existsSync(`${file}-wal`) && fs.statSync(file).size < (pages?.n ?? 0)) throw new Error("cut short");
-    }
+    if (!fresh && problemOf(db, file, "check")) throw new Error("unusable");
     db.exec(schema);
     if (fresh) setMeta(db, "format", indexFormat);
     setMeta(db, "boot", bootId());
@@ -79,6 +66,88 @@ export function openIndexFile(file: string): { db: IndexDb; fresh: boolean } | n
     db?.close();
     return null;
   }
+}
+
+/**
+ * Why the index file cannot be used as it is, or null. After the machine restarted, a
+ * power loss may have torn it: serve runs quick_check (`check`); a reader, which must not
+ * pay what grows with history, does not trust it (`refuse`).
+ */
+function problemOf(db: Database, file: string, afterReboot: "check" | "refuse"): string | null {
+  if (getMeta(db, "format") !== indexFormat) return "is of another format";
+  // written once a start-up's fold is done: a build killed half-way is not resumed
+  if (getMeta(db, "complete") !== "1") return "is a build that did not finish";
+  if (getMeta(db, "boot") !== bootId()) {
+    if (afterReboot === "refuse")
+      return "has not been checked since the machine restarted (serve checks it at its start)";
+    const check = db.query<{ quick_check: string }, []>("PRAGMA quick_check").get();
+    if (check?.quick_check !== "ok") return "is damaged (quick_check failed)";
+  }
+  // a file cut short (no WAL holds the missing pages): cheaper than a full check, which grows with history
+  const pages = db
+    .query<{ n: number }, []>("SELECT page_count * page_size AS n FROM pragma_page_count, pragma_page_size")
+    .get();
+  if (!walHolds(file) && fs.statSync(file).size < (pages?.n ?? 0)) return "is cut short";
+  return null;
+}
+
+/** Whether the file's WAL holds changes not yet in the file itself. */
+function walHolds(file: string): boolean {
+  return (fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0;
+}
+
+export interface IndexSnapshot {
+  db: IndexDb;
+  /** False when the file changed while it was read without a lock (a server started and wrote it): read again. */
+  unchanged(): boolean;
+}
+
+/**
+ * The index file for a reader that never locks and never writes, in one read transaction
+ * (so what it reads is one point of the server's history), or why it cannot be used.
+ * While a server runs, a read-only connection shares its WAL. With none running, the file
+ * is opened immutable — no -wal or -shm is created or touched — which is sound only when
+ * the last server's WAL holds nothing (it checkpoints at its stop); one left holding
+ * changes (a crash) would have to be recovered, a write, so it is not used.
+ */
+export function openIndexForReading(file: string, serverRunning: boolean): IndexSnapshot | { problem: string } {
+  const before = fs.statSync(file, { throwIfNoEntry: false, bigint: true });
+  if (!before) return { problem: "is missing" };
+  if (!serverRunning && walHolds(file))
+    return { problem: "has changes in its WAL that a server which did not stop cleanly left" };
+  let db: Database | null = null;
+  try {
+    db = serverRunning
+      ? new Database(file, { readonly: true })
+      : new Database(`file:${encodeURI(file).replace(/[?#]/g, encodeURIComponent)}?immutable=1`, immutableFlags);
+    if (serverRunning) db.exec("PRAGMA busy_timeout = 5000");
+    db.exec("BEGIN");
+    const problem = problemOf(db, file, "refuse");
+    if (problem) {
+      db.close();
+      return { problem };
+    }
+    const unchanged = () => {
+      const now = fs.statSync(file, { throwIfNoEntry: false, bigint: true });
+      return serverRunning || (now?.ino === before.ino && now.size === before.size && now.mtimeNs === before.mtimeNs);
+    };
+    return { db, unchanged };
+  } catch (error) {
+    db?.close();
+    return { problem: `is unreadable (${(error as Error).message})` };
+  }
+}
+
+const immutableFlags = constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI;
+
+/** Writes what the WAL holds into the file and empties it: a reader finds a stopped server's index whole. */
+export function closeIndexFile(db: IndexDb): void {
+  try {
+    db.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  } catch {
+    // a checkpoint that cannot be written (a full disk) only sends readers to the full fold
+  }
+  db.close();
 }
 
 /** This boot of the machine (Linux); "" where there is none to read. */

@@ -8,13 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger } from "../log.js";
-import type { Mail, MailState } from "../types.js";
+import type { MailState } from "../types.js";
 import { compactSpool } from "./compact.js";
 import { checkIndexFile } from "./index-check.js";
 import { encodeRecord, recordVersion, type SpoolRecord } from "./record.js";
 import { segmentName } from "./segment-files.js";
 import { MailIndex } from "./mail-index.js";
 import { indexFile, Spool, spoolPaths } from "./spool.js";
+import { historyId as id, historyMail as mail, op, runHistory, type Op } from "../../test/helpers/spool-history.js";
 
 const log = createLogger("silent");
 const day = 86_400_000;
@@ -27,65 +28,8 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 const open = () => Spool.open({ dataDir, log, minFreeBytes: -1, now: () => new Date((clock += 1000)) });
-const id = (n: number) => `01JBBBBBBBBBBBBBBBBBBB${String(n).padStart(4, "0")}`;
-const mail = (n: number): Mail => ({
-  subject: `Subject ${n}`,
-  html: "<p>h</p>",
-  to: [{ address: `r${n}@x.test` }],
-  cc: n % 2 ? [{ address: `Shared@Example.test` }] : [],
-  bcc: [],
-  attachments: [],
-  messageId: `<m${n}@x.test>`,
-});
 const snapshot = (spool: Spool, ids: string[]) => ids.map((i) => JSON.stringify(spool.index.get(i) ?? null));
 const rebuildFrom = () => fs.rmSync(indexFile(dataDir), { force: true });
-
-type Op =
-  | { kind: "accept" }
-  | { kind: "attempt"; mail: number; state: "sent" | "deferred" | "partial" | "failed" }
-  | { kind: "replay"; mail: number }
-  | { kind: "cancel"; mail: number }
-  | { kind: "rotate" };
-const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.constant({ kind: "accept" as const }),
-  fc.record({
-    kind: fc.constant("attempt" as const),
-    mail: fc.nat(20),
-    state: fc.constantFrom("sent" as const, "deferred" as const, "partial" as const, "failed" as const),
-  }),
-  fc.record({ kind: fc.constant("replay" as const), mail: fc.nat(20) }),
-  fc.record({ kind: fc.constant("cancel" as const), mail: fc.nat(20) }),
-  fc.constant({ kind: "rotate" as const }),
-);
-
-async function run(spool: Spool, ops: Op[], accepted: string[]): Promise<void> {
-  for (const o of ops) {
-    if (o.kind === "accept") {
-      const n = accepted.length + 1;
-      await spool.accept(id(n), mail(n), "t", n % 3 ? undefined : { key: `key-${n}` });
-      accepted.push(id(n));
-      continue;
-    }
-    if (o.kind === "rotate") {
-      await spool.closeCurrentSegment();
-      continue;
-    }
-    const target = accepted[o.mail % Math.max(1, accepted.length)];
-    if (!target) continue;
-    if (o.kind === "attempt") {
-      const attempt = (spool.index.get(target)?.attempts.length ?? 0) + 1;
-      await spool.append({
-        type: "outcome",
-        id: target,
-        attempt,
-        transaction: { upstream: "u", envelope: { from: "f@x.test", to: [] }, code: 250, response: "ok" },
-        recipients: [],
-      });
-      await spool.append({ type: "attempt", id: target, attempt, state: o.state });
-    } else if (o.kind === "replay") await spool.append({ type: "replay", id: target, recipients: [], reason: "t" });
-    else await spool.append({ type: "cancel", id: target, reason: "t" });
-  }
-}
 
 describe("the spool index file", () => {
   it("a rebuild from the segments equals the index kept live, and fsck finds them equal (generated histories)", async () => {
@@ -95,11 +39,11 @@ describe("the spool index file", () => {
         fs.mkdirSync(dataDir);
         const accepted: string[] = [];
         let spool = open();
-        await run(spool, first, accepted);
+        await runHistory(spool, first, accepted);
         await spool.close();
         spool = open(); // folds nothing: the index has seen every record
         expect(spool.recovery?.records).toBe(0);
-        await run(spool, second, accepted);
+        await runHistory(spool, second, accepted);
         const live = snapshot(spool, accepted);
         const counts = spool.index.countByState();
         const totals = spool.totals();
@@ -162,7 +106,7 @@ describe("the spool index file", () => {
   ])("an index file %s is rebuilt from the segments", async (_how, damage) => {
     const spool = open();
     const accepted: string[] = [];
-    await run(
+    await runHistory(
       spool,
       Array.from({ length: 30 }, (_, i): Op =>
         i % 3 ? { kind: "attempt", mail: i, state: "sent" } : { kind: "accept" },
@@ -180,7 +124,7 @@ describe("the spool index file", () => {
   it("after a reboot (another boot id) the index is checked once, and a damaged one is rebuilt", async () => {
     const spool = open();
     const accepted: string[] = [];
-    await run(
+    await runHistory(
       spool,
       Array.from({ length: 200 }, (): Op => ({ kind: "accept" })),
       accepted,
@@ -204,7 +148,7 @@ describe("the spool index file", () => {
   it("a build killed half-way (never marked complete) is not resumed but made again", async () => {
     const spool = open();
     const accepted: string[] = [];
-    await run(
+    await runHistory(
       spool,
       Array.from({ length: 20 }, (): Op => ({ kind: "accept" })),
       accepted,

@@ -46,6 +46,11 @@ export function lockHolder(file: string): number | null {
   }
 }
 
+/** Whether a serve holds the lock: a live process named in it, or this very process (a test running the relay in-process). */
+export function lockHeld(file: string): boolean {
+  return heldHere.has(path.resolve(file)) || lockHolder(file) !== null;
+}
+
 function releaseLock(file: string): void {
   if (lockHolder(file) === null) fs.rmSync(file, { force: true });
 }

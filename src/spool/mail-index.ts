@@ -6,8 +6,9 @@ import { canonicalOrSelf } from "../address.js";
 import type { Logger } from "../log.js";
 import type { AcceptedRecord, SpoolRecord } from "./record.js";
 import type { Binding } from "bun:sqlite";
-import { getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
+import { closeIndexFile, getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
 import type { Location } from "./segment.js";
+import type { MailReader } from "./mail-reader.js";
 import { SegmentMap } from "./segment-map.js";
 import { acceptedCounts, attemptCounts, noEvents, SegmentTotals, type MailEvents, type Totals } from "./totals.js";
 import type { MailId, MailState, RecipientKind, RecipientState, Transaction } from "../types.js";
@@ -103,7 +104,7 @@ const writeRetryMs = 1000;
  * holds only mails changed since the last write and mails being sent; every reader asks
  * through these methods and never sees a table.
  */
-export class MailIndex {
+export class MailIndex implements MailReader {
   /** Mails changed since the last write, and mails being sent (pinned until their attempt ends). */
   private readonly cache = new Map<MailId, MailEntry>();
   private readonly dirty = new Set<MailId>();
@@ -137,6 +138,31 @@ export class MailIndex {
     this.nextSeq = db.query<{ n: number }, []>("SELECT coalesce(max(seq), 0) + 1 AS n FROM mails").get()!.n;
     const position = getMeta(db, "position");
     this.position = position ? (JSON.parse(position) as IndexPosition) : null;
+  }
+
+  /** A fold of records that follow every one `base` has folded (a reader's tail, index-view.ts): its new mails come after base's in acceptance order. */
+  static after(base: MailIndex): MailIndex {
+    const index = new MailIndex();
+    index.nextSeq = base.nextSeq;
+    return index;
+  }
+
+  /** Takes a mail as another index holds it, at its place `seq` in acceptance order. */
+  adopt(entry: MailEntry, seq: number): void {
+    this.created.set(entry.id, seq);
+    this.touch(entry);
+    this.scheduleFlush();
+  }
+
+  /** Where these mails stand in acceptance order (for merging the lists of two indexes). */
+  seqs(ids: MailId[]): Map<MailId, number> {
+    this.flush();
+    const rows = this.db
+      .query<{ id: string; seq: number }, [string]>(
+        "SELECT id, seq FROM mails WHERE id IN (SELECT value FROM json_each(?))",
+      )
+      .all(JSON.stringify(ids));
+    return new Map(rows.map((row) => [row.id, row.seq]));
   }
 
   get size(): number {
@@ -303,7 +329,7 @@ export class MailIndex {
       for (const [at, failed] of this.attemptEnds) putEnd.run(at, failed);
       this.segments.write(this.totals);
       if (this.position) setMeta(this.db, "position", JSON.stringify(this.position));
-      for (const [name, state] of this.counters()) setMeta(this.db, `counter:${name}`, JSON.stringify(state));
+      this.writeCounters();
     })();
     for (const id of this.dirty) if (!this.sending.has(id)) this.cache.delete(id);
     this.dirty.clear();
@@ -312,9 +338,16 @@ export class MailIndex {
     this.attemptEnds.length = 0;
   }
 
-  /** The fold of start-up is written whole: from now on a restart resumes from the position. */
+  private writeCounters(): void {
+    for (const [name, state] of this.counters()) setMeta(this.db, `counter:${name}`, JSON.stringify(state));
+  }
+
+  /** The fold of start-up is written whole: from now on a restart resumes from the position (and a reader finds the counts beside it). */
   markComplete(): void {
-    setMeta(this.db, "complete", "1");
+    this.db.transaction(() => {
+      this.writeCounters();
+      setMeta(this.db, "complete", "1");
+    })();
   }
 
   /** A counter's state as last written, or undefined. */
@@ -560,7 +593,7 @@ export class MailIndex {
 
   close(): void {
     this.flush();
-    this.db.close();
+    closeIndexFile(this.db);
   }
 }
 

@@ -71,10 +71,8 @@ function readSegment(
   result: RecoveryResult,
   start: number,
 ): number {
-  const whole = fs.readFileSync(file);
-  if (start > whole.length || (start > 0 && whole[start - 1] !== 0x0a))
-    throw new IndexPositionError(`${file}: the index ends at offset ${start}, which is not a record's end`);
-  const data = whole.subarray(start);
+  const data = readFrom(file, start);
+  if (!data) throw new IndexPositionError(`${file}: the index ends at offset ${start}, which is not a record's end`);
   let offset = 0;
   for (const { line, offset: at, next } of terminatedLines(data)) {
     offset = at;
@@ -114,6 +112,24 @@ function readSegment(
     }
   }
   return start + offset;
+}
+
+/** The bytes of `file` from `start` on (only those: the part before it may be most of a segment), or null when `start` is not just past a newline. */
+function readFrom(file: string, start: number): Buffer | null {
+  const fd = fs.openSync(file, "r");
+  try {
+    const from = Math.max(0, start - 1);
+    const size = fs.fstatSync(fd).size;
+    if (start > size) return null;
+    const bytes = Buffer.allocUnsafe(size - from);
+    let read = 0;
+    for (let n = 1; n > 0 && read < bytes.length; read += n)
+      n = fs.readSync(fd, bytes, read, bytes.length - read, from + read);
+    if (start > 0 && bytes[0] !== 0x0a) return null;
+    return bytes.subarray(start - from, read);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function quarantine(options: RecoveryOptions, segment: number, offset: number, bytes: Buffer, reason: string): void {

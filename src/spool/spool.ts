@@ -9,7 +9,7 @@ import type { Mail, MailId } from "../types.js";
 import { readArchiveTotals, settleInterruptedArchiving, type ArchiveTotals } from "./archive-totals.js";
 import { BlobStore } from "./blobs.js";
 import { acquireLock } from "./lock.js";
-import { MailIndex, type IndexPosition } from "./mail-index.js";
+import { MailIndex, type IndexPosition, type MailEntry } from "./mail-index.js";
 import {
   decodeRecord,
   encodeRecordBytes,
@@ -143,7 +143,7 @@ export class Spool {
     return spool;
   }
 
-  /** For CLI readers: never locks, never writes; torn tails are skipped. */
+  /** Every segment folded into an index in memory, archive/ included: never locks, never writes; torn tails are skipped. What a CLI reader falls back to when the index file cannot be used (spool-reader.ts). */
   static read(options: Pick<SpoolOptions, "dataDir" | "log" | "observers">): Spool {
     const spool = new Spool({ ...options, minFreeBytes: -1 });
     if (fs.existsSync(spool.paths.spool)) spool.load({ repair: false, from: null });
@@ -167,7 +167,7 @@ export class Spool {
     }
     this.index.db.close();
     this.useIndex(new MailIndex(opened.db, this.options.log));
-    let from = this.resumePoint();
+    let from = resumePoint(this.index.position, this.paths, this.archived);
     try {
       this.load({ repair: true, from });
     } catch (error) {
@@ -191,15 +191,6 @@ export class Spool {
     const counters = Object.entries(this.options.counters ?? {});
     for (const [name, counter] of counters) counter.restore(index.savedCounter(name));
     index.counters = () => counters.map(([name, counter]) => [name, counter.state()]);
-  }
-
-  /** Where folding resumes: past the index's position (a segment archived since then: the next one). */
-  private resumePoint(): IndexPosition | null {
-    const position = this.index.position;
-    if (!position) return null;
-    if (this.archived.segments.includes(position.segment) && !listSegments(this.paths.spool).includes(position.segment))
-      return { segment: position.segment + 1, offset: 0 };
-    return position;
   }
 
   /** Folds the segments into the index: from `from` on, or all of them with archive/ (a rebuild, or a reader). */
@@ -295,17 +286,7 @@ export class Spool {
 
   /** `entry` defaults to the index's. */
   async readAccepted(id: MailId, entry = this.index.get(id)): Promise<AcceptedRecord> {
-    if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
-    const { segment, offset, length } = entry.location;
-    const file = path.join(entry.location.archived ? this.paths.archive : this.paths.spool, segmentName(segment));
-    const buffer = await this.readHandles.read(file, offset, length);
-    const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
-    if (!decoded.ok || decoded.record.type !== "accepted")
-      throw new MailspoolError(
-        "internal",
-        `the accepted record of mail ${id} is damaged on disk; mailspool fsck finds it and --repair quarantines it`,
-      );
-    return decoded.record;
+    return readAcceptedRecord(this.paths, this.readHandles, id, entry);
   }
 
   async close(): Promise<void> {
@@ -316,4 +297,36 @@ export class Spool {
     this.releaseLock?.();
     this.releaseLock = null;
   }
+}
+
+/** The accepted record of mail `id`, read where its index entry says it lies. */
+export async function readAcceptedRecord(
+  paths: SpoolPaths,
+  handles: ReadHandles,
+  id: MailId,
+  entry: MailEntry | undefined,
+): Promise<AcceptedRecord> {
+  if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
+  const { segment, offset, length } = entry.location;
+  const file = path.join(entry.location.archived ? paths.archive : paths.spool, segmentName(segment));
+  const buffer = await handles.read(file, offset, length);
+  const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
+  if (!decoded.ok || decoded.record.type !== "accepted")
+    throw new MailspoolError(
+      "internal",
+      `the accepted record of mail ${id} is damaged on disk; mailspool fsck finds it and --repair quarantines it`,
+    );
+  return decoded.record;
+}
+
+/** Where folding resumes past an index's position (a segment archived since then: the next one). */
+export function resumePoint(
+  position: IndexPosition | null,
+  paths: SpoolPaths,
+  archived: ArchiveTotals,
+): IndexPosition | null {
+  if (!position) return null;
+  if (archived.segments.includes(position.segment) && !listSegments(paths.spool).includes(position.segment))
+    return { segment: position.segment + 1, offset: 0 };
+  return position;
 }

@@ -8,8 +8,12 @@ declare module "bun:sqlite" {
     run(...params: P): { changes: number; lastInsertRowid: number | bigint };
   }
 
+  export const constants: { SQLITE_OPEN_READONLY: number; SQLITE_OPEN_URI: number };
+
+  export class SQLiteError extends Error {}
+
   export class Database {
-    constructor(filename?: string, options?: { readonly?: boolean; create?: boolean; strict?: boolean });
+    constructor(filename?: string, options?: { readonly?: boolean; create?: boolean; strict?: boolean } | number);
     query<R = unknown, P extends Binding[] = Binding[]>(sql: string): Statement<R, P>;
     prepare<R = unknown, P extends Binding[] = Binding[]>(sql: string): Statement<R, P>;
     exec(sql: string): void;

@@ -10,6 +10,8 @@ export interface Tmpfs {
   dir: string;
   /** mount -o remount,size=… */
   resize(size: string): void;
+  /** mount -o remount,ro: nothing under it can be written any more. */
+  readOnly(): void;
   /** Unmounts (lazily if busy) and removes the mount point; safe to call twice. */
   unmount(): void;
 }
@@ -35,6 +37,10 @@ export function mountTmpfs(size: string): Tmpfs | string {
     dir,
     resize(newSize) {
       const result = run(["mount", "-o", `remount,size=${newSize}`, dir]);
+      if (!result.ok) throw new Error(result.message);
+    },
+    readOnly() {
+      const result = run(["mount", "-o", "remount,ro", dir]);
       if (!result.ok) throw new Error(result.message);
     },
     unmount() {
