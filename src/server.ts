@@ -7,7 +7,6 @@ import type { Cron } from "croner";
 import type { Config, LoadedConfig } from "./config.js";
 import { parseListen } from "./config.js";
 import { createTransport } from "./delivery/create-transport.js";
-import { DailyCounter } from "./delivery/daily-counter.js";
 import { Delivery } from "./delivery/delivery.js";
 import type { Transport } from "./delivery/transports/transport.js";
 import { createApp, type AppDeps, type IntakeGate } from "./http/app.js";
@@ -15,7 +14,6 @@ import { listen, type Listening } from "./http/serve.js";
 import { Idempotency } from "./intake/idempotency.js";
 import { intakeLimits } from "./intake/limits.js";
 import { Intake } from "./intake/intake.js";
-import { Quotas } from "./intake/quotas.js";
 import { Alerts } from "./jobs/alerts.js";
 import { startCompactor, type Compactor } from "./jobs/compact-spool.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
@@ -26,7 +24,10 @@ import { stopServer, type ShutdownReport } from "./server-shutdown.js";
 import { PickupWatcher } from "./pickup/watcher.js";
 import { startSmtpIntake } from "./smtp/intake-server.js";
 import type { SegmentIo } from "./spool/segment.js";
+import type { DailyCounter } from "./delivery/daily-counter.js";
+import type { Quotas } from "./intake/quotas.js";
 import { Spool } from "./spool/spool.js";
+import { spoolCounters } from "./spool-counters.js";
 import { StateFile } from "./spool/state-file.js";
 
 export interface RunningServer {
@@ -68,8 +69,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { config } = loaded;
   const child = (component: string) => log.child({ component });
-  const daily = new DailyCounter(config.delivery.timezone);
-  const quotas = new Quotas(config.quotas, config.delivery.timezone, child("quotas"), overrides.clock?.now);
+  const { daily, quotas } = spoolCounters(config, log, overrides.clock?.now);
   let metrics: Metrics | undefined;
   const spool = Spool.open({
     dataDir: loaded.dataDir,

@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { createLogger } from "../log.js";
 import { removeIndexFile } from "../spool/index-db.js";
 import { lockHolder } from "../spool/lock.js";
+import { spoolCounters } from "../spool-counters.js";
 import { indexFile, Spool, spoolPaths } from "../spool/spool.js";
 import { locateSpool, type ConfigOption } from "./context.js";
 
@@ -14,14 +15,16 @@ export function registerReindex(program: Command): void {
     .description("rebuild the spool index from the segments (refused while a server runs)")
     .option("-c, --config <file>", "config file (default: $MAILSPOOL_CONFIG, ./app.yaml, embedded default)")
     .action(async (options: ConfigOption) => {
-      const { dataDir } = locateSpool(options);
+      const { dataDir, config } = locateSpool(options);
       const paths = spoolPaths(dataDir);
       const holder = lockHolder(paths.lock);
       if (holder !== null)
         throw new Error(`reindex refused: a mailspool server (pid ${holder}) holds ${paths.lock}; stop it first`);
       const started = performance.now();
       removeIndexFile(indexFile(dataDir));
-      const spool = Spool.open({ dataDir, log: createLogger("warn", 2), minFreeBytes: -1 });
+      const log = createLogger("warn", 2);
+      // the daily and quota counts are folded and saved with it, as serve's own rebuild does
+      const spool = Spool.open({ dataDir, log, minFreeBytes: -1, counters: spoolCounters(config, log) });
       const mails = spool.index.size;
       const records = spool.recovery?.records ?? 0;
       await spool.close();

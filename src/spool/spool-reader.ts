@@ -76,7 +76,7 @@ function openIndexed(options: SpoolReaderOptions): IndexedReader | { problem: st
   let view: IndexView;
   try {
     const file = new MailIndex(snapshot.db, options.log);
-    // an index that no server has written since it was built (mailspool reindex) holds none of its counts
+    // an index whose counts were never saved (built by an earlier release's reindex) cannot answer stat
     const missing = Object.keys(options.counters ?? {}).find((name) => file.savedCounter(name) === undefined);
     if (missing) {
       snapshot.db.close();

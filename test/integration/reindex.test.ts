@@ -18,7 +18,7 @@ async function send(url: string, dir: string, title: string): Promise<string> {
   return id;
 }
 
-it("reindex is refused while serving, rebuilds the same answers, and a restart folds nothing twice", async () => {
+it("reindex is refused while serving, rebuilds the same answers and counts, and a restart folds nothing twice", async () => {
   const dir = tmpDir();
   const relay = await startRelay({ cwd: dir });
   const ids: string[] = [];
@@ -43,6 +43,10 @@ it("reindex is refused while serving, rebuilds the same answers, and a restart f
   expect(rebuilt.code, rebuilt.stderr).toBe(0);
   expect(rebuilt.stdout).toMatch(/^reindexed 5 mail\(s\) from \d+ record\(s\) in [\d.]+ s\n$/);
   expect(runCli(["fsck"], dir).code).toBe(0);
+  // the daily and quota counts are rebuilt with it: stat answers from the index, not every segment
+  const stat = runCli(["spool", "stat"], dir);
+  expect(stat.code, stat.stderr).toBe(0);
+  expect(stat.stderr).not.toMatch(/spool index/);
 
   const again = await startRelay({ cwd: dir });
   try {
