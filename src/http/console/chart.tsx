@@ -40,14 +40,7 @@ export function ActivityChart({ hours }: { hours: HourFigures[] }) {
   const total = (key: "accepted" | "sent" | "failed") => hours.reduce((sum, h) => sum + h[key], 0);
   return (
     <figure class="chart">
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-labelledby="chart-title"
-        preserveAspectRatio="none"
-        width="100%"
-        height="200"
-      >
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title">
         <title id="chart-title">
           {`Last 24 hours: ${total("accepted")} accepted, ${total("sent")} attempts sent, ${total("failed")} not sent`}
         </title>

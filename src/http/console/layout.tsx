@@ -1,5 +1,7 @@
 // The page every console view is rendered in: navigation, the CSRF token for htmx (read by
-// assets/console.js), htmx configured to run no script it receives, and a skip link.
+// assets/console.js), htmx configured to run no script it receives, and a skip link. Links
+// and forms load in place (hx-boost), which keeps <head>: logging in and out, which change
+// the session and so the token in it, load whole pages.
 // Everything is rendered through Hono's JSX, which escapes every value it is given.
 import { html } from "hono/html";
 import type { Child } from "hono/jsx";
@@ -70,7 +72,7 @@ export function Page({ title, current, csrf, session, children }: PageProps) {
             </nav>
           ) : null}
           {csrf && session?.token ? (
-            <form method="post" action="/console/logout" class="logout">
+            <form method="post" action="/console/logout" class="logout" hx-boost="false">
               <input type="hidden" name="_csrf" value={csrf} />
               <button type="submit">Log out</button>
             </form>

@@ -125,7 +125,7 @@ export function MailView({ entry, mail, headers, csrf, canAdmin, notice }: MailV
                   {a.transactions.map((t) => (
                     <li>
                       <span class="muted">{t.upstream}</span> to {t.envelope.to.join(", ")}:{" "}
-                      <code>{`${t.code} ${t.response}`}</code>
+                      <code>{t.response.startsWith(String(t.code)) ? t.response : `${t.code} ${t.response}`}</code>
                     </li>
                   ))}
                 </ul>

@@ -252,7 +252,7 @@ function loginPage(error?: string) {
     children: (
       <>
         <Notice text={error} error />
-        <form method="post" action="/console/login" class="login">
+        <form method="post" action="/console/login" class="login" hx-boost="false">
           <label>
             Token (with the read scope to look, admin to act)
             <input type="password" name="token" autocomplete="current-password" required autofocus />
