@@ -1,6 +1,8 @@
+/** @jsxImportSource hono/jsx */
 // The overview's chart: mails accepted and attempts ended (sent / not sent) per hour over the
 // last 24 hours, as SVG rendered on the server (presentation attributes only: the CSP allows
 // no inline style). The same figures follow in a table for screen readers and keyboards.
+import { ColumnHeads } from "./layout.js";
 
 export interface HourFigures {
   /** The hour's start. */
@@ -80,14 +82,7 @@ export function ActivityChart({ hours }: { hours: HourFigures[] }) {
       <details>
         <summary>The figures as a table</summary>
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Hour (UTC)</th>
-              <th scope="col">Accepted</th>
-              <th scope="col">Sent</th>
-              <th scope="col">Not sent</th>
-            </tr>
-          </thead>
+          <ColumnHeads names={["Hour (UTC)", "Accepted", "Sent", "Not sent"]} />
           <tbody>
             {hours.map((h) => (
               <tr>

@@ -1,9 +1,10 @@
+/** @jsxImportSource hono/jsx */
 // The failed view (partial and failed mails) with bulk replay and cancel: ticking mails and
 // choosing an action shows what will happen and asks to confirm; only the confirmation acts
 // (replay through retryFailed, as POST /admin/retry-failed; cancel as POST /admin/cancel).
 import type { MailEntry } from "../../spool/mail-index.js";
 import { age } from "./format.js";
-import { CsrfField, Notice } from "./layout.js";
+import { ColumnHeads, CsrfField, Notice } from "./layout.js";
 
 export type BulkAction = "replay" | "cancel";
 
@@ -43,16 +44,7 @@ export function FailedView({ mails, csrf, canAdmin }: { mails: MailEntry[]; csrf
   const table = (
     <div class="table-wrap">
       <table class="cards">
-        <thead>
-          <tr>
-            {canAdmin ? <th scope="col">Choose</th> : null}
-            <th scope="col">Subject</th>
-            <th scope="col">State</th>
-            <th scope="col">Last error</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Age</th>
-          </tr>
-        </thead>
+        <ColumnHeads names={[...(canAdmin ? ["Choose"] : []), "Subject", "State", "Last error", "Attempts", "Age"]} />
         <tbody>{rows}</tbody>
       </table>
     </div>

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // What every console request passes: security headers (a CSP that allows no inline script
 // or style), admin.allow (403), the session (from loopback without tokens one is started
 // on the first page), and for every state-changing request Hono's origin check plus the

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The page every console view is rendered in: navigation, the CSRF token for htmx (read by
 // assets/console.js), htmx configured to run no script it receives, and a skip link. Links
 // and forms load in place (hx-boost), which keeps <head>: logging in and out, which change
@@ -90,6 +91,19 @@ export function Page({ title, current, csrf, session, children }: PageProps) {
 /** A whole page: the doctype keeps browsers out of quirks mode. */
 export function document(props: PageProps) {
   return html`<!DOCTYPE html>${(<Page {...props} />)}`;
+}
+
+/** A table's column headings. */
+export function ColumnHeads({ names }: { names: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name) => (
+          <th scope="col">{name}</th>
+        ))}
+      </tr>
+    </thead>
+  );
 }
 
 /** The hidden field a state-changing form carries. */

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // A mail's page: its recipients with state and last error, the attempt timeline with every
 // SMTP reply, the message's headers, attachments and .eml to download, the HTML body in a
 // sandboxed iframe (scripts off; served under previewCsp), and for admins replay (every
@@ -5,7 +6,7 @@
 import type { MailEntry } from "../../spool/mail-index.js";
 import type { Mail } from "../../types.js";
 import { age } from "./format.js";
-import { CsrfField, Notice } from "./layout.js";
+import { ColumnHeads, CsrfField, Notice } from "./layout.js";
 
 export interface MailViewProps {
   entry: MailEntry;
@@ -73,14 +74,7 @@ export function MailView({ entry, mail, headers, csrf, canAdmin, notice }: MailV
         <h2 id="recipients-title">Recipients</h2>
         <div class="table-wrap">
           <table class="cards">
-            <thead>
-              <tr>
-                <th scope="col">Recipient</th>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">Last error</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={["Recipient", "Kind", "State", "Last error"]} />
             <tbody>
               {entry.recipients.map((r) => (
                 <tr>

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The mail list: newest first, filtered by state, recipient, subject and acceptance time
 // (the API's filters, read by the same schema and listed by the same visibleMails), paged
 // on with the `before` cursor. Each row: id, subject, recipients, state, age.
@@ -11,7 +12,7 @@ import { listQuerySchema } from "../routes/records.js";
 import { visibleMails } from "../token-scopes.js";
 import { age } from "./format.js";
 import type { ConsoleEnv } from "./guard.js";
-import { Notice } from "./layout.js";
+import { ColumnHeads, Notice } from "./layout.js";
 
 const pageSize = 25;
 const filterSchema = listQuerySchema.extend({ subject: z.string().max(500).optional() });
@@ -107,15 +108,7 @@ export function MailsView({ page }: { page: MailPage }) {
       {mails.length ? (
         <div class="table-wrap">
           <table class="cards">
-            <thead>
-              <tr>
-                <th scope="col">Subject</th>
-                <th scope="col">Recipients</th>
-                <th scope="col">State</th>
-                <th scope="col">Age</th>
-                <th scope="col">Id</th>
-              </tr>
-            </thead>
+            <ColumnHeads names={["Subject", "Recipients", "State", "Age", "Id"]} />
             <tbody>
               {mails.map((mail) => (
                 <tr>

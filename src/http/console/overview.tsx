@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The overview: counts by state, the backlog and its oldest mail's age, the last 24 hours
 // as a chart, each upstream's count today against its dailyLimit, its last error and its
 // token bucket, and the paused flag with its button. The figures poll themselves (htmx)
@@ -7,7 +8,7 @@ import { mailStates } from "../../types.js";
 import type { AppDeps } from "../app.js";
 import { ActivityChart, lastDay } from "./chart.js";
 import { duration } from "./format.js";
-import { CsrfField } from "./layout.js";
+import { ColumnHeads, CsrfField } from "./layout.js";
 
 export function OverviewFigures({ deps }: { deps: AppDeps }) {
   const { spool, config, observe, admin } = deps;
@@ -51,14 +52,7 @@ export function OverviewFigures({ deps }: { deps: AppDeps }) {
         ) : (
           <div class="table-wrap">
             <table class="cards">
-              <thead>
-                <tr>
-                  <th scope="col">Upstream</th>
-                  <th scope="col">Today / daily limit</th>
-                  <th scope="col">Bucket</th>
-                  <th scope="col">Last error</th>
-                </tr>
-              </thead>
+              <ColumnHeads names={["Upstream", "Today / daily limit", "Bucket", "Last error"]} />
               <tbody>
                 {config.delivery.upstreams.map((u) => {
                   const bucket = buckets.find((b) => b.upstream === u.name);

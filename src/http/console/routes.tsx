@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 // The web console at /console (README "Web console"): pages rendered on the server with
 // Hono's JSX, htmx for polling and in-place forms. It reads and acts through what the API
 // uses (the index's lists and token scopes, readAccepted, delivery's replay and cancel,
