@@ -179,6 +179,15 @@ describe.skipIf(!haveChromium)("web console in Chromium", () => {
     expect(health.reasons.map((r) => r.code)).toContain("delivery_paused");
     await page.getByRole("button", { name: "Resume delivery" }).click();
     await page.getByRole("button", { name: "Pause delivery" }).waitFor();
+    // the figures refresh themselves (every 10 s): a mail sent now shows up without a reload
+    const loads = requests.filter((url) => new URL(url).pathname === "/console").length;
+    ids.later = await send({ title: "Sent while watching", content: "<p>x</p>", receiver: "later@example.com" });
+    await waitFor(
+      async () => (await page.locator(".count.state-sent dd").textContent()) === "6",
+      15_000,
+      "the overview to count the new mail",
+    );
+    expect(requests.filter((url) => new URL(url).pathname === "/console").length).toBe(loads);
   });
 
   it("refuses a POST without the session's CSRF token, and one from another origin", async () => {
