@@ -4,14 +4,17 @@
 // Files run one at a time so the soak's RSS/fd figures and the kill timings are not
 // disturbed by the other tests.
 import { defineConfig } from "vitest/config";
+import { textImports } from "./test/helpers/vite-text-imports.js";
 
 export default defineConfig({
+  plugins: [textImports],
   test: {
     include: ["test/reliability/**/*.test.ts"],
     testTimeout: 900_000,
     hookTimeout: 120_000,
     pool: "forks",
     fileParallelism: false,
+    server: { deps: { inline: [/htmx\.org/] } },
     globalSetup: ["test/helpers/global-setup.ts"],
     env: { MAILSPOOL_RELIABILITY: process.env.MAILSPOOL_RELIABILITY ?? "full" },
   },

@@ -95,6 +95,8 @@ export class Metrics {
   });
   /** Last reply class per upstream: every upstream failing makes /health degraded. */
   private readonly upstreamHealthy = new Map<string, boolean>();
+  /** Each upstream's last failed transaction: when, its code and reply (the console shows it). */
+  readonly upstreamLastError = new Map<string, { at: string; code: number; response: string }>();
 
   readonly contentType = this.registry.contentType;
 
@@ -137,9 +139,12 @@ export class Metrics {
     this.attempts.inc({ state });
   }
 
-  transaction(upstream: string, code: number, upstreamFailure: boolean): void {
+  transaction(upstream: string, code: number, upstreamFailure: boolean, response: string): void {
     this.transactions.inc({ upstream, class: code ? `${Math.floor(code / 100)}xx` : "none" });
-    if (upstreamFailure) this.upstreamErrors.inc({ upstream });
+    if (upstreamFailure) {
+      this.upstreamErrors.inc({ upstream });
+      this.upstreamLastError.set(upstream, { at: new Date().toISOString(), code, response });
+    }
     this.upstreamHealthy.set(upstream, !upstreamFailure);
   }
 

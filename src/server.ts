@@ -120,7 +120,7 @@ export async function startServer(
       gate,
       admin: { delivery, setPaused },
       intake: { accept: intake, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
-      observe: { metrics, alerts },
+      observe: { metrics, alerts, daily },
     };
     listening = await listen(createApp(app), {
       ...parseListen(config.server.listen),

@@ -5,10 +5,16 @@ import { compile } from "html-to-text";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import type { AcceptedRecord } from "../spool/record.js";
 import type { BlobStore } from "../spool/blobs.js";
+import type { AttachmentRef } from "../types.js";
 import { buildMimeSync } from "./mime-build.js";
 
 /** Compiled once: html-to-text's convert() rebuilds its selector tables on every call. */
 const htmlToText = compile({ wordwrap: 100 });
+
+/** An attachment's bytes: stored inline (base64) or in blobs/. */
+export async function attachmentContent(attachment: AttachmentRef, blobs: BlobStore): Promise<Buffer> {
+  return attachment.inline !== undefined ? Buffer.from(attachment.inline, "base64") : blobs.read(attachment.sha256);
+}
 
 export async function composeMessage(record: AcceptedRecord, from: string, blobs: BlobStore): Promise<Buffer> {
   const { mail } = record;
@@ -17,7 +23,7 @@ export async function composeMessage(record: AcceptedRecord, from: string, blobs
     mail.attachments.map(async (a) => ({
       filename: a.filename,
       contentType: a.contentType,
-      content: a.inline !== undefined ? Buffer.from(a.inline, "base64") : await blobs.read(a.sha256),
+      content: await attachmentContent(a, blobs),
       contentDisposition: "attachment" as const,
     })),
   );

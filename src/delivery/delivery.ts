@@ -13,7 +13,7 @@ import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
-import type { Transport } from "./transports/transport.js";
+import type { Transport, UpstreamBucket } from "./transports/transport.js";
 import { WorkerPool } from "./worker-pool.js";
 
 export interface DeliveryOptions {
@@ -86,6 +86,11 @@ export class Delivery {
 
   get paused(): boolean {
     return this.pool.paused;
+  }
+
+  /** The current transport's token buckets (none for the outbox). */
+  get buckets(): UpstreamBucket[] {
+    return this.options.transport.buckets?.() ?? [];
   }
 
   /** Delivery only: intake keeps accepting while paused (used while rotating credentials). */

@@ -58,8 +58,8 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     );
     transactions += 1;
     hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
-    const { upstream, code, envelope } = result.transaction;
-    deps.metrics?.transaction(upstream, code, result.recipients.length === 0);
+    const { upstream, code, envelope, response } = result.transaction;
+    deps.metrics?.transaction(upstream, code, result.recipients.length === 0, response);
     log.info({ mailId: id, attempt, upstream, code, recipients: envelope.to.length }, "smtp transaction");
   };
   try {

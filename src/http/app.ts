@@ -1,8 +1,9 @@
 // createApp(deps): the Hono app with its middleware, routes and one error handler.
 // It never listens (http/serve.ts does); tests may call app.request() in memory.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Config } from "../config.js";
+import type { DailyCounter } from "../delivery/daily-counter.js";
 import type { Delivery } from "../delivery/delivery.js";
 import type { Idempotency } from "../intake/idempotency.js";
 import type { Intake } from "../intake/intake.js";
@@ -12,6 +13,9 @@ import { MailspoolError, spoolIoError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
 import { accessControl, type AccessOptions } from "./access.js";
+import { consoleFailure, isConsolePath, isOpenConsolePath } from "./console/guard.js";
+import { consoleRoute } from "./console/routes.js";
+import { Sessions } from "./console/session.js";
 import { allowedMethods } from "./allowed-methods.js";
 import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
@@ -30,7 +34,7 @@ export interface IntakeGate {
 
 /** What the admin API acts on. */
 export interface AdminDeps {
-  delivery: Pick<Delivery, "cancel" | "replay" | "paused">;
+  delivery: Pick<Delivery, "cancel" | "replay" | "paused" | "buckets">;
   setPaused(paused: boolean): Promise<void>;
 }
 
@@ -40,10 +44,11 @@ export interface IntakeDeps {
   idempotency: Idempotency;
 }
 
-/** What the app reports to and reads from: metrics and alerts. */
+/** What the app reports to and reads from: metrics, alerts and each upstream's count today. */
 export interface ObserveDeps {
   metrics: Metrics;
   alerts: Pick<Alerts, "activeStates">;
+  daily: Pick<DailyCounter, "count">;
 }
 
 export interface AppDeps {
@@ -64,10 +69,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const tokenFreeFromLoopback = ["/health", "/metrics"];
   app.use(requestId());
+  const sessions = new Sessions();
+  const sessionToken = (c: Context<AppEnv>) => (isConsolePath(c.req.path) ? sessions.tokenDigest(c) : undefined);
   let access: { config: Config; options: AccessOptions } | null = null;
   const accessOptions = () => {
     if (access?.config !== deps.config)
-      access = { config: deps.config, options: { ...deps.config.server, tokenFreeFromLoopback } };
+      access = {
+        config: deps.config,
+        options: { ...deps.config.server, tokenFreeFromLoopback, tokenFree: isOpenConsolePath, sessionToken },
+      };
     return access.options;
   };
   app.use(accessControl(accessOptions));
@@ -87,7 +97,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", recordsRoute(deps));
   app.route("/", adminRoute(deps));
   app.route("/", metricsRoute(deps));
-  app.notFound((c) => failure(c, new MailspoolError("not_found")));
+  app.route("/", consoleRoute(deps, sessions));
+  app.notFound((c) => {
+    const error = new MailspoolError("not_found");
+    return isConsolePath(c.req.path) ? consoleFailure(c, error) : failure(c, error);
+  });
   app.onError((thrown, c) => {
     // a file-system failure on the way to the spool (a blob write) is a spool error: 507 when full, else 503
     const error =
@@ -105,10 +119,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           { requestId: c.get("requestId"), code: error.code, fields: error.errors?.map((e) => e.field) },
           "send refused",
         );
-      return failure(c, error);
+      return isConsolePath(c.req.path) ? consoleFailure(c, error) : failure(c, error);
     }
     log.error({ err: thrown, requestId: c.get("requestId"), path: c.req.path }, "unhandled error");
-    return failure(c, new MailspoolError("internal"));
+    const internal = new MailspoolError("internal");
+    return isConsolePath(c.req.path) ? consoleFailure(c, internal) : failure(c, internal);
   });
   return app;
 }

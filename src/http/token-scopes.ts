@@ -30,14 +30,14 @@ function ownMailsOnly(client: Client): string | undefined {
 }
 
 /** The entry when this client may see it, else undefined (the route answers 404 as for no mail). */
-export function visibleMail(c: Context<AppEnv>, entry: MailEntry | undefined): MailEntry | undefined {
+export function visibleMail<E extends AppEnv>(c: Context<E>, entry: MailEntry | undefined): MailEntry | undefined {
   const owner = ownMailsOnly(c.get("client"));
   return entry && (owner === undefined || entry.client === owner) ? entry : undefined;
 }
 
 /** `list` filtered to what this client may see before the limit, so a page is never short for others' mails. */
-export function visibleMails(
-  c: Context<AppEnv>,
+export function visibleMails<E extends AppEnv>(
+  c: Context<E>,
   list: (query: ListQuery) => MailEntry[],
   query: ListQuery,
 ): MailEntry[] {

@@ -14,7 +14,10 @@ const minimumAttempts = 5;
 
 /** Failed share of the attempts that ended in the last hour, or null with too few to judge. */
 export function failureRatePercent(index: MailIndex, now: number): number | null {
-  const { total, failed } = index.attemptsEndedSince(new Date(now - 3_600_000).toISOString());
+  const { total, failed } = index.attemptsEndedSince(
+    new Date(now - 3_600_000).toISOString(),
+    new Date(now - 86_400_000).toISOString(),
+  );
   return total >= minimumAttempts ? (failed / total) * 100 : null;
 }
 

@@ -366,3 +366,40 @@ describe("MailIndex idempotency keys", () => {
     expect(index.keyUse("pickup:none.json", since)).toBeUndefined();
   });
 });
+
+describe("MailIndex activity", () => {
+  it("counts per hour the mails accepted and the attempts ended since a time, and forgets ends older than asked", () => {
+    const index = new MailIndex();
+    const hours = [
+      "2025-01-14T20",
+      "2025-01-15T08",
+      "2025-01-15T08",
+      "2025-01-15T09",
+      "2025-01-15T09",
+      "2025-01-15T09",
+    ];
+    hours.forEach((hour, i) => index.apply(accepted(`m${i}`, `${hour}:1${i}:00.000Z`, ["a@x.test"]), at(i * 100)));
+    index.apply(attemptEnd("m0", 1, "2025-01-14T21:00:00.000Z", "sent"), at(1000));
+    index.apply(attemptEnd("m1", 1, "2025-01-15T08:30:00.000Z", "sent"), at(1100));
+    index.apply(attemptEnd("m2", 1, "2025-01-15T09:20:00.000Z", "deferred"), at(1200));
+    index.apply(attemptEnd("m3", 1, "2025-01-15T09:30:00.000Z", "sent"), at(1300));
+
+    const activity = index.activitySince("2025-01-15T08:00:00.000Z");
+    expect([...activity].sort()).toEqual([
+      ["2025-01-15T08", { accepted: 2, sent: 1, failed: 0 }],
+      ["2025-01-15T09", { accepted: 3, sent: 1, failed: 1 }],
+    ]);
+    // every starting point of the search over acceptance order gives the same window
+    expect(index.activitySince("2025-01-15T09:00:00.000Z").get("2025-01-15T09")?.accepted).toBe(3);
+    expect(index.activitySince("2025-01-16T00:00:00.000Z").size).toBe(0);
+    expect(index.activitySince("2025-01-01T00:00:00.000Z").get("2025-01-14T20")?.accepted).toBe(1);
+
+    // the failure-rate alert asks for the last hour and keeps a day of ends for the chart
+    expect(index.attemptsEndedSince("2025-01-15T09:00:00.000Z", "2025-01-15T00:00:00.000Z")).toEqual({
+      total: 2,
+      failed: 1,
+    });
+    expect(index.activitySince("2025-01-14T00:00:00.000Z").get("2025-01-14T21")).toBeUndefined();
+    expect(index.activitySince("2025-01-14T00:00:00.000Z").get("2025-01-15T08")?.sent).toBe(1);
+  });
+});

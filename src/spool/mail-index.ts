@@ -551,16 +551,65 @@ export class MailIndex implements MailReader {
     return referenced;
   }
 
-  /** Attempts that ended at or after `since`: how many, and how many did not end `sent`. Forgets older ones. */
-  attemptsEndedSince(since: string): { total: number; failed: number } {
+  /**
+   * Attempts that ended at or after `since`: how many, and how many did not end `sent`.
+   * Forgets those that ended before `forgetBefore` (the console's chart shows a day of them).
+   */
+  attemptsEndedSince(since: string, forgetBefore: string): { total: number; failed: number } {
     this.flush();
-    this.db.query<unknown, [string]>("DELETE FROM attempt_ends WHERE ended_at < ?").run(since);
+    this.db.query<unknown, [string]>("DELETE FROM attempt_ends WHERE ended_at < ?").run(forgetBefore);
     const row = this.db
-      .query<{ total: number; failed: number | null }, []>(
-        "SELECT count(*) AS total, sum(failed) AS failed FROM attempt_ends",
+      .query<{ total: number; failed: number | null }, [string]>(
+        "SELECT count(*) AS total, sum(failed) AS failed FROM attempt_ends WHERE ended_at >= ?",
       )
-      .get();
+      .get(since);
     return { total: row?.total ?? 0, failed: row?.failed ?? 0 };
+  }
+
+  /**
+   * Per UTC hour since `since` ("YYYY-MM-DDTHH" keys): mails accepted, and attempts that
+   * ended sent or not. Reads only that window: acceptance order (seq) is searched for its start.
+   */
+  activitySince(since: string): Map<string, { accepted: number; sent: number; failed: number }> {
+    this.flush();
+    const hours = new Map<string, { accepted: number; sent: number; failed: number }>();
+    const hour = (key: string) => {
+      let value = hours.get(key);
+      if (!value) hours.set(key, (value = { accepted: 0, sent: 0, failed: 0 }));
+      return value;
+    };
+    const first = this.firstSeqAcceptedSince(since);
+    for (const row of this.db
+      .query<{ h: string; n: number }, [number, string]>(
+        "SELECT substr(accepted_at, 1, 13) AS h, count(*) AS n FROM mails WHERE seq >= ? AND accepted_at >= ? GROUP BY h",
+      )
+      .all(first, since))
+      hour(row.h).accepted += row.n;
+    for (const row of this.db
+      .query<{ h: string; n: number; f: number }, [string]>(
+        "SELECT substr(ended_at, 1, 13) AS h, count(*) AS n, sum(failed) AS f FROM attempt_ends WHERE ended_at >= ? GROUP BY h",
+      )
+      .all(since)) {
+      hour(row.h).sent += row.n - row.f;
+      hour(row.h).failed += row.f;
+    }
+    return hours;
+  }
+
+  /** The first place in acceptance order whose mail was accepted at or after `since` (a binary search over seq). */
+  private firstSeqAcceptedSince(since: string): number {
+    const at = this.db.query<{ accepted_at: string }, [number]>(
+      "SELECT accepted_at FROM mails WHERE seq >= ? ORDER BY seq LIMIT 1",
+    );
+    let low = 0;
+    let high = this.nextSeq;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const found = at.get(middle);
+      if (!found || found.accepted_at >= since) high = middle;
+      else low = middle + 1;
+    }
+    return low;
   }
 
   /** Whether every mail with records in this segment is finished by `finished`'s rule (in SQL terms). */

@@ -211,6 +211,14 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
       }
       if (!tried && limitedUntil !== null) throw new RateLimited(limitedUntil);
     },
+    buckets() {
+      return upstreams.map(({ config, bucket }) => ({
+        upstream: config.name,
+        tokens: bucket.available,
+        burst: config.burst,
+        ratePerSecond: config.ratePerSecond,
+      }));
+    },
     async verify() {
       await Promise.all(upstreams.map((u) => u.pool.use(async () => undefined)));
     },

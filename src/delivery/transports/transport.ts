@@ -16,6 +16,14 @@ export interface TransactionResult {
   retryHintSeconds?: number;
 }
 
+export interface UpstreamBucket {
+  upstream: string;
+  /** Tokens now (fractional; negative while takers wait on reservations). */
+  tokens: number;
+  burst: number;
+  ratePerSecond: number;
+}
+
 export type RecordTransaction = (result: TransactionResult) => Promise<void>;
 
 export interface Transport {
@@ -28,6 +36,8 @@ export interface Transport {
    * limits (daily caps) kept it from trying at all.
    */
   send(message: OutgoingMessage, record: RecordTransaction): Promise<void>;
+  /** Each upstream's token bucket now (SMTP only). */
+  buckets?(): UpstreamBucket[];
   verify(): Promise<void>;
   close(): Promise<void>;
 }

@@ -12,7 +12,8 @@ import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope, visibleMails } from "../token-scopes.js";
 
-const querySchema = z.object({
+/** The list's filters (the console's mail list takes the same). */
+export const listQuerySchema = z.object({
   state: z.enum(mailStates as [string, ...string[]]).optional(),
   since: z
     .string()
@@ -38,7 +39,7 @@ export function recordsRoute({ spool }: AppDeps) {
   return new Hono<AppEnv>().get(
     "/api/email",
     requireScope("read"),
-    zValidator("query", querySchema, (result) => {
+    zValidator("query", listQuerySchema, (result) => {
       if (!result.success) {
         throw new MailspoolError("invalid_param", undefined, {
           errors: result.error.issues.map((i) => ({ field: String(i.path[0] ?? "query"), message: i.message })),
