@@ -3,7 +3,7 @@
 // the mail list, opens a mail, previews it, downloads its .eml, replays a failed mail with
 // the button and sees the new attempt, confirms a bulk replay, and checks CSRF. A mail whose
 // subject, sender name, file name and HTML try to run script raises no dialog and makes no
-// request. Every page is checked at 375 px wide and photographed into docs/console/.
+// request. Every page is checked at 375 px wide and photographed (see `shots`).
 // Without /usr/bin/chromium the file skips (saying so), except under CI=true, where it fails.
 import fs from "node:fs";
 import path from "node:path";
@@ -24,7 +24,8 @@ if (!haveChromium)
 
 const adminToken = "console-admin-token-0123456789";
 const readToken = "console-read-token-0123456789";
-const shots = path.join(repoRoot, "docs/console");
+// every run photographs each page into .vitest-tmp/; UPDATE_SCREENSHOTS=1 writes them over the README's in docs/console/
+const shots = path.join(repoRoot, process.env.UPDATE_SCREENSHOTS === "1" ? "docs/console" : ".vitest-tmp/console");
 const beacon = "/beacon-from-mail";
 
 /** Polls until the locator's text contains `text` (playwright-core has no web-first assertions). */
