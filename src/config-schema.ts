@@ -2,12 +2,22 @@
 // validation. Pure: no file or environment access (src/config.ts loads, substitutes,
 // resolves paths and freezes). Key names here are the public contract.
 import { z } from "zod";
-import { isHostName, isHttpUrl, isValidTimeZone, listensOverlap, normalizeCidr, splitListen } from "./config-values.js";
+import {
+  isHostName,
+  isHttpUrl,
+  isValidTimeZone,
+  listensOverlap,
+  normalizeCidr,
+  splitListen,
+  webhookSecretBytes,
+} from "./config-values.js";
 import { cronPatternProblem } from "./cron-pattern.js";
 
 export { splitListen } from "./config-values.js";
 
 export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"] as const;
+/** The mail outcomes an event webhook can subscribe to. */
+export const WEBHOOK_EVENTS = ["sent", "deferred", "failed", "partial", "cancelled"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
@@ -219,6 +229,23 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.string().refine(isHttpUrl, "must be an http(s) URL like https://hooks.example.com/mailspool"),
+          events: z
+            .array(z.enum(WEBHOOK_EVENTS))
+            .min(1, `must list at least one of ${WEBHOOK_EVENTS.join(", ")}`)
+            .default(() => [...WEBHOOK_EVENTS]),
+          secret: z.string().superRefine((v, ctx) => {
+            const problem = webhookSecretBytes(v);
+            if (typeof problem === "string") ctx.addIssue({ code: "custom", message: problem });
+          }),
+          maxAgeHours: num(0, true).default(24),
+        }),
+      )
+      .superRefine(unique("url", "webhook url"))
+      .default(() => []),
     quotas: z.strictObject({ perClient: quotaWindow(), global: quotaWindow() }).prefault({}),
     alerts: z
       .strictObject({

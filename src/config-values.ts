@@ -43,6 +43,23 @@ export function isValidTimeZone(tz: string): boolean {
 }
 
 /** An absolute http(s) URL with a host, as fetch() will take it. */
+/**
+ * A Standard Webhooks secret: `whsec_` then base64 of 24 to 64 random bytes. Its bytes key
+ * the HMAC, or why the text is not one. A bare string is refused: every verifier library
+ * base64-decodes what follows the prefix, so both ends must agree on the bytes.
+ */
+export function webhookSecretBytes(secret: string): Buffer | string {
+  const example = "e.g. whsec_$(openssl rand -base64 32)";
+  if (!secret.startsWith("whsec_")) return `must be whsec_ followed by base64 (${example})`;
+  const text = secret.slice("whsec_".length);
+  const bytes = Buffer.from(text, "base64");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || bytes.toString("base64").replace(/=+$/, "") !== text.replace(/=+$/, ""))
+    return `the part after whsec_ is not base64 (${example})`;
+  if (bytes.length < 24 || bytes.length > 64)
+    return `must hold 24 to 64 bytes after whsec_, not ${bytes.length} (${example})`;
+  return bytes;
+}
+
 export function isHttpUrl(value: string): boolean {
   if (!/^https?:\/\//i.test(value) || /\s/.test(value)) return false;
   try {

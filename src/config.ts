@@ -193,14 +193,20 @@ function portWarnings(config: Config): ConfigIssue[] {
   });
 }
 
-/** A deep copy for display: every `pass`, `token` and tls `key` becomes "***" (empty stays empty). */
+/** A deep copy for display: every `pass`, `token`, tls `key` and webhook `secret` becomes "***" (empty stays empty); webhook URLs lose their password. */
 export function maskSecrets(config: Config): unknown {
   const walk = (v: unknown, key: string, parent: string): unknown => {
-    if (Array.isArray(v)) return v.map((x) => walk(x, "", key));
+    // an array's items are walked as the array's key: a webhooks item's fields have parent "webhooks"
+    if (Array.isArray(v)) return v.map((x) => walk(x, key, parent));
     if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k, key)]));
-    const secret = key === "pass" || key === "token" || (key === "key" && parent === "tls");
+    const secret =
+      key === "pass" ||
+      key === "token" ||
+      (key === "key" && parent === "tls") ||
+      (key === "secret" && parent === "webhooks");
     if (secret && typeof v === "string" && v !== "") return "***";
-    if (key === "webhook" && typeof v === "string") return v.replace(/^(https?:\/\/[^:/@\s]*):[^@/\s]*@/, "$1:***@");
+    if ((key === "webhook" || (key === "url" && parent === "webhooks")) && typeof v === "string")
+      return v.replace(/^(https?:\/\/[^:/@\s]*):[^@/\s]*@/, "$1:***@");
     return v;
   };
   return walk(config, "", "");

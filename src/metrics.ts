@@ -87,6 +87,26 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [this.registry],
   });
+  private readonly webhookDeliveries = new Counter({
+    name: "mailspool_webhook_deliveries_total",
+    help: "Event webhook POSTs answered with a 2xx",
+    registers: [this.registry],
+  });
+  private readonly webhookFailures = new Counter({
+    name: "mailspool_webhook_failures_total",
+    help: "Event webhook POSTs that failed (non-2xx, refused, timed out); each is retried until maxAgeHours",
+    registers: [this.registry],
+  });
+  private readonly webhookGivenUp = new Counter({
+    name: "mailspool_webhook_given_up_total",
+    help: "Event webhooks given up (older than their maxAgeHours, or no longer configured)",
+    registers: [this.registry],
+  });
+  private readonly webhookPending = new Gauge({
+    name: "mailspool_webhook_pending",
+    help: "Event webhooks recorded and not yet delivered or given up",
+    registers: [this.registry],
+  });
   readonly alerts = new Gauge({
     name: "mailspool_alert_active",
     help: "1 while an alert is active",
@@ -137,6 +157,19 @@ export class Metrics {
 
   attemptEnded(state: string): void {
     this.attempts.inc({ state });
+  }
+
+  /** One event webhook POST: delivered (2xx) or failed; given up; how many wait now. */
+  webhookTried(delivered: boolean): void {
+    (delivered ? this.webhookDeliveries : this.webhookFailures).inc();
+  }
+
+  webhookGaveUp(): void {
+    this.webhookGivenUp.inc();
+  }
+
+  webhooksPending(count: number): void {
+    this.webhookPending.set(count);
   }
 
   transaction(upstream: string, code: number, upstreamFailure: boolean, response: string): void {

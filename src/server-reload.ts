@@ -4,6 +4,7 @@
 // transport). Keys that need a restart are refused with the reason; the old config stays.
 import type { LoadedConfig } from "./config.js";
 import { createTransport } from "./delivery/create-transport.js";
+import { webhookSubscriptions } from "./delivery/webhook-events.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
 import type { RunningServer } from "./server.js";
 
@@ -41,7 +42,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
       from: next.delivery.from,
       retry: next.delivery.retry,
       batch: next.delivery.batch,
-      failureWebhook: next.failed.notify.webhook,
+      webhooks: webhookSubscriptions(next),
     },
     (next.delivery.socketTimeoutSeconds + next.delivery.connectTimeoutSeconds) * 1000,
   );

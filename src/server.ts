@@ -8,6 +8,7 @@ import type { Config, LoadedConfig } from "./config.js";
 import { parseListen } from "./config.js";
 import { createTransport } from "./delivery/create-transport.js";
 import { Delivery } from "./delivery/delivery.js";
+import { webhookSubscriptions } from "./delivery/webhook-events.js";
 import type { Transport } from "./delivery/transports/transport.js";
 import { createApp, type AppDeps, type IntakeGate } from "./http/app.js";
 import { listen, type Listening } from "./http/serve.js";
@@ -90,7 +91,7 @@ export async function startServer(
       workers: config.delivery.workers,
       retry: config.delivery.retry,
       batch: config.delivery.batch,
-      failureWebhook: config.failed.notify.webhook,
+      webhooks: webhookSubscriptions(config),
       log: child("delivery"),
       metrics,
       ...overrides.clock,

@@ -1,19 +1,21 @@
 // The delivery service: queue, worker pool and transport wired together. Start-up
 // requeues every undelivered mail from the index (saying which were mid-send, and so
-// may be duplicated), keeps the failed-spool view current, and calls the failure
-// webhook. A mail whose records cannot be appended is put back later, never dropped.
+// may be duplicated), keeps the failed-spool view current, and hands each outcome to the
+// event webhooks (webhooks.ts). A mail whose records cannot be appended is put back
+// later, never dropped.
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { writeFailedView } from "../spool/failed-view.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import type { RetryPolicy } from "./backoff.js";
-import { notifyFailure } from "./failure-webhook.js";
 import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
 import type { Transport, UpstreamBucket } from "./transports/transport.js";
+import type { WebhookSubscription } from "./webhook-events.js";
+import { Webhooks } from "./webhooks.js";
 import { WorkerPool } from "./worker-pool.js";
 
 export interface DeliveryOptions {
@@ -23,7 +25,8 @@ export interface DeliveryOptions {
   workers: number;
   retry: RetryPolicy;
   batch: BatchPolicy;
-  failureWebhook: string;
+  /** Event webhooks, failed.notify.webhook among them (webhook-events.ts). */
+  webhooks: WebhookSubscription[];
   log: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -39,6 +42,7 @@ export class Delivery {
   readonly queue: DeliveryQueue;
   private readonly pool: WorkerPool;
   private readonly attemptDeps: AttemptDeps;
+  private readonly webhooks: Webhooks;
   private failedViewTimer: NodeJS.Timeout | null = null;
   private failedViewWrite: Promise<unknown> = Promise.resolve();
 
@@ -52,6 +56,14 @@ export class Delivery {
       sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       cache: new MessageCache(messageCacheBytes),
     };
+    this.webhooks = new Webhooks({
+      spool: options.spool,
+      subscriptions: options.webhooks,
+      log: options.log.child({ component: "webhooks" }),
+      metrics: options.metrics,
+      now,
+      random: options.random,
+    });
   }
 
   async start(): Promise<void> {
@@ -69,6 +81,7 @@ export class Delivery {
       else this.enqueue(entry.id);
     }
     await this.writeFailedView();
+    this.webhooks.start();
     log.info(
       { requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name },
       "delivery started",
@@ -111,6 +124,7 @@ export class Delivery {
     const cancelled = await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash);
     this.attemptDeps.cache.delete(id);
     this.refreshFailedView();
+    if (cancelled) void this.webhooks.emit(id, "cancelled");
     return cancelled;
   }
 
@@ -119,18 +133,14 @@ export class Delivery {
     try {
       const end = await runAttempt(id, this.attemptDeps);
       if (end.kind === "retry" || end.kind === "limited") this.queue.schedule(id, end.at);
-      if (end.kind === "final" && end.state !== "sent") this.onFailed(id);
+      if (end.kind === "retry") void this.webhooks.emit(id, "deferred");
+      if (end.kind === "final") void this.webhooks.emit(id, end.state);
+      if (end.kind === "final" && end.state !== "sent") this.refreshFailedView();
     } catch (error) {
       spool.index.stopSending(id);
       log.error({ err: error, mailId: id }, "could not record delivery; retrying later");
       this.queue.schedule(id, this.attemptDeps.now() + spoolErrorPauseMs);
     }
-  }
-
-  private onFailed(id: MailId): void {
-    const entry = this.options.spool.index.get(id);
-    if (entry && this.options.failureWebhook) void notifyFailure(this.options.failureWebhook, entry, this.options.log);
-    this.refreshFailedView();
   }
 
   /** Rewrites failed/failed.jsonl shortly (coalescing bursts of changes). */
@@ -155,11 +165,12 @@ export class Delivery {
    */
   reconfigure(
     transport: Transport | undefined,
-    policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "failureWebhook">,
+    policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "webhooks">,
     closeOldAfterMs: number,
   ): void {
     Object.assign(this.options, policies);
     Object.assign(this.attemptDeps, policies);
+    this.webhooks.reconfigure(policies.webhooks);
     if (!transport) return;
     const old = this.attemptDeps.transport;
     this.options.transport = transport;
@@ -169,6 +180,7 @@ export class Delivery {
 
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
+    const started = Date.now();
     const finished = await this.pool.stop(graceMs);
     if (!finished)
       this.options.log.warn(
@@ -181,6 +193,7 @@ export class Delivery {
       await this.writeFailedView();
     }
     await this.failedViewWrite;
+    await this.webhooks.stop(Math.max(0, graceMs - (Date.now() - started)));
     await this.attemptDeps.transport.close();
   }
 }

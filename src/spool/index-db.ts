@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS segment_mails_id ON segment_mails (id, segment);
 CREATE TABLE IF NOT EXISTS attempt_ends (ended_at TEXT NOT NULL, failed INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS attempt_ends_at ON attempt_ends (ended_at);
 CREATE TABLE IF NOT EXISTS segments (segment INTEGER PRIMARY KEY, newest TEXT NOT NULL, totals TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks (event TEXT PRIMARY KEY, record TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 export type IndexDb = Database;

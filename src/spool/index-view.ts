@@ -21,7 +21,7 @@ export class IndexView implements MailReader {
 
   /** Folds a record that lies past the file's position. */
   apply(record: SpoolRecord, location: Location): void {
-    if (!this.taken.has(record.id)) {
+    if (record.type !== "webhook" && !this.taken.has(record.id)) {
       const known = this.file.get(record.id);
       if (known) {
         const seq = this.file.seqs([record.id]).get(record.id)!;

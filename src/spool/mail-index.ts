@@ -4,7 +4,7 @@
 // one path; stored in SQLite (index-db.ts), derived and rebuildable from the segments.
 import { canonicalOrSelf } from "../address.js";
 import type { Logger } from "../log.js";
-import type { AcceptedRecord, SpoolRecord } from "./record.js";
+import type { AcceptedRecord, SpoolRecord, WebhookRecord } from "./record.js";
 import type { Binding } from "bun:sqlite";
 import { closeIndexFile, getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
 import type { Location } from "./segment.js";
@@ -114,6 +114,8 @@ export class MailIndex implements MailReader {
   /** Mails being sent → the state they had before (the one the spool's records give them). */
   private readonly sending = new Map<MailId, MailState>();
   private readonly dirtyKeys = new Map<string, KeyUse>();
+  /** Webhook events created (their record) or settled (null) since the last write. */
+  private readonly dirtyWebhooks = new Map<string, WebhookRecord | null>();
   /** Attempts ended since the last write: when, and whether not `sent` (for the failure-rate alert). */
   private readonly attemptEnds: [string, number][] = [];
   private flushTimer: NodeJS.Timeout | null = null;
@@ -209,6 +211,10 @@ export class MailIndex implements MailReader {
       if (!this.position || location.segment > this.position.segment || end > this.position.offset)
         this.position = { segment: location.segment, offset: end };
     }
+    if (record.type === "webhook") {
+      this.dirtyWebhooks.set(record.event, record.status === "created" ? record : null);
+      return;
+    }
     if ("idempotencyKey" in record && record.idempotencyKey)
       this.dirtyKeys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
     if (record.type === "accepted") {
@@ -286,7 +292,11 @@ export class MailIndex implements MailReader {
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    const idle = this.dirty.size === 0 && this.dirtyKeys.size === 0 && this.attemptEnds.length === 0;
+    const idle =
+      this.dirty.size === 0 &&
+      this.dirtyKeys.size === 0 &&
+      this.attemptEnds.length === 0 &&
+      this.dirtyWebhooks.size === 0;
     if (idle && !this.segments.pending && !this.totals.changed) return;
     try {
       this.write();
@@ -327,6 +337,13 @@ export class MailIndex implements MailReader {
         "INSERT INTO attempt_ends (ended_at, failed) VALUES (?, ?)",
       );
       for (const [at, failed] of this.attemptEnds) putEnd.run(at, failed);
+      const putWebhook = this.db.query<unknown, [string, string]>(
+        "INSERT OR REPLACE INTO webhooks (event, record) VALUES (?, ?)",
+      );
+      const settleWebhook = this.db.query<unknown, [string]>("DELETE FROM webhooks WHERE event = ?");
+      for (const [event, record] of this.dirtyWebhooks)
+        if (record) putWebhook.run(event, JSON.stringify(record));
+        else settleWebhook.run(event);
       this.segments.write(this.totals);
       if (this.position) setMeta(this.db, "position", JSON.stringify(this.position));
       this.writeCounters();
@@ -336,6 +353,7 @@ export class MailIndex implements MailReader {
     this.created.clear();
     this.dirtyKeys.clear();
     this.attemptEnds.length = 0;
+    this.dirtyWebhooks.clear();
   }
 
   private writeCounters(): void {
@@ -389,6 +407,16 @@ export class MailIndex implements MailReader {
         ...(row.next_attempt_at ? { nextAttemptAt: row.next_attempt_at } : {}),
         openAttempt: row.open_attempt === 1,
       }));
+  }
+
+  /** Webhook events created and not yet delivered or given up, oldest first. */
+  pendingWebhooks(): WebhookRecord[] {
+    this.flush();
+    return this.db
+      .query<{ record: string }, []>("SELECT record FROM webhooks")
+      .all()
+      .map((row) => JSON.parse(row.record) as WebhookRecord)
+      .sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
   }
 
   /** Mails in any of these states, oldest first. */

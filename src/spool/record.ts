@@ -63,7 +63,24 @@ export interface CancelRecord extends RecordBase {
   requestHash?: string;
 }
 
-export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord | ReplayRecord | CancelRecord;
+/**
+ * An event webhook's life (id: the mail's): `created` holds the subscription's URL and the
+ * payload to POST, then `delivered` (a 2xx) or `given-up` (too old, or no longer configured)
+ * settles it. The index keeps the created ones not yet settled, so a restart resumes them.
+ */
+export interface WebhookRecord extends RecordBase {
+  type: "webhook";
+  /** The event's id: the `webhook-id` header, the same on every try. */
+  event: string;
+  status: "created" | "delivered" | "given-up";
+  /** created: where it goes and what it carries. */
+  url?: string;
+  payload?: unknown;
+  /** given-up: why. */
+  error?: string;
+}
+
+export type SpoolRecord = AcceptedRecord | OutcomeRecord | AttemptRecord | ReplayRecord | CancelRecord | WebhookRecord;
 export type NewRecord = SpoolRecord extends infer R
   ? R extends SpoolRecord
     ? Omit<R, "v" | "ts"> & { ts?: string }

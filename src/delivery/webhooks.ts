@@ -1,0 +1,222 @@
+// Event webhooks: each mail outcome a subscription lists becomes an event recorded in the
+// spool (`webhook` created), then POSTed, signed (webhook-signature.ts), at most
+// `concurrency` at a time with a timeout, retried with backoff until a 2xx (`delivered`)
+// or until it is older than its maxAgeHours (`given-up`). The index keeps the events not
+// settled, so a restart resumes them; a POST cut short by a crash is sent again (the
+// receiver tells it by its webhook-id). A 2xx from a URL sends its waiting events at once,
+// so a receiver that was down gets its backlog as soon as it answers. Nothing here blocks
+// delivery: events are made after the outcome is recorded, and sent in the background.
+import { newUlid } from "../ids.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import type { WebhookRecord } from "../spool/record.js";
+import type { Spool } from "../spool/spool.js";
+import type { MailId } from "../types.js";
+import { backoffMs, type RetryPolicy } from "./backoff.js";
+import {
+  eventData,
+  eventPayload,
+  legacyPayload,
+  type WebhookEventType,
+  type WebhookSubscription,
+} from "./webhook-events.js";
+import { webhookHeaders } from "./webhook-signature.js";
+
+export interface WebhooksOptions {
+  spool: Spool;
+  subscriptions: WebhookSubscription[];
+  log: Logger;
+  metrics?: Pick<Metrics, "webhookTried" | "webhookGaveUp" | "webhooksPending">;
+  now?: () => number;
+  random?: () => number;
+  concurrency?: number;
+  timeoutMs?: number;
+}
+
+/** Tries of one event: 2 s, 4 s, 8 s … up to 10 minutes apart (jittered), until maxAgeHours. */
+const retry: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, baseSeconds: 2, maxSeconds: 600 };
+
+interface Pending {
+  record: WebhookRecord;
+  tries: number;
+  /** Set while it waits for its next try. */
+  timer?: NodeJS.Timeout;
+}
+
+export class Webhooks {
+  private readonly pending = new Map<string, Pending>();
+  private readonly ready: string[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly recording = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly options: WebhooksOptions) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Resumes the events a previous run recorded and did not settle. */
+  start(): void {
+    const resumed = this.options.spool.index.pendingWebhooks();
+    for (const record of resumed) this.track(record);
+    if (resumed.length) this.options.log.info({ events: resumed.length }, "resuming event webhooks");
+  }
+
+  /** SIGHUP: events already recorded go to the URLs still configured, with their current secrets. */
+  reconfigure(subscriptions: WebhookSubscription[]): void {
+    this.options.subscriptions = subscriptions;
+  }
+
+  /**
+   * A mail reached `type`: one event per subscription to it, recorded, then sent. Never
+   * throws; stop() waits for the recording, so an outcome at shutdown keeps its event.
+   */
+  emit(id: MailId, type: WebhookEventType): Promise<void> {
+    const subscriptions = this.options.subscriptions.filter((s) => s.events.includes(type));
+    if (subscriptions.length === 0) return Promise.resolve();
+    const recording = this.record(id, type, subscriptions).finally(() => this.recording.delete(recording));
+    this.recording.add(recording);
+    return recording;
+  }
+
+  private async record(id: MailId, type: WebhookEventType, subscriptions: WebhookSubscription[]): Promise<void> {
+    const { spool, log } = this.options;
+    try {
+      const entry = spool.index.get(id);
+      if (!entry) return;
+      const data = eventData(entry);
+      const at = new Date(this.now());
+      const { mail } = await spool.readAccepted(id, entry);
+      for (const subscription of subscriptions) {
+        const event = `evt_${newUlid(at.getTime())}`;
+        const payload = subscription.legacy ? legacyPayload(data) : eventPayload(event, type, data, mail, at);
+        const record = await spool.append({
+          type: "webhook",
+          id,
+          event,
+          status: "created",
+          url: subscription.url,
+          payload,
+        });
+        this.track(record as WebhookRecord);
+      }
+    } catch (error) {
+      log.error({ err: error, mailId: id, type }, "could not record an event webhook; it is not sent");
+    }
+  }
+
+  private track(record: WebhookRecord): void {
+    this.pending.set(record.event, { record, tries: 0 });
+    this.options.metrics?.webhooksPending(this.pending.size);
+    this.ready.push(record.event);
+    this.pump();
+  }
+
+  private pump(): void {
+    const concurrency = this.options.concurrency ?? 4;
+    while (!this.stopped && this.running.size < concurrency && this.ready.length > 0) {
+      const pending = this.pending.get(this.ready.shift()!);
+      if (!pending) continue;
+      const run = this.post(pending).finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async post(pending: Pending): Promise<void> {
+    const { record } = pending;
+    const subscription = this.options.subscriptions.find((s) => s.url === record.url);
+    if (!subscription) return this.settle(pending, "given-up", "its URL is no longer configured");
+    const body = JSON.stringify(record.payload);
+    const sentAt = this.now();
+    pending.tries += 1;
+    let error: string;
+    try {
+      const response = await fetch(record.url!, {
+        method: "POST",
+        headers: webhookHeaders(record.event, Math.floor(sentAt / 1000), body, subscription.key),
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) {
+        this.options.metrics?.webhookTried(true);
+        await this.settle(pending, "delivered");
+        this.wake(record.url!);
+        return;
+      }
+      error = `HTTP ${response.status}`;
+    } catch (failure) {
+      error = (failure as Error).message;
+    }
+    this.options.metrics?.webhookTried(false);
+    const age = this.now() - Date.parse(record.ts);
+    if (age >= subscription.maxAgeHours * 3_600_000) return this.settle(pending, "given-up", error);
+    const delay = backoffMs(pending.tries, retry, this.options.random);
+    if (pending.tries === 1)
+      this.options.log.warn(
+        { mailId: record.id, event: record.event, url: record.url, err: error, retryInMs: delay },
+        "event webhook failed; retrying",
+      );
+    if (this.stopped) return;
+    pending.timer = setTimeout(() => {
+      pending.timer = undefined;
+      this.ready.push(record.event);
+      this.pump();
+    }, delay);
+    pending.timer.unref();
+  }
+
+  /** A receiver answered: its other waiting events go now rather than at their backoff. */
+  private wake(url: string): void {
+    for (const pending of this.pending.values()) {
+      if (pending.record.url !== url || !pending.timer) continue;
+      clearTimeout(pending.timer);
+      pending.timer = undefined;
+      this.ready.push(pending.record.event);
+    }
+    this.pump();
+  }
+
+  private async settle(pending: Pending, status: "delivered" | "given-up", error?: string): Promise<void> {
+    const { record } = pending;
+    this.pending.delete(record.event);
+    this.options.metrics?.webhooksPending(this.pending.size);
+    if (status === "given-up") {
+      this.options.metrics?.webhookGaveUp();
+      this.options.log.error(
+        { mailId: record.id, event: record.event, url: record.url, err: error, tries: pending.tries },
+        "event webhook given up",
+      );
+    }
+    try {
+      await this.options.spool.append({
+        type: "webhook",
+        id: record.id,
+        event: record.event,
+        status,
+        ...(error !== undefined ? { error } : {}),
+      });
+    } catch (failure) {
+      // still pending in the index: the next start sends it again
+      this.options.log.error({ err: failure, event: record.event }, "could not record an event webhook's end");
+    }
+  }
+
+  /** Stops trying; POSTs under way get `graceMs` to end (the rest are resumed by the next start). */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.recording]);
+    for (const pending of this.pending.values()) if (pending.timer) clearTimeout(pending.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+  }
+}
