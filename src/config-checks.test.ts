@@ -95,6 +95,47 @@ describe("failed.notify.webhook", () => {
   });
 });
 
+describe("webhooks", () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+  const hook = (fields: string) => `webhooks: [{ url: "https://hooks.example.com/m", ${fields} }]`;
+
+  it("takes a whsec_ secret of 24 to 64 bytes, every event by default and 24 hours", () => {
+    expect(load(hook(`secret: "${secret}"`)).config.webhooks).toEqual([
+      {
+        url: "https://hooks.example.com/m",
+        events: ["sent", "deferred", "failed", "partial", "cancelled"],
+        secret,
+        maxAgeHours: 24,
+      },
+    ]);
+    const unpadded = `whsec_${Buffer.alloc(64, 1).toString("base64").replace(/=+$/, "")}`;
+    expect(load(hook(`secret: "${unpadded}", events: [failed]`)).config.webhooks[0]!.events).toEqual(["failed"]);
+  });
+
+  it("refuses a bare, malformed, short or long secret, an unknown event, a bad URL, a repeated URL", () => {
+    const bad: [string, string, RegExp][] = [
+      [hook('secret: "hunter2hunter2hunter2hunter2"'), "webhooks[0].secret", /whsec_ followed by base64/],
+      [hook('secret: "whsec_not base64!"'), "webhooks[0].secret", /not base64/],
+      [hook(`secret: "whsec_${Buffer.alloc(16).toString("base64")}"`), "webhooks[0].secret", /24 to 64 bytes.*not 16/],
+      [hook(`secret: "whsec_${Buffer.alloc(65).toString("base64")}"`), "webhooks[0].secret", /not 65/],
+      [hook("events: [sent]"), "webhooks[0].secret", /./],
+      [hook(`secret: "${secret}", events: [bounced]`), "webhooks[0].events[0]", /./],
+      [hook(`secret: "${secret}", events: []`), "webhooks[0].events", /at least one/],
+      [`webhooks: [{ url: "hooks.example.com", secret: "${secret}" }]`, "webhooks[0].url", /http\(s\) URL/],
+      [
+        `webhooks: [{ url: "https://h.example/x", secret: "${secret}" }, { url: "https://h.example/x", secret: "${secret}" }]`,
+        "webhooks[1].url",
+        /./,
+      ],
+    ];
+    for (const [yaml, keyPath, message] of bad) {
+      const error = loadError(yaml);
+      expect(error.keyPath, yaml).toBe(keyPath);
+      expect(error.message, yaml).toMatch(message);
+    }
+  });
+});
+
 describe("TLS files (checkFiles: serve, SIGHUP, check-config)", () => {
   const good = makeCertificate(dir, "good");
   const other = makeCertificate(dir, "other");

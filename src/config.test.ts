@@ -305,7 +305,7 @@ describe("validation", () => {
 });
 
 describe("maskSecrets", () => {
-  it("hides pass, token and tls keys, keeps empty strings and the rest", () => {
+  it("hides pass, token, tls keys and webhook secrets, keeps empty strings and the rest", () => {
     const config = load(
       [
         "server:",
@@ -315,6 +315,7 @@ describe("maskSecrets", () => {
         "  upstreams: [{ name: a, host: h, user: me, pass: hunter2 }, { name: b, host: h2 }]",
         "smtpIntake: { users: [{ user: app, pass: s3cret }] }",
         'failed: { notify: { webhook: "https://u:pw@hooks.example.com/x" } }',
+        `webhooks: [{ url: "https://u:pw2@hooks.example.com/e", secret: "whsec_${"c2VjcmV0".repeat(4)}" }]`,
       ].join("\n"),
     );
     const masked = maskSecrets(config) as Config;
@@ -325,8 +326,10 @@ describe("maskSecrets", () => {
     expect(masked.smtpIntake.users[0]).toEqual({ user: "app", pass: "***" });
     expect(masked.smtpIntake.tls.key).toBe("");
     expect(masked.failed.notify.webhook).toBe("https://u:***@hooks.example.com/x");
+    expect(masked.webhooks[0]).toMatchObject({ url: "https://u:***@hooks.example.com/e", secret: "***" });
     const text = JSON.stringify(masked);
-    for (const secret of ["hunter2", "s3cret", "0123456789abcdef", "pw@"]) expect(text).not.toContain(secret);
+    for (const secret of ["hunter2", "s3cret", "0123456789abcdef", "pw@", "pw2@", "c2VjcmV0"])
+      expect(text).not.toContain(secret);
     expect(config.delivery.upstreams[0]!.pass).toBe("hunter2"); // a copy, not in place
   });
 });
