@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Mail, RecipientState, Transaction } from "../types.js";
 import { MailIndex } from "./mail-index.js";
-import type { AcceptedRecord, AttemptRecord, OutcomeRecord } from "./record.js";
+import type { AcceptedRecord, AttemptRecord, OutcomeRecord, WebhookRecord } from "./record.js";
 import type { Location } from "./segment.js";
 
 const at = (offset: number): Location => ({ segment: 1, offset, length: 100 });
@@ -401,5 +401,34 @@ describe("MailIndex activity", () => {
     });
     expect(index.activitySince("2025-01-14T00:00:00.000Z").get("2025-01-14T21")).toBeUndefined();
     expect(index.activitySince("2025-01-14T00:00:00.000Z").get("2025-01-15T08")?.sent).toBe(1);
+  });
+});
+
+describe("MailIndex webhook events", () => {
+  const webhook = (event: string, status: WebhookRecord["status"], ts: string): WebhookRecord => ({
+    v: 1,
+    type: "webhook",
+    id: "m1",
+    ts,
+    event,
+    status,
+    ...(status === "created" ? { url: "https://hooks.example.com/", payload: { event } } : {}),
+  });
+
+  it("keeps the created events not yet delivered or given up, oldest first, without touching the mail", () => {
+    const index = new MailIndex();
+    index.apply(accepted("m1", "2025-01-15T09:00:00.000Z", ["a@x.test"]), at(0));
+    index.apply(webhook("e2", "created", "2025-01-15T09:00:02.000Z"), at(100));
+    index.apply(webhook("e1", "created", "2025-01-15T09:00:01.000Z"), at(200));
+    index.apply(webhook("e3", "created", "2025-01-15T09:00:03.000Z"), at(300));
+    expect(index.pendingWebhooks().map((r) => r.event)).toEqual(["e1", "e2", "e3"]);
+    index.apply(webhook("e1", "delivered", "2025-01-15T09:00:04.000Z"), at(400));
+    index.apply(webhook("e3", "given-up", "2025-01-15T09:00:05.000Z"), at(500));
+    const [pending] = index.pendingWebhooks();
+    expect(index.pendingWebhooks()).toHaveLength(1);
+    expect(pending).toMatchObject({ event: "e2", url: "https://hooks.example.com/", payload: { event: "e2" } });
+    expect(index.get("m1")?.state).toBe("queued");
+    expect(index.orphanRecords).toBe(0);
+    expect(index.position).toEqual({ segment: 1, offset: 600 });
   });
 });
