@@ -35,7 +35,8 @@
 // DELIVERY_LOG_LEVEL (info: the relay's log level, as shipped), DELIVERY_RELAY (the relay's
 // argv before "serve -c app.yaml"; default dist/mailspool — e.g. "node_modules/.bin/bun
 // /path/to/a/patched/src/main.ts" to try a change to src/ in a copy), DELIVERY_RAW=0 (skip
-// the raw-pool baseline).
+// the raw-pool baseline), DELIVERY_WEBHOOK_URL (adds an event webhook on `sent` to that URL,
+// e.g. bench/delivery/webhook-sink.mjs, to see what events cost delivery).
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";

@@ -53,8 +53,13 @@ export function makeSpool(dir, n, per, attachment, text = false, failed = false)
   return JSON.parse(out.trim().split("\n").at(-1));
 }
 
+/** DELIVERY_WEBHOOK_URL (optional): an event webhook on `sent` to that URL, to measure what events cost delivery. */
 export function appYaml({ workers, smtpPort, maxConnections, logLevel }) {
+  const webhook = process.env.DELIVERY_WEBHOOK_URL
+    ? `webhooks:\n  - { url: "${process.env.DELIVERY_WEBHOOK_URL}", events: [sent], secret: "whsec_${Buffer.alloc(32, 1).toString("base64")}" }\n`
+    : "";
   return `# written by bench/delivery.mjs
+${webhook}
 server:
   listen: "127.0.0.1:0"      # MAILSPOOL_LISTEN wins anyway
 spool:

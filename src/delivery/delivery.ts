@@ -50,12 +50,6 @@ export class Delivery {
     const now = options.now ?? Date.now;
     this.queue = new DeliveryQueue(now);
     this.pool = new WorkerPool(options.workers, this.queue, (id) => this.deliver(id), options.log);
-    this.attemptDeps = {
-      ...options,
-      now,
-      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-      cache: new MessageCache(messageCacheBytes),
-    };
     this.webhooks = new Webhooks({
       spool: options.spool,
       subscriptions: options.webhooks,
@@ -64,6 +58,13 @@ export class Delivery {
       now,
       random: options.random,
     });
+    this.attemptDeps = {
+      ...options,
+      now,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      cache: new MessageCache(messageCacheBytes),
+      events: this.webhooks,
+    };
   }
 
   async start(): Promise<void> {
@@ -121,10 +122,9 @@ export class Delivery {
 
   /** Resolves true when the mail was cancelled now, false when it already was. */
   async cancel(id: MailId, reason: string, idempotencyKey?: string, requestHash?: string): Promise<boolean> {
-    const cancelled = await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash);
+    const cancelled = await cancelMail(this.options.spool, id, reason, idempotencyKey, requestHash, this.webhooks);
     this.attemptDeps.cache.delete(id);
     this.refreshFailedView();
-    if (cancelled) void this.webhooks.emit(id, "cancelled");
     return cancelled;
   }
 
@@ -133,8 +133,6 @@ export class Delivery {
     try {
       const end = await runAttempt(id, this.attemptDeps);
       if (end.kind === "retry" || end.kind === "limited") this.queue.schedule(id, end.at);
-      if (end.kind === "retry") void this.webhooks.emit(id, "deferred");
-      if (end.kind === "final") void this.webhooks.emit(id, end.state);
       if (end.kind === "final" && end.state !== "sent") this.refreshFailedView();
     } catch (error) {
       spool.index.stopSending(id);

@@ -1,9 +1,11 @@
 // What an operator (admin API, pickup file, replay/cancel CLI through pickup, rescan job)
 // can do to a mail. Each action is one spool record; the index and queue follow it. Whether
 // it may be done is decided by action-rules.ts, which the CLI's pre-check asks too.
+import { applyCancel } from "../spool/mail-index.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { cancelNeeded, replayRecipients } from "./action-rules.js";
+import type { Webhooks } from "./webhooks.js";
 
 export interface ReplayOptions {
   /** Named recipients; default every recipient not yet sent. */
@@ -44,14 +46,23 @@ export async function cancelMail(
   reason: string,
   idempotencyKey?: string,
   requestHash?: string,
+  events?: Pick<Webhooks, "appendWithEvents">,
 ): Promise<boolean> {
-  if (!cancelNeeded(spool.index.get(id), id)) return false;
-  await spool.append({
-    type: "cancel",
+  const entry = spool.index.get(id);
+  if (!cancelNeeded(entry, id)) return false;
+  const record = {
+    type: "cancel" as const,
     id,
     reason,
     ...(idempotencyKey ? { idempotencyKey } : {}),
     ...(requestHash ? { requestHash } : {}),
-  });
+  };
+  if (events)
+    await events.appendWithEvents(record, () => {
+      const after = structuredClone(entry!);
+      applyCancel(after);
+      return after;
+    });
+  else await spool.append(record);
   return true;
 }

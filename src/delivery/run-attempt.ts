@@ -4,6 +4,7 @@
 // arrives; the attempt record closes the pass with the mail's new state.
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { applyAttemptEnd } from "../spool/mail-index.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
@@ -12,6 +13,7 @@ import { mailStateAfterAttempt } from "./mail-outcome.js";
 import type { Metrics } from "../metrics.js";
 import type { MessageCache } from "./message-cache.js";
 import { RateLimited, type TransactionResult, type Transport } from "./transports/transport.js";
+import type { Webhooks } from "./webhooks.js";
 
 export interface BatchPolicy {
   delayMs: number;
@@ -30,6 +32,8 @@ export interface AttemptDeps {
   sleep: (ms: number) => Promise<void>;
   random?: () => number;
   metrics?: Pick<Metrics, "transaction" | "attemptEnded">;
+  /** Event webhooks: the attempt's end is written with its events. */
+  events?: Pick<Webhooks, "appendWithEvents">;
 }
 
 export type AttemptEnd =
@@ -97,15 +101,22 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   const state = mailStateAfterAttempt(entry.recipients, sinceReplay, entry.replayBudget ?? deps.retry.attempts);
   const endedAt = deps.now();
   const at = state === "deferred" ? nextAttemptAt(endedAt, sinceReplay, hintSeconds, limitedUntil, deps) : null;
-  await spool.append({
-    type: "attempt",
+  const end = {
+    type: "attempt" as const,
     id,
     ts: new Date(endedAt).toISOString(),
     attempt,
     state,
     ...(at !== null ? { nextAttemptAt: new Date(at).toISOString() } : {}),
     ...(error !== undefined ? { error } : {}),
-  });
+  };
+  if (deps.events)
+    await deps.events.appendWithEvents(end, () => {
+      const after = structuredClone(entry);
+      applyAttemptEnd(after, end);
+      return after;
+    });
+  else await spool.append(end);
   // one info line per transaction is the contract; the attempt's end is news only when it is not a success
   log[state === "sent" ? "debug" : "info"]({ mailId: id, attempt, state }, "attempt ended");
   deps.metrics?.attemptEnded(state);

@@ -1,15 +1,16 @@
 // Event webhooks: each mail outcome a subscription lists becomes an event recorded in the
-// spool (`webhook` created), then POSTed, signed (webhook-signature.ts), at most
+// spool (`webhook` created, in the same write as the outcome's record), then POSTed, signed (webhook-signature.ts), at most
 // `concurrency` at a time with a timeout, retried with backoff until a 2xx (`delivered`)
 // or until it is older than its maxAgeHours (`given-up`). The index keeps the events not
 // settled, so a restart resumes them; a POST cut short by a crash is sent again (the
 // receiver tells it by its webhook-id). A 2xx from a URL sends its waiting events at once,
 // so a receiver that was down gets its backlog as soon as it answers. Nothing here blocks
-// delivery: events are made after the outcome is recorded, and sent in the background.
+// delivery: the events ride in the outcome's write, and are sent in the background.
 import { newUlid } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import type { WebhookRecord } from "../spool/record.js";
+import type { MailEntry } from "../spool/mail-index.js";
+import type { NewRecord, SpoolRecord, WebhookRecord } from "../spool/record.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
@@ -47,7 +48,6 @@ export class Webhooks {
   private readonly pending = new Map<string, Pending>();
   private readonly ready: string[] = [];
   private readonly running = new Set<Promise<void>>();
-  private readonly recording = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly options: WebhooksOptions) {}
@@ -69,40 +69,39 @@ export class Webhooks {
   }
 
   /**
-   * A mail reached `type`: one event per subscription to it, recorded, then sent. Never
-   * throws; stop() waits for the recording, so an outcome at shutdown keeps its event.
+   * Appends `record`, the one that gives a mail an outcome (an attempt's end, a cancel),
+   * with an event for each subscription to that outcome, in one write: a kill keeps both
+   * or neither. Then the events are sent. `after`: the mail as the record leaves it.
    */
-  emit(id: MailId, type: WebhookEventType): Promise<void> {
-    const subscriptions = this.options.subscriptions.filter((s) => s.events.includes(type));
-    if (subscriptions.length === 0) return Promise.resolve();
-    const recording = this.record(id, type, subscriptions).finally(() => this.recording.delete(recording));
-    this.recording.add(recording);
-    return recording;
+  async appendWithEvents(record: NewRecord, after: () => MailEntry): Promise<SpoolRecord> {
+    const { spool } = this.options;
+    const events = await this.eventRecords(record.id, after);
+    const [appended, ...created] = await spool.appendAll([record, ...events]);
+    for (const event of created) this.track(event as WebhookRecord);
+    return appended!;
   }
 
-  private async record(id: MailId, type: WebhookEventType, subscriptions: WebhookSubscription[]): Promise<void> {
+  /** The `created` records of a mail's outcome; none when nobody subscribes to it (or its mail cannot be read). */
+  private async eventRecords(id: MailId, after: () => MailEntry): Promise<NewRecord[]> {
     const { spool, log } = this.options;
+    const subscriptions = this.options.subscriptions;
+    if (subscriptions.length === 0) return [];
+    const entry = after();
+    const type = entry.state as WebhookEventType;
+    const subscribed = subscriptions.filter((s) => s.events.includes(type));
+    if (subscribed.length === 0) return [];
     try {
-      const entry = spool.index.get(id);
-      if (!entry) return;
       const data = eventData(entry);
       const at = new Date(this.now());
-      const { mail } = await spool.readAccepted(id, entry);
-      for (const subscription of subscriptions) {
+      const { mail } = await spool.readAccepted(id);
+      return subscribed.map((subscription): NewRecord => {
         const event = `evt_${newUlid(at.getTime())}`;
         const payload = subscription.legacy ? legacyPayload(data) : eventPayload(event, type, data, mail, at);
-        const record = await spool.append({
-          type: "webhook",
-          id,
-          event,
-          status: "created",
-          url: subscription.url,
-          payload,
-        });
-        this.track(record as WebhookRecord);
-      }
+        return { type: "webhook", id, event, status: "created", url: subscription.url, payload };
+      });
     } catch (error) {
-      log.error({ err: error, mailId: id, type }, "could not record an event webhook; it is not sent");
+      log.error({ err: error, mailId: id, type }, "could not make the event webhooks of an outcome; they are not sent");
+      return [];
     }
   }
 
@@ -210,7 +209,6 @@ export class Webhooks {
   /** Stops trying; POSTs under way get `graceMs` to end (the rest are resumed by the next start). */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([...this.recording]);
     for (const pending of this.pending.values()) if (pending.timer) clearTimeout(pending.timer);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -4,7 +4,7 @@
 // one path; stored in SQLite (index-db.ts), derived and rebuildable from the segments.
 import { canonicalOrSelf } from "../address.js";
 import type { Logger } from "../log.js";
-import type { AcceptedRecord, SpoolRecord, WebhookRecord } from "./record.js";
+import type { AcceptedRecord, AttemptRecord, SpoolRecord, WebhookRecord } from "./record.js";
 import type { Binding } from "bun:sqlite";
 import { closeIndexFile, getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
 import type { Location } from "./segment.js";
@@ -232,13 +232,9 @@ export class MailIndex implements MailReader {
     }
     this.touch(entry);
     if (record.type === "replay") return applyReplay(entry, record.recipients, record.attempts);
-    if (record.type === "cancel") {
-      entry.state = "cancelled";
-      entry.nextAttemptAt = undefined;
-      return;
-    }
-    const attempt = attemptOf(entry, record.attempt, record.ts);
+    if (record.type === "cancel") return applyCancel(entry);
     if (record.type === "outcome") {
+      const attempt = attemptOf(entry, record.attempt, record.ts);
       attempt.transactions.push(record.transaction);
       if (record.recipients.length === 0 && record.transaction.code !== 250)
         noteUpstreamFailure(entry, record.transaction);
@@ -253,17 +249,9 @@ export class MailIndex implements MailReader {
       }
     } else if (record.type === "attempt") {
       this.count(location, attemptCounts(record, entry));
-      Object.assign(attempt, {
-        endedAt: record.ts,
-        state: record.state,
-        nextAttemptAt: record.nextAttemptAt,
-        error: record.error,
-      });
       this.sending.delete(entry.id);
       this.attemptEnds.push([record.ts, record.state === "sent" ? 0 : 1]);
-      entry.state = record.state;
-      entry.nextAttemptAt = record.nextAttemptAt;
-      settleOpenRecipients(entry);
+      applyAttemptEnd(entry, record);
     }
   }
 
@@ -760,6 +748,30 @@ function applyReplay(entry: MailEntry, recipients: string[], budget: number | un
   entry.nextAttemptAt = undefined;
   entry.attemptsBeforeReplay = entry.attempts.length;
   entry.replayBudget = budget;
+}
+
+/**
+ * What an attempt record or a cancel record changes in its mail: the fold's own step, and
+ * what an event webhook says of the mail before the record is written (webhooks.ts).
+ */
+export function applyAttemptEnd(
+  entry: MailEntry,
+  record: Pick<AttemptRecord, "attempt" | "ts" | "state" | "nextAttemptAt" | "error">,
+): void {
+  Object.assign(attemptOf(entry, record.attempt, record.ts), {
+    endedAt: record.ts,
+    state: record.state,
+    nextAttemptAt: record.nextAttemptAt,
+    error: record.error,
+  });
+  entry.state = record.state;
+  entry.nextAttemptAt = record.nextAttemptAt;
+  settleOpenRecipients(entry);
+}
+
+export function applyCancel(entry: MailEntry): void {
+  entry.state = "cancelled";
+  entry.nextAttemptAt = undefined;
 }
 
 /** Recipients left open by an attempt become deferred, or failed-transient once the mail is final. */

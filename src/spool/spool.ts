@@ -270,11 +270,26 @@ export class Spool {
 
   /** Appends a record and folds it into the index once it is durable. */
   async append(record: NewRecord): Promise<SpoolRecord> {
+    const [appended] = await this.appendAll([record]);
+    return appended!;
+  }
+
+  /**
+   * Appends records as one write (a kill never keeps some of them without the others) and
+   * folds them, in order, once they are durable.
+   */
+  async appendAll(records: NewRecord[]): Promise<SpoolRecord[]> {
     if (!this.writer) throw new Error("spool is read-only");
-    const { type, id, ts, ...rest } = record;
-    const ordered = { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
-    const location = await this.writer.append(encodeRecordBytes(ordered));
-    this.applyRecord(ordered, location);
+    const ordered = records.map(({ type, id, ts, ...rest }) => {
+      return { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
+    });
+    const lines = ordered.map(encodeRecordBytes);
+    const at = await this.writer.append(lines.length === 1 ? lines[0]! : Buffer.concat(lines));
+    let offset = at.offset;
+    ordered.forEach((record, i) => {
+      this.applyRecord(record, { ...at, offset, length: lines[i]!.length });
+      offset += lines[i]!.length;
+    });
     return ordered;
   }
 
