@@ -1,11 +1,12 @@
 // Event webhooks: each mail outcome a subscription lists becomes an event recorded in the
-// spool (`webhook` created, in the same write as the outcome's record), then POSTed, signed (webhook-signature.ts), at most
-// `concurrency` at a time with a timeout, retried with backoff until a 2xx (`delivered`)
-// or until it is older than its maxAgeHours (`given-up`). The index keeps the events not
-// settled, so a restart resumes them; a POST cut short by a crash is sent again (the
-// receiver tells it by its webhook-id). A 2xx from a URL sends its waiting events at once,
-// so a receiver that was down gets its backlog as soon as it answers. Nothing here blocks
-// delivery: the events ride in the outcome's write, and are sent in the background.
+// spool (`webhook` created, in the same write as the outcome's own record), then POSTed,
+// signed (webhook-signature.ts), at most `concurrency` at a time with a timeout, retried
+// with backoff until a 2xx (`delivered`) or until it is older than its maxAgeHours
+// (`given-up`). The index keeps the events not settled, so a restart resumes them; a POST
+// cut short by a crash is sent again (the receiver tells it by its webhook-id). A 2xx from
+// a URL sends its waiting events at once, so a receiver that was down gets its backlog as
+// soon as it answers. Nothing here blocks delivery beyond that shared write: the POSTs
+// run in the background.
 import { newUlid } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
