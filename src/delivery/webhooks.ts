@@ -48,6 +48,8 @@ interface Pending {
 export class Webhooks {
   private readonly pending = new Map<string, Pending>();
   private readonly ready: string[] = [];
+  /** URL → its events waiting for their next try (wake() sends them at once). */
+  private readonly waiting = new Map<string, Set<Pending>>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
 
@@ -163,7 +165,10 @@ export class Webhooks {
         "event webhook failed; retrying",
       );
     if (this.stopped) return;
+    const waiting = this.waiting.get(record.url!) ?? new Set();
+    this.waiting.set(record.url!, waiting.add(pending));
     pending.timer = setTimeout(() => {
+      waiting.delete(pending);
       pending.timer = undefined;
       this.ready.push(record.event);
       this.pump();
@@ -173,12 +178,14 @@ export class Webhooks {
 
   /** A receiver answered: its other waiting events go now rather than at their backoff. */
   private wake(url: string): void {
-    for (const pending of this.pending.values()) {
-      if (pending.record.url !== url || !pending.timer) continue;
+    const waiting = this.waiting.get(url);
+    if (!waiting?.size) return;
+    for (const pending of waiting) {
       clearTimeout(pending.timer);
       pending.timer = undefined;
       this.ready.push(pending.record.event);
     }
+    waiting.clear();
     this.pump();
   }
 

@@ -26,7 +26,7 @@ interface Delivery {
 
 /** A real HTTP receiver: `answer` decides each reply (read per request, so a test can switch it). */
 async function startReceiver(answer: (request: Delivery) => number, delay = { ms: 0 }) {
-  const received: (Delivery & { status: number })[] = [];
+  const received: (Delivery & { status: number; at: number })[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -34,7 +34,7 @@ async function startReceiver(answer: (request: Delivery) => number, delay = { ms
     req.on("end", () => {
       const delivery = { path: req.url ?? "", headers: req.headers, body };
       const status = answer(delivery);
-      received.push({ ...delivery, status });
+      received.push({ ...delivery, status, at: Date.now() });
       setTimeout(() => res.writeHead(status).end(), delay.ms);
     });
   });
@@ -291,4 +291,44 @@ it("a receiver that refuses until the relay is killed -9 and restarted gets ever
     db.close();
   }
   expect(webhookRecords(path.join(dir, "data")).delivered).toHaveLength(mails.length);
+}, 60_000);
+
+it("a receiver back up gets its waiting events at once, not at their backoff", async () => {
+  const secret = `whsec_${randomBytes(32).toString("base64")}`;
+  let up = false;
+  const receiver = await startReceiver(() => (up ? 204 : 503));
+  const sink = await startSmtpSink();
+  const dir = tmpDir();
+  writeConfig(
+    dir,
+    config(sink.port, [`  - url: ${receiver.url}/events`, `    secret: "${secret}"`, "    events: [sent]"]),
+  );
+  const relay = await startRelay({ cwd: dir });
+  try {
+    const waiting = [await send(relay, "a@example.com"), await send(relay, "b@example.com")];
+    const tries = () => {
+      const times = new Map<string, number[]>();
+      for (const d of receiver.received) {
+        const id = d.headers["webhook-id"] as string;
+        times.set(id, [...(times.get(id) ?? []), d.at]);
+      }
+      return times;
+    };
+    // third tries: the next would come 4 to 8 s later (backoff 2 s × 2², jittered)
+    await waitFor(() => tries().size === 2 && [...tries().values()].every((t) => t.length >= 3), 20_000, "three tries");
+    const thirdTries = new Map([...tries()].map(([id, times]) => [id, times[2]!]));
+    up = true;
+    await send(relay, "c@example.com");
+    await waitFor(() => receiver.received.filter((d) => d.status === 204).length === 3, 10_000, "every event");
+    for (const d of receiver.received.filter(
+      (r) => r.status === 204 && thirdTries.has(r.headers["webhook-id"] as string),
+    ))
+      expect(d.at - thirdTries.get(d.headers["webhook-id"] as string)!).toBeLessThan(4_000);
+    const delivered = receiver.received.filter((d) => d.status === 204).map((d) => JSON.parse(d.body).data.id);
+    expect(new Set(delivered).size).toBe(3);
+    expect(delivered).toEqual(expect.arrayContaining(waiting));
+  } finally {
+    expect(await relay.stop()).toBe(0);
+    await sink.close();
+  }
 }, 60_000);
