@@ -5,7 +5,7 @@
 // signed to the same bytes every time.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { makeDkimKey, verifyDkim } from "../../test/helpers/dkim.js";
+import { expectOneValidSignature, makeDkimKey, verifyDkim } from "../../test/helpers/dkim.js";
 import { tmpDir } from "../../test/helpers/tmp-dir.js";
 import type { DkimKey } from "../config-dkim.js";
 import { BlobStore } from "../spool/blobs.js";
@@ -63,18 +63,16 @@ describe("signMessage", () => {
     expect(message.toString("latin1")).toMatch(
       /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.org;/,
     );
-    const [signature, ...more] = await verifyDkim(message, published);
-    expect(more).toEqual([]);
-    expect(signature).toMatchObject({
-      domain: "example.org",
-      selector: "s2026",
-      result: "pass",
-      format: "relaxed/relaxed",
-      algo: "rsa-sha256",
-    });
-    expect(signature!.signedHeaders).toEqual(
-      expect.arrayContaining(["from", "to", "cc", "subject", "date", "message-id", "mime-version", "content-type"]),
-    );
+    await expectOneValidSignature(message, published, { domain: "example.org", selector: "s2026" }, [
+      "from",
+      "to",
+      "cc",
+      "subject",
+      "date",
+      "message-id",
+      "mime-version",
+      "content-type",
+    ]);
   });
 
   it("matches the From domain case-insensitively and in its IDNA form", async () => {

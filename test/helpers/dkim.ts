@@ -4,6 +4,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { dkimVerify } from "mailauth";
+import { expect } from "vitest";
 
 export interface TestKey {
   /** PKCS#8 PEM. */
@@ -50,4 +51,17 @@ export async function verifyDkim(message: Buffer, published: Record<string, stri
     format: r.format ?? "",
     algo: r.algo ?? "",
   }));
+}
+
+/** `message` carries exactly one signature, and it passes: relaxed/relaxed rsa-sha256 over (at least) these headers. */
+export async function expectOneValidSignature(
+  message: Buffer,
+  published: Record<string, string>,
+  signer: { domain: string; selector: string },
+  headers = ["from", "to", "subject", "date", "message-id", "mime-version", "content-type"],
+): Promise<void> {
+  const signatures = await verifyDkim(message, published);
+  expect(signatures).toHaveLength(1);
+  expect(signatures[0]).toMatchObject({ ...signer, result: "pass", format: "relaxed/relaxed", algo: "rsa-sha256" });
+  expect(signatures[0]!.signedHeaders).toEqual(expect.arrayContaining(headers));
 }

@@ -10,7 +10,7 @@ import { dkimSign } from "mailauth";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { makeDkimKey, verifyDkim, type TestKey } from "../helpers/dkim.js";
+import { expectOneValidSignature, makeDkimKey, verifyDkim, type TestKey } from "../helpers/dkim.js";
 import { post, sendForm } from "../helpers/http.js";
 import { upstreamYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
@@ -112,18 +112,7 @@ describe("DKIM through the built binary", () => {
       );
       expect(answer.status).toBe(200);
     });
-    expect(signatureCount(message.raw)).toBe(1);
-    const [signature] = await verifyDkim(message.raw, published);
-    expect(signature).toMatchObject({
-      domain: "example.org",
-      selector: "s2026",
-      result: "pass",
-      format: "relaxed/relaxed",
-      algo: "rsa-sha256",
-    });
-    expect(signature!.signedHeaders).toEqual(
-      expect.arrayContaining(["from", "to", "subject", "date", "message-id", "mime-version", "content-type"]),
-    );
+    await expectOneValidSignature(message.raw, published, { domain: "example.org", selector: "s2026" });
   });
 
   it("signs a raw SMTP-intake mail from the domain; leaves one from another domain, or signed already for it, as relayed", async () => {
