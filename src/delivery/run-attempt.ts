@@ -1,7 +1,8 @@
 // One attempt for one mail: one pass over the upstreams for its open recipients, split
 // into envelopes of at most the transport's batch size, `batch.delayMs` apart, with the
-// MIME built and DKIM-signed once (kept in the message cache for later attempts). Each transaction's outcome record is appended as soon as the reply
-// arrives; the attempt record closes the pass with the mail's new state.
+// MIME built and DKIM-signed once (kept in the message cache for later attempts). Each
+// transaction's outcome record is appended as soon as the reply arrives; the attempt
+// record closes the pass with the mail's new state.
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Spool } from "../spool/spool.js";
