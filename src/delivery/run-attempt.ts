@@ -69,8 +69,10 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   try {
     let raw = deps.cache.get(id);
     if (!raw) {
-      raw = await signMessage(await composeMessage(await spool.readAccepted(id), deps.from, spool.blobs), deps.dkim);
-      deps.cache.set(id, raw);
+      const keys = deps.dkim;
+      raw = await signMessage(await composeMessage(await spool.readAccepted(id), deps.from, spool.blobs), keys);
+      // signed while a SIGHUP swapped the keys (and emptied the cache): sent, not kept
+      if (deps.dkim === keys) deps.cache.set(id, raw);
     }
     const size = deps.transport.maxRecipientsPerEnvelope;
     for (let start = 0; start < open.length; start += size) {
