@@ -1,12 +1,14 @@
 // Owns the configuration: finding app.yaml (-c > MAILSPOOL_CONFIG > ./app.yaml > embedded
 // default), reading it, ${VAR} / ${VAR:-default} substitution, the MAILSPOOL_* environment
 // overrides (./config-env.ts), validation (schema in ./config-schema.ts; with `checkFiles`
-// also the TLS files, ./config-files.ts), path resolution and masking secrets for display.
+// also the TLS files, ./config-files.ts, and the DKIM keys, ./config-dkim.ts), path
+// resolution and masking secrets for display.
 // Every problem is collected and reported at once, each with its key path and origin. This
 // is the only module that reads config files or process.env; everything else receives a
 // frozen Config.
 import fs from "node:fs";
 import path from "node:path";
+import { checkDkimKeys, isInlineKey, type DkimKey } from "./config-dkim.js";
 import { applyEnvOverrides, overrideOf } from "./config-env.js";
 import { checkTlsFiles, type TlsFiles } from "./config-files.js";
 import { ConfigError, describe, formatPath, schemaIssues, type ConfigIssue } from "./config-issues.js";
@@ -26,6 +28,8 @@ export interface LoadedConfig {
   overrides: ReadonlyMap<string, string>;
   /** Legal but probably not meant (an expired certificate, implicit TLS on port 587 …). */
   warnings: readonly ConfigIssue[];
+  /** The `dkim` keys read and checked, in order; read with `checkFiles` only, else empty. */
+  dkimKeys: readonly DkimKey[];
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -101,7 +105,7 @@ export interface LoadOptions {
   explicitPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Also check the files the config names (TLS certificates and keys): serve, SIGHUP and check-config. */
+  /** Also read and check the files the config names (TLS certificates and keys, DKIM keys): serve, SIGHUP and check-config. */
   checkFiles?: boolean;
 }
 
@@ -122,7 +126,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   // a key whose variable is unset already has its issue; its stand-in "" would only add noise
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues).filter((i) => !unset.has(i.keyPath)));
   const files = opts.checkFiles ? checkTlsFiles(tlsFilesOf(raw, abs)) : { issues: [], warnings: [] };
-  issues.push(...files.issues);
+  const dkim = opts.checkFiles ? checkDkimKeys(raw.dkim, abs) : { keys: [], issues: [] };
+  issues.push(...files.issues, ...dkim.issues);
   const locate = (i: ConfigIssue) => locateIssue(i, source, file, applied);
   if (issues.length || !parsed.success) throw new ConfigError(sortByLine(issues.map(locate)));
   const config = parsed.data;
@@ -132,9 +137,13 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     tls.cert = abs(tls.cert);
     tls.key = abs(tls.key);
   }
+  for (const entry of config.dkim) if (!isInlineKey(entry.privateKey)) entry.privateKey = abs(entry.privateKey);
   if (config.spool.minFreeBytes === 0) config.spool.minFreeBytes = Math.ceil(1.5 * config.server.maxBodyBytes);
   const warnings = [...files.warnings, ...portWarnings(config)].map(locate);
-  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings });
+  const dkimKeys = opts.checkFiles
+    ? config.dkim.map(({ domain, selector }, i) => ({ domain, selector, ...dkim.keys[i]! }))
+    : [];
+  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings, dkimKeys });
 }
 
 function locateIssue(
@@ -193,12 +202,16 @@ function portWarnings(config: Config): ConfigIssue[] {
   });
 }
 
-/** A deep copy for display: every `pass`, `token` and tls `key` becomes "***" (empty stays empty). */
+/** A deep copy for display: every `pass`, `token`, tls `key` and PEM `privateKey` becomes "***" (empty stays empty; a key's path is shown). */
 export function maskSecrets(config: Config): unknown {
   const walk = (v: unknown, key: string, parent: string): unknown => {
     if (Array.isArray(v)) return v.map((x) => walk(x, "", key));
     if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k, key)]));
-    const secret = key === "pass" || key === "token" || (key === "key" && parent === "tls");
+    const secret =
+      key === "pass" ||
+      key === "token" ||
+      (key === "key" && parent === "tls") ||
+      (key === "privateKey" && typeof v === "string" && isInlineKey(v));
     if (secret && typeof v === "string" && v !== "") return "***";
     if (key === "webhook" && typeof v === "string") return v.replace(/^(https?:\/\/[^:/@\s]*):[^@/\s]*@/, "$1:***@");
     return v;

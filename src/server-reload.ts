@@ -1,5 +1,5 @@
 // SIGHUP: a new app.yaml takes over upstreams, limits, tokens, allow lists, quotas,
-// alerts, retry/batch policy and the rescan pattern without losing, duplicating or
+// alerts, retry/batch policy, DKIM keys and the rescan pattern without losing, duplicating or
 // re-sending anything (records are untouched; attempts in flight finish on the old
 // transport). Keys that need a restart are refused with the reason; the old config stays.
 import type { LoadedConfig } from "./config.js";
@@ -39,6 +39,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
     transport,
     {
       from: next.delivery.from,
+      dkim: loaded.dkimKeys,
       retry: next.delivery.retry,
       batch: next.delivery.batch,
       failureWebhook: next.failed.notify.webhook,
@@ -65,6 +66,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
     {
       config: loaded.source,
       upstreams: next.delivery.upstreams.map((u) => u.name),
+      dkim: loaded.dkimKeys.map((k) => `${k.selector}._domainkey.${k.domain}`),
       // names and scopes only: what an operator checks after a reload, never the secrets
       tokens: next.server.tokens.map((t) => `${t.name}: ${t.scopes.join(", ")}`),
     },

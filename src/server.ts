@@ -87,6 +87,7 @@ export async function startServer(
       spool,
       transport: overrides.transport ?? createTransport(config, spool.paths.outbox, daily, metrics, child("smtp")),
       from: config.delivery.from,
+      dkim: loaded.dkimKeys,
       workers: config.delivery.workers,
       retry: config.delivery.retry,
       batch: config.delivery.batch,

@@ -1,8 +1,10 @@
 // mailspool check-config: validate app.yaml as serve would before it starts (schema, croner
-// pattern, TLS files, environment overrides) and print the effective config, secrets
-// masked, on stdout; on stderr what an operator could otherwise miss: which values the
-// environment set, warnings, and where each upstream is reached. Exit 1 listing every error.
+// pattern, TLS files, DKIM keys, environment overrides) and print the effective config,
+// secrets masked, on stdout; on stderr what an operator could otherwise miss: which values
+// the environment set, warnings, where each upstream is reached, and the DNS record each
+// DKIM key needs. Exit 1 listing every error.
 import type { Command } from "commander";
+import { dnsRecord } from "../config-dkim.js";
 import { formatIssue, maskSecrets, type LoadedConfig } from "../config.js";
 import { loadForCommand, type ConfigOption } from "./context.js";
 
@@ -19,6 +21,7 @@ function notes(loaded: LoadedConfig): string[] {
     lines.push(
       `upstream ${u.name}: ${u.host}:${u.port}, ${u.secure ? "implicit TLS" : u.requireTLS ? "STARTTLS required" : "STARTTLS when offered"}${u.user ? `, AUTH as ${u.user}` : ""}`,
     );
+  for (const key of loaded.dkimKeys) lines.push(`dkim ${key.domain}: publish ${dnsRecord(key)}`);
   return lines;
 }
 

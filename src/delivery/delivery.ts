@@ -2,6 +2,7 @@
 // requeues every undelivered mail from the index (saying which were mid-send, and so
 // may be duplicated), keeps the failed-spool view current, and calls the failure
 // webhook. A mail whose records cannot be appended is put back later, never dropped.
+import type { DkimKey } from "../config-dkim.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { writeFailedView } from "../spool/failed-view.js";
@@ -20,6 +21,8 @@ export interface DeliveryOptions {
   spool: Spool;
   transport: Transport;
   from: string;
+  /** Signing keys by From domain (SIGHUP may swap them). */
+  dkim: readonly DkimKey[];
   workers: number;
   retry: RetryPolicy;
   batch: BatchPolicy;
@@ -151,13 +154,15 @@ export class Delivery {
 
   /**
    * SIGHUP: new upstreams and policies for the next attempts. Attempts in flight finish on
-   * the old transport, which is closed once they had time to (never mid-transaction).
+   * the old transport, which is closed once they had time to (never mid-transaction). New
+   * DKIM keys drop the composed messages: the next attempts sign with them.
    */
   reconfigure(
     transport: Transport | undefined,
-    policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "failureWebhook">,
+    policies: Pick<DeliveryOptions, "from" | "dkim" | "retry" | "batch" | "failureWebhook">,
     closeOldAfterMs: number,
   ): void {
+    if (JSON.stringify(policies.dkim) !== JSON.stringify(this.options.dkim)) this.attemptDeps.cache.clear();
     Object.assign(this.options, policies);
     Object.assign(this.attemptDeps, policies);
     if (!transport) return;
