@@ -12,6 +12,7 @@ import { checkTlsFiles, type TlsFiles } from "./config-files.js";
 import { ConfigError, describe, formatPath, schemaIssues, type ConfigIssue } from "./config-issues.js";
 import { configSchema, IMPLICIT_TLS_PORT, splitListen, SUBMISSION_PORT, type Config } from "./config-schema.js";
 import { readYaml, type YamlFile } from "./config-yaml.js";
+import { TemplateSet } from "./templates/template-set.js";
 
 export type { Config } from "./config-schema.js";
 export { ConfigError, formatIssue, type ConfigIssue } from "./config-issues.js";
@@ -26,6 +27,8 @@ export interface LoadedConfig {
   overrides: ReadonlyMap<string, string>;
   /** Legal but probably not meant (an expired certificate, implicit TLS on port 587 …). */
   warnings: readonly ConfigIssue[];
+  /** templates.dir compiled, when set and loaded with `checkFiles`. */
+  templates: TemplateSet | null;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -101,7 +104,7 @@ export interface LoadOptions {
   explicitPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Also check the files the config names (TLS certificates and keys): serve, SIGHUP and check-config. */
+  /** Also check and load the files the config names (TLS certificates and keys, templates): serve, SIGHUP and check-config. */
   checkFiles?: boolean;
 }
 
@@ -123,18 +126,31 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues).filter((i) => !unset.has(i.keyPath)));
   const files = opts.checkFiles ? checkTlsFiles(tlsFilesOf(raw, abs)) : { issues: [], warnings: [] };
   issues.push(...files.issues);
+  const templates = opts.checkFiles && parsed.success ? loadTemplates(abs(parsed.data.templates.dir)) : null;
+  if (templates && !(templates instanceof TemplateSet)) issues.push(...templates);
   const locate = (i: ConfigIssue) => locateIssue(i, source, file, applied);
   if (issues.length || !parsed.success) throw new ConfigError(sortByLine(issues.map(locate)));
   const config = parsed.data;
 
   config.spool.dir = abs(config.spool.dir);
+  config.templates.dir = abs(config.templates.dir);
   for (const tls of [config.server.tls, config.smtpIntake.tls]) {
     tls.cert = abs(tls.cert);
     tls.key = abs(tls.key);
   }
   if (config.spool.minFreeBytes === 0) config.spool.minFreeBytes = Math.ceil(1.5 * config.server.maxBodyBytes);
   const warnings = [...files.warnings, ...portWarnings(config)].map(locate);
-  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings });
+  const loaded = deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings });
+  return Object.freeze({ ...loaded, templates: templates instanceof TemplateSet ? templates : null });
+}
+
+/** templates.dir compiled, or its problems as issues at that key; null when unset. */
+export function loadTemplates(dir: string): TemplateSet | ConfigIssue[] | null {
+  if (dir === "") return null;
+  const set = TemplateSet.load(dir);
+  if (set instanceof TemplateSet) return set;
+  const at = ["templates", "dir"];
+  return set.problems.map((message) => ({ keyPath: "templates.dir", at, message }));
 }
 
 function locateIssue(

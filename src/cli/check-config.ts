@@ -1,5 +1,5 @@
 // mailspool check-config: validate app.yaml as serve would before it starts (schema, croner
-// pattern, TLS files, environment overrides) and print the effective config, secrets
+// pattern, TLS files, templates, environment overrides) and print the effective config, secrets
 // masked, on stdout; on stderr what an operator could otherwise miss: which values the
 // environment set, warnings, and where each upstream is reached. Exit 1 listing every error.
 import type { Command } from "commander";
@@ -13,6 +13,8 @@ function notes(loaded: LoadedConfig): string[] {
       `from the environment: ${[...loaded.overrides].map(([key, variable]) => `${key} (${variable})`).join(", ")}`,
     );
   for (const warning of loaded.warnings) lines.push(`warning: ${formatIssue(warning)}`);
+  if (loaded.templates)
+    lines.push(`templates in ${loaded.templates.dir}: ${loaded.templates.summary.join(", ") || "none"}`);
   const { upstreams } = loaded.config.delivery;
   if (upstreams.length === 0) lines.push(`delivery: the embedded outbox, ${loaded.dataDir}/outbox`);
   for (const u of upstreams)
