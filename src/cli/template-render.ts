@@ -56,6 +56,8 @@ export function registerTemplateCommands(program: Command): void {
         fields.title === undefined ? `(none: no ${name}.subject, the request's title is used)` : fields.title;
       const text = fields.text === undefined ? htmlToText(html) : (fields.text as string);
       const textLabel = fields.text === undefined ? `text (derived from the HTML: no ${name}.txt)` : "text";
-      process.stdout.write(`subject: ${subject as string}\n\n--- ${textLabel} ---\n${text}\n\n--- html ---\n${html}\n`);
+      process.stdout.write(
+        `subject: ${subject as string}\n\n--- ${textLabel} ---\n${text.trimEnd()}\n\n--- html ---\n${html.trimEnd()}\n`,
+      );
     });
 }

@@ -184,8 +184,8 @@ describe("mailspool template render", () => {
     expect(result.stderr).not.toContain("error");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      `subject: Welcome, ${hostile}\n\n--- text ---\nWelcome, ${hostile}!\nPlan: free\n\n\n--- html ---\n` +
-        `<h1>Welcome, ${escaped}!</h1><p>Plan: free</p>\n\n`,
+      `subject: Welcome, ${hostile}\n\n--- text ---\nWelcome, ${hostile}!\nPlan: free\n\n--- html ---\n` +
+        `<h1>Welcome, ${escaped}!</h1><p>Plan: free</p>\n`,
     );
   });
 
