@@ -96,19 +96,22 @@ describe("TemplateSet", () => {
     }
   });
 
-  it("reports every file that does not compile, and a .txt or .subject without its .html", () => {
+  it("reports every file that is not UTF-8 or does not compile, and a .txt or .subject without its .html; skips directories", () => {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, "a.html"), "{% if x %}");
     fs.writeFileSync(path.join(dir, "b.html"), "{{ x | nosuchfilter }}");
     fs.writeFileSync(path.join(dir, "c.subject"), "hi");
+    fs.writeFileSync(path.join(dir, "d.html"), Buffer.from([0x3c, 0x70, 0x3e, 0xe9]));
+    fs.mkdirSync(path.join(dir, "e.html"));
     fs.writeFileSync(path.join(dir, "notes.md"), "ignored");
     const result = TemplateSet.load(dir);
     expect(result).not.toBeInstanceOf(TemplateSet);
-    const problems = (result as { problems: string[] }).problems;
-    expect(problems).toHaveLength(3);
-    expect(problems[0]).toMatch(/^a\.html: tag \{% if x %\} not closed/);
-    expect(problems[1]).toMatch(/^b\.html: undefined filter: nosuchfilter/);
-    expect(problems[2]).toBe("c.subject: there is no c.html beside it");
+    expect((result as { problems: string[] }).problems).toEqual([
+      "d.html: not UTF-8 text",
+      expect.stringMatching(/^a\.html: tag \{% if x %\} not closed/),
+      expect.stringMatching(/^b\.html: undefined filter: nosuchfilter/),
+      "c.subject: there is no c.html beside it",
+    ]);
   });
 });

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Liquid, UndefinedVariableError, type Template } from "liquidjs";
 import { invalidField } from "../errors.js";
+import { decodeUtf8 } from "../utf8.js";
 
 export const templateNamePattern = /^[A-Za-z0-9_-]{1,100}$/;
 const templateFile = /^([A-Za-z0-9_-]{1,100})\.(html|txt|subject)$/;
@@ -57,13 +58,15 @@ export class TemplateSet {
       return { problems: [`cannot read the directory ${dir}: ${(error as Error).message}`] };
     }
     const files: Record<string, string> = {};
-    for (const entry of entries) {
-      if (!templateFile.test(entry.name) || entry.isDirectory()) continue;
-      const text = fs.readFileSync(path.join(dir, entry.name), "utf8");
-      // a subject file's final newline is the editor's, not the subject's
-      files[entry.name] = entry.name.endsWith(".subject") ? text.trim() : text;
-    }
     const problems: string[] = [];
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (!templateFile.test(entry.name)) continue;
+      const text = readTemplateFile(path.join(dir, entry.name));
+      if (text === undefined) continue;
+      if (typeof text !== "string") problems.push(`${entry.name}: ${text.problem}`);
+      // a subject file's final newline is the editor's, not the subject's
+      else files[entry.name] = entry.name.endsWith(".subject") ? text.trim() : text;
+    }
     const htmlEngine = engine(files, true);
     const plainEngine = engine(files, false);
     const parse = (file: string, liquid: Liquid) => {
@@ -128,6 +131,17 @@ export class TemplateSet {
     if (template.subject) rendered.subject = run(this.plainEngine, template.subject, `${name}.subject`);
     checkRendered(name, rendered, variables, maxBytes);
     return rendered;
+  }
+}
+
+/** A regular file's UTF-8 text (links followed); undefined for anything else (a directory, a FIFO, …). */
+function readTemplateFile(file: string): string | { problem: string } | undefined {
+  try {
+    if (!fs.statSync(file).isFile()) return undefined;
+    const text = decodeUtf8(fs.readFileSync(file));
+    return text ?? { problem: "not UTF-8 text" };
+  } catch (error) {
+    return { problem: `cannot read it: ${(error as Error).message}` };
   }
 }
 
