@@ -152,6 +152,30 @@ describe("a template rendered at intake", () => {
   });
 });
 
+describe("Idempotency-Key", () => {
+  it("sees the same variables as the same request, whether sent as JSON or as a form field's JSON text", async () => {
+    const key = { "idempotency-key": "welcome-ann-1" };
+    const variables = { name: "Ann", plan: "pro" };
+    const first = await post(relay.url, JSON.stringify({ template: "welcome", variables, receiver: "k@example.com" }), {
+      "content-type": "application/json",
+      ...key,
+    });
+    expect(first.status).toBe(200);
+    const again = await post(
+      relay.url,
+      new URLSearchParams({ template: "welcome", variables: JSON.stringify(variables), receiver: "k@example.com" }),
+      key,
+    );
+    expect(again.body.data.id).toBe(first.body.data.id);
+    const other = await post(
+      relay.url,
+      JSON.stringify({ template: "welcome", variables: { ...variables, plan: "free" }, receiver: "k@example.com" }),
+      { "content-type": "application/json", ...key },
+    );
+    expect(other.status).toBe(409);
+  });
+});
+
 describe("SIGHUP", () => {
   const reloads = () => relay.output().split("config reloaded").length;
 
