@@ -286,6 +286,8 @@ export const configSchema = z
           });
       })
       .prefault({}),
+    // <name>.html, .txt, .subject; relative to this file; "" = no templates (templates/template-set.ts)
+    templates: z.strictObject({ dir: z.string().default("") }).prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
   })
   .superRefine((c, ctx) => {

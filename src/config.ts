@@ -14,6 +14,7 @@ import { checkTlsFiles, type TlsFiles } from "./config-files.js";
 import { ConfigError, describe, formatPath, schemaIssues, type ConfigIssue } from "./config-issues.js";
 import { configSchema, IMPLICIT_TLS_PORT, splitListen, SUBMISSION_PORT, type Config } from "./config-schema.js";
 import { readYaml, type YamlFile } from "./config-yaml.js";
+import { TemplateSet } from "./templates/template-set.js";
 
 export type { Config } from "./config-schema.js";
 export { ConfigError, formatIssue, type ConfigIssue } from "./config-issues.js";
@@ -30,6 +31,8 @@ export interface LoadedConfig {
   warnings: readonly ConfigIssue[];
   /** The `dkim` keys read and checked, in order; read with `checkFiles` only, else empty. */
   dkimKeys: readonly DkimKey[];
+  /** templates.dir compiled, when set and loaded with `checkFiles`. */
+  templates: TemplateSet | null;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -105,7 +108,7 @@ export interface LoadOptions {
   explicitPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Also read and check the files the config names (TLS certificates and keys, DKIM keys): serve, SIGHUP and check-config. */
+  /** Also read and check the files the config names (TLS certificates and keys, DKIM keys, templates): serve, SIGHUP and check-config. */
   checkFiles?: boolean;
 }
 
@@ -128,11 +131,14 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const files = opts.checkFiles ? checkTlsFiles(tlsFilesOf(raw, abs)) : { issues: [], warnings: [] };
   const dkim = opts.checkFiles ? checkDkimKeys(raw.dkim, abs) : { keys: [], issues: [] };
   issues.push(...files.issues, ...dkim.issues);
+  const templates = opts.checkFiles && parsed.success ? loadTemplates(abs(parsed.data.templates.dir)) : null;
+  if (templates && !(templates instanceof TemplateSet)) issues.push(...templates);
   const locate = (i: ConfigIssue) => locateIssue(i, source, file, applied);
   if (issues.length || !parsed.success) throw new ConfigError(sortByLine(issues.map(locate)));
   const config = parsed.data;
 
   config.spool.dir = abs(config.spool.dir);
+  config.templates.dir = abs(config.templates.dir);
   for (const tls of [config.server.tls, config.smtpIntake.tls]) {
     tls.cert = abs(tls.cert);
     tls.key = abs(tls.key);
@@ -143,7 +149,17 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const dkimKeys = opts.checkFiles
     ? config.dkim.map(({ domain, selector }, i) => ({ domain, selector, ...dkim.keys[i]! }))
     : [];
-  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings, dkimKeys });
+  const loaded = deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings, dkimKeys });
+  return Object.freeze({ ...loaded, templates: templates instanceof TemplateSet ? templates : null });
+}
+
+/** templates.dir compiled, or its problems as issues at that key; null when unset. */
+export function loadTemplates(dir: string): TemplateSet | ConfigIssue[] | null {
+  if (dir === "") return null;
+  const set = TemplateSet.load(dir);
+  if (set instanceof TemplateSet) return set;
+  const at = ["templates", "dir"];
+  return set.problems.map((message) => ({ keyPath: "templates.dir", at, message }));
 }
 
 function locateIssue(

@@ -1,7 +1,8 @@
 // SIGHUP: a new app.yaml takes over upstreams, limits, tokens, allow lists, quotas,
-// alerts, retry/batch policy, DKIM keys and the rescan pattern without losing, duplicating or
-// re-sending anything (records are untouched; attempts in flight finish on the old
-// transport). Keys that need a restart are refused with the reason; the old config stays.
+// alerts, retry/batch policy, DKIM keys, the rescan pattern and the templates (templates.dir
+// read anew) without losing, duplicating or re-sending anything (records are untouched;
+// attempts in flight finish on the old transport). Keys that need a restart are refused with
+// the reason; the old config stays.
 import type { LoadedConfig } from "./config.js";
 import { createTransport } from "./delivery/create-transport.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
@@ -62,6 +63,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
   }
   running.app.config = next;
   running.config = next;
+  running.templates.current = loaded.templates;
   running.log.info(
     {
       config: loaded.source,
@@ -69,6 +71,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
       dkim: loaded.dkimKeys.map((k) => `${k.selector}._domainkey.${k.domain}`),
       // names and scopes only: what an operator checks after a reload, never the secrets
       tokens: next.server.tokens.map((t) => `${t.name}: ${t.scopes.join(", ")}`),
+      templates: loaded.templates?.summary ?? [],
     },
     "config reloaded",
   );

@@ -47,6 +47,8 @@ export interface Mail {
   raw?: { sha256: string; size: number; archived?: true };
   /** SMTP intake with keepSender: the client's MAIL FROM, else delivery.from is used. */
   envelopeFrom?: string;
+  /** The template (templates.dir) that rendered subject, html and text at intake. */
+  template?: string;
 }
 
 /** One SMTP transaction (or outbox write) of an attempt. */

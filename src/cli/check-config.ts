@@ -1,8 +1,8 @@
 // mailspool check-config: validate app.yaml as serve would before it starts (schema, croner
-// pattern, TLS files, DKIM keys, environment overrides) and print the effective config,
-// secrets masked, on stdout; on stderr what an operator could otherwise miss: which values
-// the environment set, warnings, where each upstream is reached, and the DNS record each
-// DKIM key needs. Exit 1 listing every error.
+// pattern, TLS files, DKIM keys, templates, environment overrides) and print the effective
+// config, secrets masked, on stdout; on stderr what an operator could otherwise miss: which
+// values the environment set, warnings, where each upstream is reached, and the DNS record
+// each DKIM key needs. Exit 1 listing every error.
 import type { Command } from "commander";
 import { dnsRecord } from "../config-dkim.js";
 import { formatIssue, maskSecrets, type LoadedConfig } from "../config.js";
@@ -15,6 +15,8 @@ function notes(loaded: LoadedConfig): string[] {
       `from the environment: ${[...loaded.overrides].map(([key, variable]) => `${key} (${variable})`).join(", ")}`,
     );
   for (const warning of loaded.warnings) lines.push(`warning: ${formatIssue(warning)}`);
+  if (loaded.templates)
+    lines.push(`templates in ${loaded.templates.dir}: ${loaded.templates.summary.join(", ") || "none"}`);
   const { upstreams } = loaded.config.delivery;
   if (upstreams.length === 0) lines.push(`delivery: the embedded outbox, ${loaded.dataDir}/outbox`);
   for (const u of upstreams)

@@ -13,7 +13,7 @@ import type { AttachmentRef } from "../types.js";
 import { buildMimeSync } from "./mime-build.js";
 
 /** Compiled once: html-to-text's convert() rebuilds its selector tables on every call. */
-const htmlToText = compile({ wordwrap: 100 });
+export const htmlToText = compile({ wordwrap: 100 });
 
 /** An attachment's bytes: stored inline (base64) or in blobs/. */
 export async function attachmentContent(attachment: AttachmentRef, blobs: BlobStore): Promise<Buffer> {

@@ -3,7 +3,7 @@
 // 400; a list field given twice gets its values joined with "," in the order sent.
 import { invalidField } from "../errors.js";
 
-const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to"]);
+const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to", "template", "variables"]);
 const listValued = new Set(["receiver", "receiver_name", "cc", "bcc"]);
 export const attachmentFields = new Set(["attachment", "attachment[]"]);
 const known = [...singleValued, ...listValued, ...attachmentFields];

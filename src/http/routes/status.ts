@@ -10,7 +10,7 @@ import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope, visibleMail } from "../token-scopes.js";
 
-export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
+export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments" | "template">) {
   return {
     id: entry.id,
     state: entry.state,
@@ -31,6 +31,7 @@ export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
       sha256,
     })),
     attempts: entry.attempts,
+    template: mail.template ?? null,
   };
 }
 
