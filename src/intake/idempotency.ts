@@ -11,6 +11,7 @@ import type { SendInput } from "./send-request.js";
 
 export const idempotencyWindowMs = 24 * 3600 * 1000;
 const sendFields = ["title", "content", "text", "sender_name", "receiver", "receiver_name", "cc", "bcc", "reply_to"];
+const extraFields = ["send_at", "headers", "tags", "metadata"];
 
 /** The same normalised fields and the same attachment sha256s give the same hash, whatever the encoding. */
 export function requestHash(input: SendInput): string {
@@ -18,6 +19,8 @@ export function requestHash(input: SendInput): string {
     name,
     typeof input.fields[name] === "string" ? (input.fields[name] as string).trim() : (input.fields[name] ?? null),
   ]);
+  // the extras count only when given, so a request without them hashes as it always did
+  for (const name of extraFields) if (input.fields[name] !== undefined) fields.push([name, input.fields[name]]);
   const files = input.files.map((f) => [f.filename, f.contentType, f.sha256]);
   return createHash("sha256").update(JSON.stringify({ fields, files })).digest("hex");
 }

@@ -69,12 +69,17 @@ export class Intake {
     let id: MailId;
     try {
       const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
-      const { fields, recipients } = validateSendFields(input.fields, settings, fileErrors);
+      const { fields, recipients, extras } = validateSendFields(input.fields, settings, fileErrors);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
       const attachments = await storeFiles(input.files, spool.blobs);
       id = ulid();
-      await spool.accept(id, buildMail(id, fields, recipients, attachments, settings), client, options.idempotency);
+      await spool.accept(
+        id,
+        buildMail(id, fields, recipients, attachments, settings, extras),
+        client,
+        options.idempotency,
+      );
     } catch (error) {
       await discardFiles(input.files);
       throw error;

@@ -252,6 +252,7 @@ describe("MailIndex views", () => {
     const index = populated();
     expect(ids(index.undelivered())).toEqual(["m2", "m4"]);
     expect(index.countByState()).toEqual({
+      scheduled: 0,
       queued: 1,
       sending: 0,
       deferred: 1,
