@@ -4,6 +4,7 @@
 // lists, /health, /metrics and the CLI show the `scheduled` state; a cancelled scheduled
 // mail is never sent; a bad value is a 400 naming it.
 import path from "node:path";
+import fc from "fast-check";
 import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replayRecipients } from "../../src/delivery/action-rules.js";
@@ -71,14 +72,32 @@ async function messageOf(id: string): Promise<SinkMessage> {
   );
 }
 
-/** A header's value as sent (unfolded), found without case. */
+/** A header's value as sent (unfolded, RFC 2047 encoded words decoded), found without case. */
 function headerOf(raw: Buffer, name: string): string | undefined {
   const head = raw
     .toString()
     .split("\r\n\r\n")[0]!
     .replace(/\r\n(?=[ \t])/g, "");
   const line = head.split("\r\n").find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
-  return line?.slice(name.length + 1).trim();
+  return line === undefined ? undefined : decodeWords(line.slice(name.length + 1).trim());
+}
+
+/** Runs of UTF-8 encoded words (B or Q; the space between two words is not text) → their text. */
+function decodeWords(value: string): string {
+  const word = /=\?UTF-8\?([BQ])\?([^?]*)\?=/gi;
+  return value.replace(/=\?UTF-8\?[BQ]\?[^?]*\?=(?:[ \t]+=\?UTF-8\?[BQ]\?[^?]*\?=)*/gi, (run) => {
+    const bytes = [...run.matchAll(word)].map(([, encoding, text]) =>
+      encoding!.toUpperCase() === "B"
+        ? Buffer.from(text!, "base64")
+        : Buffer.from(
+            text!
+              .replace(/_/g, " ")
+              .replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            "latin1",
+          ),
+    );
+    return Buffer.concat(bytes).toString("utf8");
+  });
 }
 
 const extraHeaders = {
@@ -101,9 +120,9 @@ describe("headers, tags and metadata", () => {
       expect(answer.status).toBe(200);
       const id = answer.body.data.id;
       const raw = (await messageOf(id)).raw;
-      for (const [name, value] of Object.entries(extraHeaders))
-        // not ASCII: an RFC 2047 encoded word, as a header must carry it
-        expect(headerOf(raw, name)).toBe(name === "X-Note" ? "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=" : value);
+      for (const [name, value] of Object.entries(extraHeaders)) expect(headerOf(raw, name)).toBe(value);
+      // not ASCII: RFC 2047 encoded words, as a header must carry it
+      expect(raw.toString()).toContain("X-Note: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=");
       const parsed = await simpleParser(raw);
       expect(parsed.inReplyTo).toBe("<parent@example.com>");
       expect(parsed.references).toEqual(["<root@example.com>", "<parent@example.com>"]);
@@ -132,6 +151,34 @@ describe("headers, tags and metadata", () => {
       ]);
     }
     expect(sink.messages.length).toBe(before);
+  });
+
+  it("a generated value reaches the sink as sent, or is refused by name when it holds a control (property)", async () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) });
+    const value = fc
+      .array(fc.oneof({ weight: 4, arbitrary: printable }, fc.constantFrom("\r", "\n", "\r\n", "\0", "\x1b", "\x7f")), {
+        minLength: 1,
+        maxLength: 6,
+      })
+      .map((parts) => parts.join(""));
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(value, fc.constantFrom(...encodings), async (v, encoding) => {
+        const title = `generated ${(n += 1)}`;
+        const answer = await sendWith(encoding, { title, headers: { "X-Gen": v } });
+        if (/[\0-\x1f\x7f]/.test(v) || v.trim() === "") {
+          expect(answer.status).toBe(400);
+          expect(answer.body.data.errors).toEqual([{ field: "headers.X-Gen", message: expect.any(String) }]);
+          return;
+        }
+        expect(answer.status).toBe(200);
+        const raw = (await messageOf(answer.body.data.id)).raw;
+        const head = raw.toString().split("\r\n\r\n")[0]!;
+        expect(head).not.toMatch(/[\0\x1b\x7f]|\r(?!\n)|(?<!\r)\n/);
+        expect(headerOf(raw, "X-Gen")).toBe(v.trim());
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("a pickup file carries them too", async () => {
