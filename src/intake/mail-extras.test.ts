@@ -43,6 +43,25 @@ describe("headers", () => {
     expect(fields).toEqual(["headers.From", "headers.Subject", "headers.Bcc", "headers.X-", "headers.X-Mailspool-Id"]);
   });
 
+  it("refuses a named header that breaks its own syntax", () => {
+    const { fields } = extras({
+      headers: {
+        "In-Reply-To": "parent@example.com",
+        References: "<a@example.com>, <b@example.com>",
+        "List-Unsubscribe": "https://example.com/u",
+        "List-Unsubscribe-Post": "yes",
+        "Auto-Submitted": "sure",
+      },
+    });
+    expect(fields).toEqual([
+      "headers.In-Reply-To",
+      "headers.References",
+      "headers.List-Unsubscribe",
+      "headers.List-Unsubscribe-Post",
+      "headers.Auto-Submitted",
+    ]);
+  });
+
   it("refuses a name twice (case ignored), too many, and what is not an object of strings", () => {
     expect(extras({ headers: { "X-A": "1", "x-a": "2" } }).fields).toEqual(["headers.x-a"]);
     const many = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`X-H${i}`, "v"]));

@@ -29,6 +29,18 @@ export const maxMetadataValueLength = 500;
 /** The named headers a sender may add besides `X-*` (compared without case). */
 const allowedNames = ["List-Unsubscribe", "List-Unsubscribe-Post", "In-Reply-To", "References", "Auto-Submitted"];
 const allowed = new Set(allowedNames.map((n) => n.toLowerCase()));
+const messageIds = /^<[^<>\s]+>(?:[ \t]+<[^<>\s]+>)*$/;
+/** The named headers' own syntax (RFC 5322 msg-ids, RFC 2369, RFC 8058, RFC 3834), compared without case. */
+const namedSyntax: Record<string, [RegExp, string]> = {
+  "in-reply-to": [messageIds, "message ids in angle brackets, like <id@example.com>"],
+  references: [messageIds, "message ids in angle brackets, like <id@example.com>"],
+  "list-unsubscribe": [/^<[^<>\s]+>(?:[ \t]*,[ \t]*<[^<>\s]+>)*$/, "URIs in angle brackets, comma separated"],
+  "list-unsubscribe-post": [/^List-Unsubscribe=One-Click$/, "exactly List-Unsubscribe=One-Click (RFC 8058)"],
+  "auto-submitted": [
+    /^(?:no|auto-generated|auto-replied|auto-notified)(?:[ \t]*;.*)?$/i,
+    "no, auto-generated, auto-replied or auto-notified",
+  ],
+};
 /** X- headers that stay the relay's: none is set today; the prefix is kept for the relay's own. */
 const reservedPrefix = "x-mailspool-";
 const headerName = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
@@ -100,6 +112,14 @@ export function headerNameProblem(name: string): string | null {
   return null;
 }
 
+/** Why a header (its name allowed) may not be sent with this value, or null. */
+export function headerProblem(name: string, value: unknown): string | null {
+  const problem = headerValueProblem(value);
+  if (problem) return problem;
+  const syntax = namedSyntax[name.toLowerCase()];
+  return syntax && !syntax[0].test(value as string) ? `${name} must be ${syntax[1]}` : null;
+}
+
 /** Why a header value may not be sent, or null. */
 export function headerValueProblem(value: unknown): string | null {
   if (typeof value !== "string") return "a header value must be a string";
@@ -122,10 +142,10 @@ function extraHeaders(value: unknown, errors: FieldError[]): Record<string, stri
   const seen = new Set<string>();
   for (const [name, v] of entries) {
     const field = `headers.${name.slice(0, 100)}`;
-    const problem = headerNameProblem(name) ?? headerValueProblem(v);
+    const problem = headerNameProblem(name) ?? headerProblem(name, v);
     if (problem) errors.push({ field, message: problem });
     else if (seen.has(name.toLowerCase())) errors.push({ field, message: "given more than once (names ignore case)" });
-    else headers.push([name, v as string]);
+    else headers.push([name, (v as string).trim()]);
     seen.add(name.toLowerCase());
   }
   // fromEntries defines own properties: a key like "__proto__" stays a key

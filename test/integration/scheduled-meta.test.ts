@@ -154,7 +154,10 @@ describe("headers, tags and metadata", () => {
   });
 
   it("a generated value reaches the sink as sent, or is refused by name when it holds a control (property)", async () => {
-    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) });
+    const printable = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: 250,
+    });
     const value = fc
       .array(fc.oneof({ weight: 4, arbitrary: printable }, fc.constantFrom("\r", "\n", "\r\n", "\0", "\x1b", "\x7f")), {
         minLength: 1,
@@ -166,7 +169,7 @@ describe("headers, tags and metadata", () => {
       fc.asyncProperty(value, fc.constantFrom(...encodings), async (v, encoding) => {
         const title = `generated ${(n += 1)}`;
         const answer = await sendWith(encoding, { title, headers: { "X-Gen": v } });
-        if (/[\0-\x1f\x7f]/.test(v) || v.trim() === "") {
+        if (/[\0-\x1f\x7f]/.test(v) || v.trim() === "" || v.length > 998) {
           expect(answer.status).toBe(400);
           expect(answer.body.data.errors).toEqual([{ field: "headers.X-Gen", message: expect.any(String) }]);
           return;
