@@ -131,13 +131,8 @@ export function headerValueProblem(value: unknown): string | null {
 }
 
 function extraHeaders(value: unknown, errors: FieldError[]): Record<string, string> | undefined {
-  const object = jsonObject("headers", value, errors);
-  if (!object) return undefined;
-  const entries = Object.entries(object);
-  if (entries.length > maxHeaders) {
-    errors.push({ field: "headers", message: `at most ${maxHeaders} headers` });
-    return undefined;
-  }
+  const entries = objectEntries("headers", value, maxHeaders, errors);
+  if (!entries) return undefined;
   const headers: [string, string][] = [];
   const seen = new Set<string>();
   for (const [name, v] of entries) {
@@ -172,13 +167,8 @@ function tagList(value: unknown, errors: FieldError[]): string[] | undefined {
 }
 
 function metadataMap(value: unknown, errors: FieldError[]): Record<string, string> | undefined {
-  const object = jsonObject("metadata", value, errors);
-  if (!object) return undefined;
-  const entries = Object.entries(object);
-  if (entries.length > maxMetadataKeys) {
-    errors.push({ field: "metadata", message: `at most ${maxMetadataKeys} keys` });
-    return undefined;
-  }
+  const entries = objectEntries("metadata", value, maxMetadataKeys, errors);
+  if (!entries) return undefined;
   const metadata: [string, string][] = [];
   for (const [key, v] of entries) {
     const field = `metadata.${key.slice(0, 100)}`;
@@ -194,7 +184,21 @@ function metadataMap(value: unknown, errors: FieldError[]): Record<string, strin
   return Object.fromEntries(metadata);
 }
 
-/** A JSON object as given in JSON, or as a JSON string in a form. */
+/** The members of a JSON object (given as an object, or as a JSON string in a form), at most `max` of them. */
+function objectEntries(
+  field: string,
+  value: unknown,
+  max: number,
+  errors: FieldError[],
+): [string, unknown][] | undefined {
+  const object = jsonObject(field, value, errors);
+  if (!object) return undefined;
+  const entries = Object.entries(object);
+  if (entries.length <= max) return entries;
+  errors.push({ field, message: `at most ${max} members` });
+  return undefined;
+}
+
 function jsonObject(field: string, value: unknown, errors: FieldError[]): Record<string, unknown> | undefined {
   let object = value;
   if (typeof value === "string") {

@@ -64,6 +64,12 @@ function sendWith(encoding: Encoding, fields: Record<string, unknown>) {
   return post(relay.url, sendForm(flat));
 }
 
+/** A send request dropped into pickup/ as a file. */
+function pickupFile(fields: Record<string, unknown>): void {
+  const request = { title: "picked", content: "<p>p</p>", receiver: "p@example.com", ...fields };
+  writePickupFile(path.join(relay.dir, "data/pickup"), "extras", request);
+}
+
 async function messageOf(id: string): Promise<SinkMessage> {
   return waitFor(
     () => sink.messages.find((m) => m.raw.toString().includes(`<${id}@example.org>`)),
@@ -185,11 +191,7 @@ describe("headers, tags and metadata", () => {
   });
 
   it("a pickup file carries them too", async () => {
-    const pickup = path.join(relay.dir, "data/pickup");
-    writePickupFile(pickup, "extras", {
-      title: "picked",
-      content: "<p>p</p>",
-      receiver: "p@example.com",
+    pickupFile({
       headers: { "X-From-Pickup": "yes" },
       tags: ["pickup"],
       metadata: { source: "file" },
@@ -256,11 +258,7 @@ describe("scheduled send", () => {
   });
 
   it("a pickup file may schedule", async () => {
-    const pickup = path.join(relay.dir, "data/pickup");
-    writePickupFile(pickup, "scheduled", {
-      title: "picked later",
-      content: "<p>p</p>",
-      receiver: "p@example.com",
+    pickupFile({
       send_at: rfc3339(Date.now() + 60_000, 0),
       tags: ["pickup-scheduled"],
     });
