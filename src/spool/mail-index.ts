@@ -372,10 +372,14 @@ export class MailIndex implements MailReader {
     return saved === undefined ? undefined : JSON.parse(saved);
   }
 
-  /** Marks a queued, deferred or (due) scheduled mail as being sent; it stays in memory until its attempt ends. */
-  startSending(id: MailId): MailEntry | undefined {
+  /**
+   * Marks a queued, deferred or scheduled mail as being sent; it stays in memory until its
+   * attempt ends. A scheduled mail whose time (`send_at`) is after `now` is not started.
+   */
+  startSending(id: MailId, now: number): MailEntry | undefined {
     const entry = this.get(id);
     if (!entry || !sendableStates.includes(entry.state)) return undefined;
+    if (entry.state === "scheduled" && Date.parse(entry.nextAttemptAt ?? "") > now) return undefined;
     this.sending.set(id, entry.state);
     this.cache.set(id, entry);
     entry.state = "sending";
