@@ -235,6 +235,20 @@ describe("MailIndex scheduled mails", () => {
     expect(index.get("later")).toMatchObject({ state: "sent", nextAttemptAt: undefined });
     expect(index.countByState()).toMatchObject({ scheduled: 0, sending: 0, sent: 1 });
   });
+
+  it("a scheduled mail the relay stopped in mid-attempt is among the undelivered, said to be open", () => {
+    const index = new MailIndex();
+    const record = accepted("cut", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"]);
+    record.mail = { ...record.mail, sendAt: "2025-01-15T10:00:00.000Z" };
+    index.apply(record, at(0));
+    index.apply(
+      outcome("cut", 1, "2025-01-15T10:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(100),
+    );
+    expect(index.undelivered()).toEqual([
+      { id: "cut", state: "scheduled", nextAttemptAt: "2025-01-15T10:00:00.000Z", openAttempt: true },
+    ]);
+  });
 });
 
 describe("MailIndex views", () => {

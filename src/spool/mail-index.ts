@@ -395,12 +395,17 @@ export class MailIndex implements MailReader {
     if (entry && !this.dirty.has(id)) this.cache.delete(id);
   }
 
-  /** Mails that still need delivery, oldest first, as delivery requeues them. */
+  /**
+   * Mails that still need delivery, oldest first, as delivery requeues them: queued and
+   * deferred ones, and scheduled ones whose first attempt the relay stopped in (their time
+   * had come; the others wait for their time in scheduledAfter()).
+   */
   undelivered(): UndeliveredMail[] {
     this.flush();
     return this.db
       .query<{ id: string; state: MailState; next_attempt_at: string | null; open_attempt: number }, []>(
-        "SELECT id, state, next_attempt_at, open_attempt FROM mails WHERE state IN ('queued', 'deferred') ORDER BY seq",
+        `SELECT id, state, next_attempt_at, open_attempt FROM mails
+         WHERE state IN ('queued', 'deferred') OR (state = 'scheduled' AND open_attempt = 1) ORDER BY seq`,
       )
       .all()
       .map((row) => ({
