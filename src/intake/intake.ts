@@ -73,12 +73,12 @@ export class Intake {
     try {
       const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
       const templated = applyTemplate(input.fields, settings.templates, settings.limits.maxBodyBytes);
-      const { fields, recipients } = validateSendFields(templated.fields, settings, fileErrors);
+      const { fields, recipients, extras } = validateSendFields(templated.fields, settings, fileErrors);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
       const attachments = await storeFiles(input.files, spool.blobs);
       id = ulid();
-      const mail = buildMail(id, fields, recipients, attachments, settings);
+      const mail = buildMail(id, fields, recipients, attachments, settings, extras);
       if (templated.template) mail.template = templated.template;
       await spool.accept(id, mail, client, options.idempotency);
     } catch (error) {
