@@ -52,7 +52,7 @@ function canonicalLocal(written: string): { local: string } | { reason: string }
 }
 
 /** The domain in canonical form (IDNA ASCII, lowercase; an address literal normalised), or a reason. */
-function canonicalDomain(written: string): { domain: string } | { reason: string } {
+export function canonicalDomain(written: string): { domain: string } | { reason: string } {
   if (written.startsWith("[")) {
     const literal = /^\[(?:IPv6:(.+)|(\d{1,3}(?:\.\d{1,3}){3}))\]$/i.exec(written);
     const v6 = literal?.[1];

@@ -1,6 +1,7 @@
 // The files app.yaml names, checked before anything starts (check-config, serve, SIGHUP):
-// each TLS certificate and key readable, PEM, and the key the certificate's. They are
-// read as the user running the command, so check-config belongs to the user that runs serve.
+// each TLS certificate and key readable, PEM, and the key the certificate's (the DKIM keys
+// in ./config-dkim.ts use the same readers). They are read as the user running the
+// command, so check-config belongs to the user that runs serve.
 import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import type { ConfigIssue } from "./config-issues.js";
@@ -17,7 +18,7 @@ export interface FileCheck {
   warnings: ConfigIssue[];
 }
 
-function readPem(file: string): string | { problem: string } {
+export function readPem(file: string): string | { problem: string } {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (error) {
@@ -43,15 +44,16 @@ function parseCert(file: string, text: string): X509Certificate | string {
   }
 }
 
-function parseKey(file: string, text: string): KeyObject | string {
+/** The private key in `text`, or why not; `source` names it in the reason (a file path). */
+export function parseKey(source: string, text: string): KeyObject | string {
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text))
-    return `${file} is encrypted; mailspool takes no passphrase: store it decrypted (openssl pkey -in it -out new.pem), readable by the service user only`;
+    return `${source} is encrypted; mailspool takes no passphrase: store it decrypted (openssl pkey -in it -out new.pem), readable by the service user only`;
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text))
-    return `${file} is not a PEM private key (no BEGIN PRIVATE KEY)`;
+    return `${source} is not a PEM private key (no BEGIN PRIVATE KEY)`;
   try {
     return createPrivateKey(text);
   } catch {
-    return `${file} holds no valid PEM private key`;
+    return `${source} holds no valid PEM private key`;
   }
 }
 

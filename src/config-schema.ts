@@ -2,6 +2,7 @@
 // validation. Pure: no file or environment access (src/config.ts loads, substitutes,
 // resolves paths and freezes). Key names here are the public contract.
 import { z } from "zod";
+import { canonicalDomain } from "./address.js";
 import {
   isHostName,
   isHttpUrl,
@@ -139,6 +140,28 @@ const bearerToken = z.strictObject({
     .default((): TokenScope[] => ["send", "read"]),
 });
 
+/** RFC 6376 §3.1: a selector is one or more DNS labels (underscores are used and resolve). */
+const selectorLabel = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** `domain` is kept in the canonical form of ./address.ts (lowercase, IDNA ASCII), as From domains are compared. */
+const dkimKey = z.strictObject({
+  domain: z.string().transform((v, ctx) => {
+    const canonical = v.startsWith("[")
+      ? { reason: "must be a domain name, not an address literal" }
+      : canonicalDomain(v);
+    if ("reason" in canonical) ctx.addIssue({ code: "custom", message: canonical.reason });
+    return "domain" in canonical ? canonical.domain : v;
+  }),
+  selector: z
+    .string()
+    .refine(
+      (v) => v.split(".").every((l) => selectorLabel.test(l)),
+      "must be one or more DNS labels (letters, digits, - and _), like mail2026",
+    ),
+  // PEM text (from ${VAR}) or a PEM file path; read and checked with the other files (./config-dkim.ts)
+  privateKey: z.string().min(1),
+});
+
 const quotaWindow = () => z.strictObject({ hour: int(0).default(0), day: int(0).default(0) }).prefault({});
 
 export const configSchema = z
@@ -171,6 +194,7 @@ export const configSchema = z
         from: email.default("mailspool@localhost"),
         workers: int(1).default(5),
         maxRecipients: int(1).default(100),
+        maxScheduleDays: num(0, true).default(30),
         connectTimeoutSeconds: num(0, true).default(30),
         socketTimeoutSeconds: num(0, true).default(120),
         timezone: z
@@ -204,6 +228,10 @@ export const configSchema = z
           .default(() => []),
       })
       .prefault({}),
+    dkim: z
+      .array(dkimKey)
+      .superRefine(unique("domain", "dkim domain"))
+      .default(() => []),
     failed: z
       .strictObject({
         rescan: z
@@ -286,6 +314,8 @@ export const configSchema = z
           });
       })
       .prefault({}),
+    // <name>.html, .txt, .subject; relative to this file; "" = no templates (templates/template-set.ts)
+    templates: z.strictObject({ dir: z.string().default("") }).prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
   })
   .superRefine((c, ctx) => {

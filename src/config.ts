@@ -1,17 +1,20 @@
 // Owns the configuration: finding app.yaml (-c > MAILSPOOL_CONFIG > ./app.yaml > embedded
 // default), reading it, ${VAR} / ${VAR:-default} substitution, the MAILSPOOL_* environment
 // overrides (./config-env.ts), validation (schema in ./config-schema.ts; with `checkFiles`
-// also the TLS files, ./config-files.ts), path resolution and masking secrets for display.
+// also the TLS files, ./config-files.ts, and the DKIM keys, ./config-dkim.ts), path
+// resolution and masking secrets for display.
 // Every problem is collected and reported at once, each with its key path and origin. This
 // is the only module that reads config files or process.env; everything else receives a
 // frozen Config.
 import fs from "node:fs";
 import path from "node:path";
+import { checkDkimKeys, isInlineKey, type DkimKey } from "./config-dkim.js";
 import { applyEnvOverrides, overrideOf } from "./config-env.js";
 import { checkTlsFiles, type TlsFiles } from "./config-files.js";
 import { ConfigError, describe, formatPath, schemaIssues, type ConfigIssue } from "./config-issues.js";
 import { configSchema, IMPLICIT_TLS_PORT, splitListen, SUBMISSION_PORT, type Config } from "./config-schema.js";
 import { readYaml, type YamlFile } from "./config-yaml.js";
+import { TemplateSet } from "./templates/template-set.js";
 
 export type { Config } from "./config-schema.js";
 export { ConfigError, formatIssue, type ConfigIssue } from "./config-issues.js";
@@ -26,6 +29,10 @@ export interface LoadedConfig {
   overrides: ReadonlyMap<string, string>;
   /** Legal but probably not meant (an expired certificate, implicit TLS on port 587 …). */
   warnings: readonly ConfigIssue[];
+  /** The `dkim` keys read and checked, in order; read with `checkFiles` only, else empty. */
+  dkimKeys: readonly DkimKey[];
+  /** templates.dir compiled, when set and loaded with `checkFiles`. */
+  templates: TemplateSet | null;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -101,7 +108,7 @@ export interface LoadOptions {
   explicitPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Also check the files the config names (TLS certificates and keys): serve, SIGHUP and check-config. */
+  /** Also read and check the files the config names (TLS certificates and keys, DKIM keys, templates): serve, SIGHUP and check-config. */
   checkFiles?: boolean;
 }
 
@@ -122,19 +129,37 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   // a key whose variable is unset already has its issue; its stand-in "" would only add noise
   if (!parsed.success) issues.push(...schemaIssues(parsed.error.issues).filter((i) => !unset.has(i.keyPath)));
   const files = opts.checkFiles ? checkTlsFiles(tlsFilesOf(raw, abs)) : { issues: [], warnings: [] };
-  issues.push(...files.issues);
+  const dkim = opts.checkFiles ? checkDkimKeys(raw.dkim, abs) : { keys: [], issues: [] };
+  issues.push(...files.issues, ...dkim.issues);
+  const templates = opts.checkFiles && parsed.success ? loadTemplates(abs(parsed.data.templates.dir)) : null;
+  if (templates && !(templates instanceof TemplateSet)) issues.push(...templates);
   const locate = (i: ConfigIssue) => locateIssue(i, source, file, applied);
   if (issues.length || !parsed.success) throw new ConfigError(sortByLine(issues.map(locate)));
   const config = parsed.data;
 
   config.spool.dir = abs(config.spool.dir);
+  config.templates.dir = abs(config.templates.dir);
   for (const tls of [config.server.tls, config.smtpIntake.tls]) {
     tls.cert = abs(tls.cert);
     tls.key = abs(tls.key);
   }
+  for (const entry of config.dkim) if (!isInlineKey(entry.privateKey)) entry.privateKey = abs(entry.privateKey);
   if (config.spool.minFreeBytes === 0) config.spool.minFreeBytes = Math.ceil(1.5 * config.server.maxBodyBytes);
   const warnings = [...files.warnings, ...portWarnings(config)].map(locate);
-  return deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings });
+  const dkimKeys = opts.checkFiles
+    ? config.dkim.map(({ domain, selector }, i) => ({ domain, selector, ...dkim.keys[i]! }))
+    : [];
+  const loaded = deepFreeze({ config, source, dataDir: config.spool.dir, overrides: applied, warnings, dkimKeys });
+  return Object.freeze({ ...loaded, templates: templates instanceof TemplateSet ? templates : null });
+}
+
+/** templates.dir compiled, or its problems as issues at that key; null when unset. */
+export function loadTemplates(dir: string): TemplateSet | ConfigIssue[] | null {
+  if (dir === "") return null;
+  const set = TemplateSet.load(dir);
+  if (set instanceof TemplateSet) return set;
+  const at = ["templates", "dir"];
+  return set.problems.map((message) => ({ keyPath: "templates.dir", at, message }));
 }
 
 function locateIssue(
@@ -193,7 +218,7 @@ function portWarnings(config: Config): ConfigIssue[] {
   });
 }
 
-/** A deep copy for display: every `pass`, `token`, tls `key` and webhook `secret` becomes "***" (empty stays empty); webhook URLs lose their password. */
+/** A deep copy for display: every `pass`, `token`, tls `key`, PEM `privateKey` and webhook `secret` becomes "***" (empty stays empty; a key's path is shown); webhook URLs lose their password. */
 export function maskSecrets(config: Config): unknown {
   const walk = (v: unknown, key: string, parent: string): unknown => {
     // an array's items are walked as the array's key: a webhooks item's fields have parent "webhooks"
@@ -203,6 +228,7 @@ export function maskSecrets(config: Config): unknown {
       key === "pass" ||
       key === "token" ||
       (key === "key" && parent === "tls") ||
+      (key === "privateKey" && typeof v === "string" && isInlineKey(v)) ||
       (key === "secret" && parent === "webhooks");
     if (secret && typeof v === "string" && v !== "") return "***";
     if ((key === "webhook" || (key === "url" && parent === "webhooks")) && typeof v === "string")

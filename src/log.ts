@@ -35,7 +35,7 @@ export type { Logger };
 }
 
 const censor = "***";
-const secretKeys = ["pass", "token", "password", "authorization"] as const;
+const secretKeys = ["pass", "token", "password", "authorization", "privateKey"] as const;
 const hasOwn = (value: object, key: string) => Object.prototype.hasOwnProperty.call(value, key);
 
 /** `object` with secrets masked; the same object when it holds none (the usual case). */

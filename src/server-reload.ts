@@ -1,7 +1,8 @@
 // SIGHUP: a new app.yaml takes over upstreams, limits, tokens, allow lists, quotas,
-// alerts, retry/batch policy and the rescan pattern without losing, duplicating or
-// re-sending anything (records are untouched; attempts in flight finish on the old
-// transport). Keys that need a restart are refused with the reason; the old config stays.
+// alerts, retry/batch policy, DKIM keys, the rescan pattern and the templates (templates.dir
+// read anew) without losing, duplicating or re-sending anything (records are untouched;
+// attempts in flight finish on the old transport). Keys that need a restart are refused with
+// the reason; the old config stays.
 import type { LoadedConfig } from "./config.js";
 import { createTransport } from "./delivery/create-transport.js";
 import { webhookSubscriptions } from "./delivery/webhook-events.js";
@@ -40,6 +41,7 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
     transport,
     {
       from: next.delivery.from,
+      dkim: loaded.dkimKeys,
       retry: next.delivery.retry,
       batch: next.delivery.batch,
       webhooks: webhookSubscriptions(next),
@@ -62,12 +64,15 @@ export function reloadServer(running: RunningServer, loaded: LoadedConfig): void
   }
   running.app.config = next;
   running.config = next;
+  running.templates.current = loaded.templates;
   running.log.info(
     {
       config: loaded.source,
       upstreams: next.delivery.upstreams.map((u) => u.name),
+      dkim: loaded.dkimKeys.map((k) => `${k.selector}._domainkey.${k.domain}`),
       // names and scopes only: what an operator checks after a reload, never the secrets
       tokens: next.server.tokens.map((t) => `${t.name}: ${t.scopes.join(", ")}`),
+      templates: loaded.templates?.summary ?? [],
     },
     "config reloaded",
   );

@@ -30,6 +30,7 @@ import type { Quotas } from "./intake/quotas.js";
 import { Spool } from "./spool/spool.js";
 import { spoolCounters } from "./spool-counters.js";
 import { StateFile } from "./spool/state-file.js";
+import type { TemplateSet } from "./templates/template-set.js";
 
 export interface RunningServer {
   url: string;
@@ -44,6 +45,8 @@ export interface RunningServer {
   metrics: Metrics;
   daily: DailyCounter;
   pickup: PickupWatcher;
+  /** The compiled templates.dir intake renders with; SIGHUP swaps `current`. */
+  templates: { current: TemplateSet | null };
   rescan: Cron;
   compactor: Compactor;
   /** The SMTP intake listener, when smtpIntake.enabled. */
@@ -88,6 +91,7 @@ export async function startServer(
       spool,
       transport: overrides.transport ?? createTransport(config, spool.paths.outbox, daily, metrics, child("smtp")),
       from: config.delivery.from,
+      dkim: loaded.dkimKeys,
       workers: config.delivery.workers,
       retry: config.delivery.retry,
       batch: config.delivery.batch,
@@ -104,15 +108,18 @@ export async function startServer(
     };
     const alerts = new Alerts(spool.index, metrics, config.alerts, child("alerts"), overrides.clock?.now);
     const gate: IntakeGate = { accepting: true };
+    const templates = { current: loaded.templates };
     const intake = new Intake({
       spool,
       settings: () => ({
         from: app.config.delivery.from,
         maxRecipients: app.config.delivery.maxRecipients,
+        maxScheduleDays: app.config.delivery.maxScheduleDays,
         limits: intakeLimits(app.config),
+        templates: templates.current,
       }),
       quotas,
-      onAccepted: (id) => delivery.enqueue(id),
+      onAccepted: (id) => delivery.accepted(id),
     });
     const app: AppDeps = {
       config,
@@ -172,6 +179,7 @@ export async function startServer(
       metrics,
       daily,
       pickup,
+      templates,
       rescan,
       compactor,
       smtp,

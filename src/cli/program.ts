@@ -8,6 +8,7 @@ import { registerOperatorCommands } from "./operator-commands.js";
 import { registerReindex } from "./reindex.js";
 import { registerServe } from "./serve.js";
 import { registerSpoolCommands } from "./spool-commands.js";
+import { registerTemplateCommands } from "./template-render.js";
 import { configureUsageErrors } from "./usage-errors.js";
 
 /** What `mailspool` runs with no command. */
@@ -25,6 +26,7 @@ export function createProgram(): Command {
   registerFsck(program);
   registerReindex(program);
   registerHealthcheck(program);
+  registerTemplateCommands(program);
   configureUsageErrors(program);
   return program;
 }

@@ -3,6 +3,7 @@
 // may be duplicated), keeps the failed-spool view current, and hands each outcome to the
 // event webhooks (webhooks.ts). A mail whose records cannot be appended is put back
 // later, never dropped.
+import type { DkimKey } from "../config-dkim.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { writeFailedView } from "../spool/failed-view.js";
@@ -13,6 +14,7 @@ import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
+import { ScheduledRelease } from "./scheduled-release.js";
 import type { Transport, UpstreamBucket } from "./transports/transport.js";
 import type { WebhookSubscription } from "./webhook-events.js";
 import { Webhooks } from "./webhooks.js";
@@ -22,6 +24,8 @@ export interface DeliveryOptions {
   spool: Spool;
   transport: Transport;
   from: string;
+  /** Signing keys by From domain (SIGHUP may swap them). */
+  dkim: readonly DkimKey[];
   workers: number;
   retry: RetryPolicy;
   batch: BatchPolicy;
@@ -40,6 +44,7 @@ const messageCacheBytes = 64 * 1024 * 1024;
 
 export class Delivery {
   readonly queue: DeliveryQueue;
+  private readonly scheduled: ScheduledRelease;
   private readonly pool: WorkerPool;
   private readonly attemptDeps: AttemptDeps;
   private readonly webhooks: Webhooks;
@@ -49,6 +54,7 @@ export class Delivery {
   constructor(private readonly options: DeliveryOptions) {
     const now = options.now ?? Date.now;
     this.queue = new DeliveryQueue(now);
+    this.scheduled = new ScheduledRelease(options.spool.index, (id) => this.queue.push(id), now);
     this.pool = new WorkerPool(options.workers, this.queue, (id) => this.deliver(id), options.log);
     this.webhooks = new Webhooks({
       spool: options.spool,
@@ -81,6 +87,7 @@ export class Delivery {
         this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
       else this.enqueue(entry.id);
     }
+    this.scheduled.start();
     await this.writeFailedView();
     this.webhooks.start();
     log.info(
@@ -92,6 +99,13 @@ export class Delivery {
 
   enqueue(id: MailId): void {
     this.queue.push(id);
+  }
+
+  /** A mail just accepted: into the queue, or, when scheduled, left in the index for its time. */
+  accepted(id: MailId): void {
+    const entry = this.options.spool.index.get(id);
+    if (entry?.state === "scheduled" && entry.nextAttemptAt) this.scheduled.scheduled(entry.nextAttemptAt);
+    else this.enqueue(id);
   }
 
   get inFlight(): number {
@@ -159,13 +173,15 @@ export class Delivery {
 
   /**
    * SIGHUP: new upstreams and policies for the next attempts. Attempts in flight finish on
-   * the old transport, which is closed once they had time to (never mid-transaction).
+   * the old transport, which is closed once they had time to (never mid-transaction). New
+   * DKIM keys drop the composed messages: the next attempts sign with them.
    */
   reconfigure(
     transport: Transport | undefined,
-    policies: Pick<DeliveryOptions, "from" | "retry" | "batch" | "webhooks">,
+    policies: Pick<DeliveryOptions, "from" | "dkim" | "retry" | "batch" | "webhooks">,
     closeOldAfterMs: number,
   ): void {
+    if (JSON.stringify(policies.dkim) !== JSON.stringify(this.options.dkim)) this.attemptDeps.cache.clear();
     Object.assign(this.options, policies);
     Object.assign(this.attemptDeps, policies);
     this.webhooks.reconfigure(policies.webhooks);
@@ -179,6 +195,7 @@ export class Delivery {
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
     const started = Date.now();
+    this.scheduled.stop();
     const finished = await this.pool.stop(graceMs);
     if (!finished)
       this.options.log.warn(

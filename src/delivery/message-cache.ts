@@ -36,6 +36,11 @@ export class MessageCache {
     this.bytes -= raw.length;
   }
 
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
   get size(): number {
     return this.entries.size;
   }

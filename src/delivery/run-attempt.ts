@@ -1,14 +1,17 @@
 // One attempt for one mail: one pass over the upstreams for its open recipients, split
 // into envelopes of at most the transport's batch size, `batch.delayMs` apart, with the
-// MIME built once. Each transaction's outcome record is appended as soon as the reply
-// arrives; the attempt record closes the pass with the mail's new state.
+// MIME built and DKIM-signed once (kept in the message cache for later attempts). Each
+// transaction's outcome record is appended as soon as the reply arrives; the attempt
+// record closes the pass with the mail's new state.
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { applyAttemptEnd } from "../spool/mail-index.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
+import type { DkimKey } from "../config-dkim.js";
 import { composeMessage } from "./compose.js";
+import { signMessage } from "./dkim-sign.js";
 import { mailStateAfterAttempt } from "./mail-outcome.js";
 import type { Metrics } from "../metrics.js";
 import type { MessageCache } from "./message-cache.js";
@@ -24,6 +27,7 @@ export interface AttemptDeps {
   spool: Spool;
   transport: Transport;
   from: string;
+  dkim: readonly DkimKey[];
   retry: RetryPolicy;
   batch: BatchPolicy;
   cache: MessageCache;
@@ -45,7 +49,7 @@ export type AttemptEnd =
 
 export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<AttemptEnd> {
   const { spool, log } = deps;
-  const entry = spool.index.startSending(id);
+  const entry = spool.index.startSending(id, deps.now());
   if (!entry) return { kind: "skipped" };
   const attempt = entry.attempts.length + 1;
   const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred").map((r) => r.address);
@@ -69,8 +73,10 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   try {
     let raw = deps.cache.get(id);
     if (!raw) {
-      raw = await composeMessage(await spool.readAccepted(id), deps.from, spool.blobs);
-      deps.cache.set(id, raw);
+      const keys = deps.dkim;
+      raw = await signMessage(await composeMessage(await spool.readAccepted(id), deps.from, spool.blobs), keys);
+      // signed while a SIGHUP swapped the keys (and emptied the cache): sent, not kept
+      if (deps.dkim === keys) deps.cache.set(id, raw);
     }
     const size = deps.transport.maxRecipientsPerEnvelope;
     for (let start = 0; start < open.length; start += size) {

@@ -1,7 +1,7 @@
 // What an event webhook carries, and who gets it. A subscription from `webhooks:` gets
 // Standard Webhooks' shape {type, timestamp, data} with the mail's state, recipients (with
 // states and last errors) and, when the mail has them, its tags and metadata (read from the
-// accepted record as they were stored at intake). failed.notify.webhook is a subscription
+// accepted record, as the status API reads them). failed.notify.webhook is a subscription
 // to `partial` and `failed` that keeps its first payload, {id, state, recipients}, unsigned.
 import type { Config } from "../config.js";
 import type { WEBHOOK_EVENTS } from "../config-schema.js";
@@ -63,10 +63,10 @@ export function eventData(entry: MailEntry) {
   };
 }
 
-/** The mail's tags and metadata when it has them (fields of the accepted mail, once intake stores them). */
-export function labelsOf(mail: Mail): { tags?: unknown; metadata?: unknown } {
-  const { tags, metadata } = mail as Mail & { tags?: unknown; metadata?: unknown };
-  return { ...(tags !== undefined ? { tags } : {}), ...(metadata !== undefined ? { metadata } : {}) };
+/** The mail's tags and metadata, when it has them (stored at intake in the accepted record). */
+export function labelsOf(mail: Mail): Pick<Mail, "tags" | "metadata"> {
+  const { tags, metadata } = mail;
+  return { ...(tags?.length ? { tags } : {}), ...(metadata && Object.keys(metadata).length ? { metadata } : {}) };
 }
 
 export function eventPayload(

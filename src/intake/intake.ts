@@ -12,9 +12,12 @@ import type { FormLimits } from "./form-parser.js";
 import { discardFiles, storeFiles } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
 import type { SendInput } from "./send-request.js";
+import { applyTemplate } from "./template-fields.js";
+import type { TemplateSet } from "../templates/template-set.js";
 
 export interface IntakeSettings extends MailPolicy {
   limits: FormLimits;
+  templates: TemplateSet | null;
 }
 
 export interface IntakeOptions {
@@ -69,12 +72,15 @@ export class Intake {
     let id: MailId;
     try {
       const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
-      const { fields, recipients } = validateSendFields(input.fields, settings, fileErrors);
+      const templated = applyTemplate(input.fields, settings.templates, settings.limits.maxBodyBytes);
+      const { fields, recipients, extras } = validateSendFields(templated.fields, settings, fileErrors);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
       const attachments = await storeFiles(input.files, spool.blobs);
       id = ulid();
-      await spool.accept(id, buildMail(id, fields, recipients, attachments, settings), client, options.idempotency);
+      const mail = buildMail(id, fields, recipients, attachments, settings, extras);
+      if (templated.template) mail.template = templated.template;
+      await spool.accept(id, mail, client, options.idempotency);
     } catch (error) {
       await discardFiles(input.files);
       throw error;

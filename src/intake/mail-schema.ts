@@ -20,6 +20,11 @@ export const sendFieldsSchema = z.object({
   cc: headerSafe("cc").optional(),
   bcc: headerSafe("bcc").optional(),
   reply_to: headerSafe("reply_to").optional(),
+  // checked with the policy's clock and limits (mail-extras.ts)
+  send_at: z.unknown().optional(),
+  headers: z.unknown().optional(),
+  tags: z.unknown().optional(),
+  metadata: z.unknown().optional(),
 });
 
 export type SendFields = z.infer<typeof sendFieldsSchema>;

@@ -3,8 +3,11 @@
 // 400; a list field given twice gets its values joined with "," in the order sent.
 import { invalidField } from "../errors.js";
 
-const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to"]);
+const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to", "template", "variables"]);
 const listValued = new Set(["receiver", "receiver_name", "cc", "bcc"]);
+// scheduled send, extra headers, tags and metadata (mail-extras.ts)
+for (const name of ["send_at", "headers", "metadata"]) singleValued.add(name);
+listValued.add("tags");
 export const attachmentFields = new Set(["attachment", "attachment[]"]);
 const known = [...singleValued, ...listValued, ...attachmentFields];
 

@@ -3,7 +3,9 @@
 // same ```sh block, or a ```json block right after that block (one answer may follow a run
 // of commands: each of them answers so). A JSON example with no command before it is an
 // error: every answer the README shows must be checkable.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 
 export interface ReadmeExample {
   section: string;
@@ -13,7 +15,7 @@ export interface ReadmeExample {
 }
 
 /** The `## ` sections of the README, by heading. */
-function sections(markdown: string): Map<string, string> {
+export function sections(markdown: string): Map<string, string> {
   const parts = new Map<string, string>();
   for (const part of markdown.split(/^## /m).slice(1)) {
     const newline = part.indexOf("\n");
@@ -93,4 +95,14 @@ export function shapeDifference(documented: unknown, actual: unknown, at = "$"):
     if (difference) return difference;
   }
   return "";
+}
+
+/** Runs a README curl command against the relay at `url` (in `dir`): its HTTP status and body. */
+export function runCurl(command: string, url: string, dir: string): { status: number; body: string } {
+  const output = path.join(dir, "answer.out");
+  const shell = command
+    .replaceAll("http://127.0.0.1:8100", url)
+    .replace(/^curl /, `curl -sS -o ${output} -w '%{http_code}' `);
+  const status = Number(execFileSync("sh", ["-c", shell], { cwd: dir, encoding: "utf8", timeout: 15_000 }));
+  return { status, body: fs.readFileSync(output, "utf8") };
 }

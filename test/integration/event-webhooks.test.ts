@@ -62,8 +62,8 @@ const form = (fields: Record<string, string>) => ({
   headers: { "content-type": "application/x-www-form-urlencoded" },
 });
 
-async function send(relay: RelayProcess, receiver: string): Promise<string> {
-  const { body, headers } = form({ receiver });
+async function send(relay: RelayProcess, receiver: string, extra: Record<string, string> = {}): Promise<string> {
+  const { body, headers } = form({ receiver, ...extra });
   const answer = await post(relay.url, body, headers);
   expect(answer.status).toBe(200);
   return answer.body.data.id as string;
@@ -128,7 +128,7 @@ it("POSTs one signed event per listed outcome, carrying the recipients' states",
   );
   const relay = await startRelay({ cwd: dir });
   try {
-    const sent = await send(relay, "ok@example.com");
+    const sent = await send(relay, "ok@example.com", { tags: "invoice,eu", metadata: '{"customer":"42"}' });
     const partial = await send(relay, "ok@example.com,gone@example.com");
     const failed = await send(relay, "gone@example.com");
     const deferred = await send(relay, "later@example.com");
@@ -175,6 +175,11 @@ it("POSTs one signed event per listed outcome, carrying the recipients' states",
     });
     expect(of(partial, "mail.partial")[0]!.payload.data.recipients[1].lastError).toContain("550");
     expect(Date.parse(of(sent, "mail.sent")[0]!.payload.timestamp)).toBeGreaterThan(0);
+    expect(of(sent, "mail.sent")[0]!.payload.data).toMatchObject({
+      tags: ["invoice", "eu"],
+      metadata: { customer: "42" },
+    });
+    expect(of(partial, "mail.partial")[0]!.payload.data).not.toHaveProperty("tags");
     expect(of(deferred, "mail.deferred")[0]!.payload.data).toMatchObject({
       state: "deferred",
       recipients: [{ address: "later@example.com", state: "deferred" }],

@@ -4,11 +4,10 @@
 // must succeed). So README and server cannot drift apart. Mail ids: an id the README's
 // send answer shows stands for the id the server gave; any other id the README uses
 // stands for a mail in the failed spool, made for it (the sink refuses its recipient).
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readmeExamples, shapeDifference } from "../helpers/readme-examples.js";
+import { readmeExamples, runCurl, shapeDifference } from "../helpers/readme-examples.js";
 import { upstreamYaml } from "../helpers/relay-in-process.js";
 import { repoRoot, startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
@@ -75,15 +74,6 @@ async function failedMail(): Promise<string> {
   return id;
 }
 
-function runCurl(command: string): { status: number; body: string } {
-  const output = path.join(dir, "answer.out");
-  const shell = command
-    .replaceAll("http://127.0.0.1:8100", relay.url)
-    .replace(/^curl /, `curl -sS -o ${output} -w '%{http_code}' `);
-  const status = Number(execFileSync("sh", ["-c", shell], { cwd: dir, encoding: "utf8", timeout: 15_000 }));
-  return { status, body: fs.readFileSync(output, "utf8") };
-}
-
 describe("README examples against the executable", () => {
   it("finds the examples the README documents", () => {
     expect(examples.length).toBeGreaterThanOrEqual(15);
@@ -98,7 +88,7 @@ describe("README examples against the executable", () => {
         if (!ids.has(shown)) ids.set(shown, await failedMail());
         command = command.replaceAll(shown, ids.get(shown)!);
       }
-      const { status, body } = runCurl(command);
+      const { status, body } = runCurl(command, relay.url, dir);
       const where = `${example.section}: ${example.command.split("\n")[0]}`;
       if (example.answer === undefined) {
         expect(status, `${where} → ${status} ${body}`).toBeLessThan(300);

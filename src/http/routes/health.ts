@@ -80,6 +80,7 @@ export function healthRoute(deps: AppDeps) {
       details: {
         disk_space_available_mb: Number.isFinite(spool.availableBytes) ? mib(spool.availableBytes) : null,
         queued_emails: counts.queued + counts.deferred + counts.sending,
+        scheduled_emails: counts.scheduled,
         failed_emails: counts.partial + counts.failed,
         total_emails_processed: totals.processed,
         success_rate: totals.processed ? Math.round((totals.successful / totals.processed) * 10000) / 100 : 100,

@@ -1,4 +1,4 @@
-// GET /api/email?state=&since=&recipient=&limit=: the send records, newest first; every filter
+// GET /api/email?state=&since=&recipient=&tag=&limit=: the send records, newest first; every filter
 // (and a token's own-mails scope) applies before the limit.
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
@@ -28,6 +28,7 @@ export const listQuerySchema = z.object({
       return z.NEVER;
     })
     .optional(),
+  tag: z.string().min(1).max(64).optional(),
   before: z
     .string()
     .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "before must be a mail id (the `next` of the previous page)")
@@ -52,6 +53,7 @@ export function recordsRoute({ spool }: AppDeps) {
         state: query.state as never,
         since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
         recipient: query.recipient,
+        tag: query.tag,
         before: query.before,
         limit: query.limit,
       });
@@ -64,6 +66,8 @@ export function recordsRoute({ spool }: AppDeps) {
           acceptedAt: e.acceptedAt,
           recipients: e.recipients.length,
           attempts: e.attempts.length,
+          nextAttemptAt: e.nextAttemptAt ?? null,
+          tags: e.tags ?? [],
         })),
       });
     },

@@ -1,6 +1,6 @@
 // GET /api/email/:id: the mail's state, its recipients (with display names) and their
 // states, its attachments (name, type, size, sha256; read from the accepted record, never
-// the bytes) and its attempts.
+// the bytes), its attempts, and its send_at, tags and metadata (from the accepted record).
 import { Hono } from "hono";
 import { MailspoolError } from "../../errors.js";
 import type { MailEntry } from "../../spool/mail-index.js";
@@ -10,13 +10,19 @@ import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope, visibleMail } from "../token-scopes.js";
 
-export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
+/** What a mail's status (and an event about it) says of it beyond its entry: read from the accepted record. */
+export type StatusMail = Pick<Mail, "attachments" | "template" | "sendAt" | "tags" | "metadata">;
+
+export function mailStatus(entry: MailEntry, mail: StatusMail) {
   return {
     id: entry.id,
     state: entry.state,
     subject: entry.subject,
     acceptedAt: entry.acceptedAt,
     nextAttemptAt: entry.nextAttemptAt ?? null,
+    sendAt: mail.sendAt ?? null,
+    tags: mail.tags ?? [],
+    metadata: mail.metadata ?? {},
     recipients: entry.recipients.map((r) => ({
       address: r.address,
       name: r.name ?? null,
@@ -31,6 +37,7 @@ export function mailStatus(entry: MailEntry, mail: Pick<Mail, "attachments">) {
       sha256,
     })),
     attempts: entry.attempts,
+    template: mail.template ?? null,
   };
 }
 
