@@ -23,6 +23,7 @@ import { requestId } from "./request-id.js";
 import { adminRoute } from "./routes/admin.js";
 import { batchRoute } from "./routes/batch.js";
 import { metricsRoute } from "./routes/metrics.js";
+import { openApiRoute } from "./routes/openapi.js";
 import { healthRoute } from "./routes/health.js";
 import { recordsRoute } from "./routes/records.js";
 import { sendRoute } from "./routes/send.js";
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", recordsRoute(deps));
   app.route("/", adminRoute(deps));
   app.route("/", metricsRoute(deps));
+  app.route("/", openApiRoute(deps));
   app.route("/", consoleRoute(deps, sessions));
   app.notFound((c) => {
     const error = new MailspoolError("not_found");

@@ -4,6 +4,7 @@
 // different request under the same key gets 409; a repeat while the first is still in
 // flight waits for it.
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import { MailspoolError, invalidField } from "../errors.js";
 import type { MailIndex } from "../spool/mail-index.js";
 import type { MailId } from "../types.js";
@@ -33,8 +34,16 @@ function normalised(name: string, value: unknown): unknown {
   }
 }
 
+/** The Idempotency-Key header's value. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\0-\x1f]*$/)
+  .meta({ description: "Repeat within 24 h: the first answer, nothing queued again (per client)" });
+
 export function scopedKey(client: string, header: string): string {
-  if (header.length === 0 || header.length > 256 || /[\0-\x1f]/.test(header))
+  if (!idempotencyKeySchema.safeParse(header).success)
     throw invalidField("Idempotency-Key", "must be 1 to 256 printable characters");
   return `${client}|${header}`;
 }

@@ -111,6 +111,7 @@ const endpoints: {
   // an id that exists nowhere: allowed → 404, not allowed → 403 (scope is checked first)
   { name: "GET /api/email/:id", scope: "read", ok: 404, run: (token) => call(`/api/email/${ulid()}`, { token }) },
   { name: "GET /api/email", scope: "read", ok: 200, run: (token) => call("/api/email", { token }) },
+  { name: "GET /openapi.json", scope: "read", ok: 200, run: (token) => call("/openapi.json", { token }) },
   {
     name: "POST /admin/pause",
     scope: "admin",

@@ -5,6 +5,7 @@
 // and with the same Idempotency-Key the retry keeps the ones that landed and stores only
 // the others (idempotency.ts, batchItemKey); without a key such a retry may send those twice.
 import { Hono } from "hono";
+import { z } from "zod";
 import { MailspoolError } from "../../errors.js";
 import { batchFiles, readBatchRequest } from "../../intake/batch-request.js";
 import { batchHash, batchItemKey, scopedKey } from "../../intake/idempotency.js";
@@ -15,6 +16,9 @@ import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
+import { mailIdSchema } from "../api-schemas.js";
+
+export const batchAnswerSchema = z.object({ ids: z.array(mailIdSchema).meta({ description: "In the order sent" }) });
 
 export function batchRoute(deps: AppDeps) {
   const { spool, log, gate, intake, observe } = deps;
@@ -72,6 +76,6 @@ export function batchRoute(deps: AppDeps) {
         { requestId: c.get("requestId"), client, earlier, stored: stored.size },
         "repeated Idempotency-Key: the batch's earlier mails returned, only the missing ones queued",
       );
-    return success(c, { ids });
+    return success(c, batchAnswerSchema, { ids });
   });
 }

@@ -1,5 +1,6 @@
 // POST /api/email/send: multipart, form or JSON → a durable accepted record → 200 {id}.
 import { Hono } from "hono";
+import { z } from "zod";
 import { MailspoolError } from "../../errors.js";
 import { readSendRequest } from "../../intake/send-request.js";
 import { requestHash, scopedKey } from "../../intake/idempotency.js";
@@ -8,6 +9,9 @@ import type { AppDeps } from "../app.js";
 import { clientId, type AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
+import { mailIdSchema } from "../api-schemas.js";
+
+export const sendAnswerSchema = z.object({ id: mailIdSchema });
 
 export function sendRoute(deps: AppDeps) {
   const { spool, log, gate, intake, observe } = deps;
@@ -43,7 +47,7 @@ export function sendRoute(deps: AppDeps) {
         { mailId: id, requestId: c.get("requestId"), client },
         "repeated Idempotency-Key: first answer returned, nothing queued",
       );
-      return success(c, { id });
+      return success(c, sendAnswerSchema, { id });
     }
     observe.metrics.mailAccepted((performance.now() - started) / 1000);
     const body = config.log.bodies
@@ -60,6 +64,6 @@ export function sendRoute(deps: AppDeps) {
       },
       "mail accepted",
     );
-    return success(c, { id });
+    return success(c, sendAnswerSchema, { id });
   });
 }
