@@ -6,14 +6,14 @@
 // the others (idempotency.ts, batchItemKey); without a key such a retry may send those twice.
 import { Hono } from "hono";
 import { z } from "zod";
-import { MailspoolError } from "../../errors.js";
 import { batchFiles, readBatchRequest } from "../../intake/batch-request.js";
-import { batchHash, batchItemKey, scopedKey } from "../../intake/idempotency.js";
+import { batchHash, batchItemKey } from "../../intake/idempotency.js";
 import { discardFiles } from "../../intake/incoming-file.js";
 import type { ValidMail } from "../../intake/intake.js";
 import type { MailId } from "../../types.js";
 import type { AppDeps } from "../app.js";
-import { clientId, type AppEnv } from "../app-env.js";
+import type { AppEnv } from "../app-env.js";
+import { openIntake } from "../intake-request.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
 import { mailIdSchema } from "../api-schemas.js";
@@ -21,14 +21,9 @@ import { mailIdSchema } from "../api-schemas.js";
 export const batchAnswerSchema = z.object({ ids: z.array(mailIdSchema).meta({ description: "In the order sent" }) });
 
 export function batchRoute(deps: AppDeps) {
-  const { spool, log, gate, intake, observe } = deps;
+  const { log, intake, observe } = deps;
   return new Hono<AppEnv>().post("/api/email/batch", requireScope("send"), async (c) => {
-    if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
-    spool.checkCapacity();
-    const started = performance.now();
-    const client = clientId(c.get("client"));
-    const header = c.req.header("idempotency-key");
-    const key = header === undefined ? undefined : scopedKey(client, header);
+    const { started, client, key } = openIntake(c, deps);
     const elements = await readBatchRequest(
       c.req.raw,
       intake.accept.limits,

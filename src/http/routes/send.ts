@@ -1,12 +1,12 @@
 // POST /api/email/send: multipart, form or JSON → a durable accepted record → 200 {id}.
 import { Hono } from "hono";
 import { z } from "zod";
-import { MailspoolError } from "../../errors.js";
 import { readSendRequest } from "../../intake/send-request.js";
-import { requestHash, scopedKey } from "../../intake/idempotency.js";
+import { requestHash } from "../../intake/idempotency.js";
 import { discardFiles } from "../../intake/incoming-file.js";
 import type { AppDeps } from "../app.js";
-import { clientId, type AppEnv } from "../app-env.js";
+import type { AppEnv } from "../app-env.js";
+import { openIntake } from "../intake-request.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
 import { mailIdSchema } from "../api-schemas.js";
@@ -14,15 +14,10 @@ import { mailIdSchema } from "../api-schemas.js";
 export const sendAnswerSchema = z.object({ id: mailIdSchema });
 
 export function sendRoute(deps: AppDeps) {
-  const { spool, log, gate, intake, observe } = deps;
+  const { log, intake, observe } = deps;
   return new Hono<AppEnv>().post("/api/email/send", requireScope("send"), async (c) => {
     const { config } = deps;
-    if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
-    spool.checkCapacity();
-    const started = performance.now();
-    const client = clientId(c.get("client"));
-    const header = c.req.header("idempotency-key");
-    const key = header === undefined ? undefined : scopedKey(client, header);
+    const { started, client, key } = openIntake(c, deps);
     const input = await readSendRequest(c.req.raw, intake.accept.limits, intake.accept.blobs);
     const accept = (requestHash?: string) =>
       intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
