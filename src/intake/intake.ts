@@ -144,12 +144,17 @@ export class Intake {
     const settings = this.options.settings();
     this.options.quotas.check(client, mails.length);
     spool.checkCapacity();
-    const records: AcceptedMail[] = [];
-    for (const { mail, idempotency } of mails) {
-      const attachments = await storeFiles(mail.input.files, spool.blobs);
+    // every blob of the batch made durable with one directory fsync
+    const refs = await storeFiles(
+      mails.flatMap(({ mail }) => mail.input.files),
+      spool.blobs,
+    );
+    let next = 0;
+    const records: AcceptedMail[] = mails.map(({ mail, idempotency }) => {
+      const attachments = refs.slice(next, (next += mail.input.files.length));
       const id = ulid();
-      records.push({ id, mail: mailOf(id, mail, attachments, settings), idempotency });
-    }
+      return { id, mail: mailOf(id, mail, attachments, settings), idempotency };
+    });
     await spool.acceptMany(records, client);
     for (const { id } of records) this.options.onAccepted(id);
     return records.map(({ id }) => id);
