@@ -37,7 +37,11 @@ const blobsDir = spoolPaths(loaded.dataDir).blobs;
 fs.mkdirSync(blobsDir, { recursive: true });
 const blobs = new BlobStore(blobsDir);
 
-const policy = { from: config.delivery.from, maxRecipients: config.delivery.maxRecipients };
+const policy = {
+  from: config.delivery.from,
+  maxRecipients: config.delivery.maxRecipients,
+  maxScheduleDays: config.delivery.maxScheduleDays,
+};
 // the send route's limits (100 files, 50 fields; src/intake/limits.ts); kept literal here so
 // the baseline does not break while that module moves around
 const limits = {

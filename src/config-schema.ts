@@ -185,6 +185,7 @@ export const configSchema = z
         from: email.default("mailspool@localhost"),
         workers: int(1).default(5),
         maxRecipients: int(1).default(100),
+        maxScheduleDays: num(0, true).default(30),
         connectTimeoutSeconds: num(0, true).default(30),
         socketTimeoutSeconds: num(0, true).default(120),
         timezone: z

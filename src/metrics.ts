@@ -112,6 +112,14 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: "mailspool_scheduled_mails",
+      help: "Mails waiting for their send_at (scheduled)",
+      registers: [this.registry],
+      collect() {
+        this.set(index.countByState().scheduled);
+      },
+    });
+    new Gauge({
       name: "mailspool_oldest_queued_seconds",
       help: "Age of the oldest mail waiting for delivery",
       registers: [this.registry],

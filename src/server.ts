@@ -113,11 +113,12 @@ export async function startServer(
       settings: () => ({
         from: app.config.delivery.from,
         maxRecipients: app.config.delivery.maxRecipients,
+        maxScheduleDays: app.config.delivery.maxScheduleDays,
         limits: intakeLimits(app.config),
         templates: templates.current,
       }),
       quotas,
-      onAccepted: (id) => delivery.enqueue(id),
+      onAccepted: (id) => delivery.accepted(id),
     });
     const app: AppDeps = {
       config,

@@ -4,9 +4,10 @@ export type MailId = string;
 
 export type RecipientKind = "to" | "cc" | "bcc";
 export type RecipientState = "pending" | "sent" | "deferred" | "failed-transient" | "failed-permanent";
-export type MailState = "queued" | "sending" | "deferred" | "sent" | "partial" | "failed" | "cancelled";
+export type MailState = "scheduled" | "queued" | "sending" | "deferred" | "sent" | "partial" | "failed" | "cancelled";
 
 export const mailStates: readonly MailState[] = [
+  "scheduled",
   "queued",
   "sending",
   "deferred",
@@ -49,6 +50,13 @@ export interface Mail {
   envelopeFrom?: string;
   /** The template (templates.dir) that rendered subject, html and text at intake. */
   template?: string;
+  /** Scheduled send: not delivered before this time (ISO, UTC); the mail is `scheduled` until then. */
+  sendAt?: string;
+  /** Extra headers the sender asked for (allowlisted at intake, mail-extras.ts). */
+  headers?: Record<string, string>;
+  /** The sender's labels and key/value pairs: stored, shown by the status API, carried by events. */
+  tags?: string[];
+  metadata?: Record<string, string>;
 }
 
 /** One SMTP transaction (or outbox write) of an attempt. */

@@ -109,7 +109,7 @@ export function registerOperatorCommands(program: Command): void {
 
   const cancel = program
     .command("cancel")
-    .description("stop queued, deferred or failed mails for good (through pickup/)")
+    .description("stop scheduled, queued, deferred or failed mails for good (through pickup/)")
     .argument("[ids...]", "mail ids");
   commonOptions(cancel, cancellableStates, "sent and cancelled mails are final");
   cancel.action(async (ids: string[], options: CommonOptions, command: Command) => {

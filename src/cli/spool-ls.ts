@@ -1,4 +1,4 @@
-// mailspool spool ls: the mails, newest first, filtered (state, since, recipient, subject)
+// mailspool spool ls: the mails, newest first, filtered (state, since, recipient, subject, tag)
 // before --limit cuts the list. On a terminal a header row; a cut list always says
 // "showing N of M" on stderr, so stdout stays data (`| xargs`, --json lines) and a piped
 // list never looks complete when it is not.
@@ -14,6 +14,7 @@ interface LsOptions extends ConfigOption {
   since?: Date;
   to?: string;
   subject?: string;
+  tag?: string;
   limit: number;
   json?: boolean;
 }
@@ -44,6 +45,8 @@ function line(e: MailEntry, json: boolean): string {
       subject: e.subject,
       recipients: e.recipients.length,
       attempts: e.attempts.length,
+      ...(e.state === "scheduled" ? { sendAt: e.nextAttemptAt } : {}),
+      ...(e.tags ? { tags: e.tags } : {}),
     });
   return `${e.id}  ${e.state.padEnd(9)}  ${e.acceptedAt}  ${String(e.recipients.length).padStart(3)} rcpt  ${printable(e.subject)}`;
 }
@@ -57,11 +60,12 @@ export function registerSpoolLs(spool: Command): void {
     .option("--since <when>", "only mails accepted since (2h, 30m, 7d or an ISO date)", sinceArg)
     .option("--to <address>", "only mails to this recipient (to, cc or bcc; any spelling of its domain)", addressArg)
     .option("--subject <text>", "only mails whose subject contains this (case ignored)", textArg)
+    .option("--tag <tag>", "only mails with this tag", textArg)
     .option("--limit <n>", "at most this many", limitArg, 1000)
     .option("--json", "one JSON object per line")
     .action(async (options: LsOptions) => {
-      const { state, since, to, subject, limit } = options;
-      const query = { state, since, recipient: to, subject };
+      const { state, since, to, subject, tag, limit } = options;
+      const query = { state, since, recipient: to, subject, tag };
       const { shown, total } = await readCommandSpool(options, ({ mails }) => {
         const shown = mails.list({ ...query, limit });
         return { shown, total: shown.length < limit ? shown.length : mails.countMatching(query) };

@@ -12,7 +12,7 @@ import { locateSpool, readSpoolOf, type ConfigOption } from "./context.js";
 import { statTable } from "./spool-stat-table.js";
 
 /** States a reader can see: `sending` lives in the server's memory only (a reader counts those mails as queued). */
-export const statStates = ["queued", "deferred", "sent", "partial", "failed", "cancelled"] as const;
+export const statStates = ["scheduled", "queued", "deferred", "sent", "partial", "failed", "cancelled"] as const;
 const queueStates = ["queued", "sending", "deferred"] as const;
 const topDomains = 10;
 

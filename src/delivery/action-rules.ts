@@ -6,8 +6,8 @@ import { errorTable, MailspoolError } from "../errors.js";
 import type { MailEntry } from "../spool/mail-index.js";
 import type { MailId, MailState, RecipientState } from "../types.js";
 
-/** States a cancel stops for good (SPEC: queued, deferred, and the failed spool's partial/failed). */
-export const cancellableStates: readonly MailState[] = ["queued", "deferred", "partial", "failed"];
+/** States a cancel stops for good (SPEC: scheduled, queued, deferred, and the failed spool's partial/failed). */
+export const cancellableStates: readonly MailState[] = ["scheduled", "queued", "deferred", "partial", "failed"];
 
 /**
  * The recipients a replay sends to: the named ones (any spelling, matched in canonical form)
@@ -17,6 +17,11 @@ export function replayRecipients(entry: MailEntry | undefined, id: MailId, named
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   if (entry.state === "sending") throw new MailspoolError("conflict", `mail ${id} is being sent right now`);
   if (entry.state === "cancelled") throw new MailspoolError("conflict", `mail ${id} is cancelled, which is final`);
+  if (entry.state === "scheduled")
+    throw new MailspoolError(
+      "conflict",
+      `mail ${id} is scheduled for ${entry.nextAttemptAt}: it has not been sent yet`,
+    );
   const known = new Map(entry.recipients.map((r) => [canonicalOrSelf(r.address), r.address]));
   const unknown = named?.filter((r) => !known.has(canonicalOrSelf(r))) ?? [];
   if (unknown.length)

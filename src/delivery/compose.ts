@@ -44,6 +44,8 @@ export async function composeMessage(record: AcceptedRecord, from: string, blobs
     text: mail.text ?? htmlToText(mail.html),
     attachments,
     messageId: mail.messageId,
+    // the sender's extra headers, allowlisted and checked at intake (mail-extras.ts)
+    headers: mail.headers,
     date: new Date(record.ts),
     baseBoundary: baseBoundaryOf(record.id),
     disableFileAccess: true,

@@ -14,6 +14,7 @@ import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
+import { ScheduledRelease } from "./scheduled-release.js";
 import type { Transport, UpstreamBucket } from "./transports/transport.js";
 import { WorkerPool } from "./worker-pool.js";
 
@@ -40,6 +41,7 @@ const messageCacheBytes = 64 * 1024 * 1024;
 
 export class Delivery {
   readonly queue: DeliveryQueue;
+  private readonly scheduled: ScheduledRelease;
   private readonly pool: WorkerPool;
   private readonly attemptDeps: AttemptDeps;
   private failedViewTimer: NodeJS.Timeout | null = null;
@@ -48,6 +50,7 @@ export class Delivery {
   constructor(private readonly options: DeliveryOptions) {
     const now = options.now ?? Date.now;
     this.queue = new DeliveryQueue(now);
+    this.scheduled = new ScheduledRelease(options.spool.index, (id) => this.queue.push(id), now);
     this.pool = new WorkerPool(options.workers, this.queue, (id) => this.deliver(id), options.log);
     this.attemptDeps = {
       ...options,
@@ -71,6 +74,7 @@ export class Delivery {
         this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
       else this.enqueue(entry.id);
     }
+    this.scheduled.start();
     await this.writeFailedView();
     log.info(
       { requeued: undelivered.length, workers: this.options.workers, transport: this.options.transport.name },
@@ -81,6 +85,13 @@ export class Delivery {
 
   enqueue(id: MailId): void {
     this.queue.push(id);
+  }
+
+  /** A mail just accepted: into the queue, or, when scheduled, left in the index for its time. */
+  accepted(id: MailId): void {
+    const entry = this.options.spool.index.get(id);
+    if (entry?.state === "scheduled" && entry.nextAttemptAt) this.scheduled.scheduled(entry.nextAttemptAt);
+    else this.enqueue(id);
   }
 
   get inFlight(): number {
@@ -174,6 +185,7 @@ export class Delivery {
 
   /** Stops taking work; in-flight attempts get graceMs, the rest resume at next start. */
   async stop(graceMs: number): Promise<void> {
+    this.scheduled.stop();
     const finished = await this.pool.stop(graceMs);
     if (!finished)
       this.options.log.warn(

@@ -45,7 +45,7 @@ export type AttemptEnd =
 
 export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<AttemptEnd> {
   const { spool, log } = deps;
-  const entry = spool.index.startSending(id);
+  const entry = spool.index.startSending(id, deps.now());
   if (!entry) return { kind: "skipped" };
   const attempt = entry.attempts.length + 1;
   const open = entry.recipients.filter((r) => r.state === "pending" || r.state === "deferred").map((r) => r.address);

@@ -2,19 +2,22 @@
 import { MailspoolError, type FieldError } from "../errors.js";
 import type { AttachmentRef, Mail, MailId } from "../types.js";
 import { dedupeRecipients, parseAddressList, withNames } from "./addresses.js";
+import { readMailExtras, type MailExtras, type SchedulePolicy } from "./mail-extras.js";
 import { fieldErrors, sendFieldsSchema, type SendFields } from "./mail-schema.js";
 
-export interface MailPolicy {
+export interface MailPolicy extends SchedulePolicy {
   from: string;
   maxRecipients: number;
 }
+
+export type MailRecipients = Pick<Mail, "to" | "cc" | "bcc" | "replyTo">;
 
 /** Validates the send fields; throws a 400 listing every problem. */
 export function validateSendFields(
   input: Record<string, unknown>,
   policy: MailPolicy,
   extraErrors: FieldError[] = [],
-): { fields: SendFields; recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo"> } {
+): { fields: SendFields; recipients: MailRecipients; extras: MailExtras } {
   const parsed = sendFieldsSchema.safeParse(input);
   const errors = [...extraErrors];
   if (!parsed.success)
@@ -41,8 +44,10 @@ export function validateSendFields(
     });
   const replyTo = parseAddressList("reply_to", fields.reply_to, errors);
   if (replyTo.length > 1) errors.push({ field: "reply_to", message: "only one reply_to address is allowed" });
+  const extras = readMailExtras(fields, policy, errors);
   if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
-  return { fields, recipients: { to: toList, cc, bcc, replyTo: replyTo[0] ? { address: replyTo[0] } : undefined } };
+  const recipients = { to: toList, cc, bcc, replyTo: replyTo[0] ? { address: replyTo[0] } : undefined };
+  return { fields, recipients, extras };
 }
 
 /** `<id>@<domain of delivery.from>`: a replay keeps it, so a downstream duplicate is recognisable. */
@@ -53,9 +58,10 @@ export function messageIdFor(id: MailId, from: string): string {
 export function buildMail(
   id: MailId,
   fields: SendFields,
-  recipients: Pick<Mail, "to" | "cc" | "bcc" | "replyTo">,
+  recipients: MailRecipients,
   attachments: AttachmentRef[],
   policy: MailPolicy,
+  extras: MailExtras = {},
 ): Mail {
   const mail: Mail = {
     subject: fields.title,
@@ -69,5 +75,5 @@ export function buildMail(
   if (fields.text !== undefined) mail.text = fields.text;
   if (fields.sender_name) mail.fromName = fields.sender_name;
   if (recipients.replyTo) mail.replyTo = recipients.replyTo;
-  return mail;
+  return { ...mail, ...extras };
 }

@@ -11,22 +11,26 @@ import type { MailId } from "../types.js";
 import type { SendInput } from "./send-request.js";
 
 export const idempotencyWindowMs = 24 * 3600 * 1000;
-const sendFields = [
-  ...["title", "content", "text", "sender_name", "receiver", "receiver_name", "cc", "bcc", "reply_to"],
-  ...["template", "variables"],
-];
+const sendFields = ["title", "content", "text", "sender_name", "receiver", "receiver_name", "cc", "bcc", "reply_to"];
+const extraFields = ["template", "variables", "send_at", "headers", "tags", "metadata"];
 
 /** The same normalised fields and the same attachment sha256s give the same hash, whatever the encoding. */
 export function requestHash(input: SendInput): string {
   const fields = sendFields.map((name) => [name, normalised(name, input.fields[name])]);
+  // the extras count only when given, so a request without them hashes as it always did
+  for (const name of extraFields)
+    if (input.fields[name] !== undefined) fields.push([name, normalised(name, input.fields[name])]);
   const files = input.files.map((f) => [f.filename, f.contentType, f.sha256]);
   return createHash("sha256").update(JSON.stringify({ fields, files })).digest("hex");
 }
 
-/** Trimmed strings; `variables` as the object it names, whether sent as JSON or as a form field's JSON text. */
+/** Fields a form sends as JSON text and a JSON body as the value itself. */
+const jsonTextFields = new Set(["variables", "headers", "metadata"]);
+
+/** Trimmed strings; `variables`, `headers` and `metadata` as the value they name, whether sent as JSON or as a form field's JSON text. */
 function normalised(name: string, value: unknown): unknown {
   if (typeof value !== "string") return value ?? null;
-  if (name !== "variables") return value.trim();
+  if (!jsonTextFields.has(name)) return value.trim();
   try {
     return JSON.parse(value) as unknown;
   } catch {

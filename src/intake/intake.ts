@@ -68,7 +68,7 @@ function mailOf(
   attachments: AttachmentRef[],
   settings: IntakeSettings,
 ) {
-  const mail = buildMail(id, valid.fields, valid.recipients, attachments, settings);
+  const mail = buildMail(id, valid.fields, valid.recipients, attachments, settings, valid.extras);
   if (valid.template) mail.template = valid.template;
   return mail;
 }

@@ -29,10 +29,18 @@ export const sendFieldsSchema = z.object({
   cc: headerSafe("cc").optional().meta({ description: "Addresses, comma separated" }),
   bcc: headerSafe("bcc").optional().meta({ description: "Addresses, comma separated" }),
   reply_to: headerSafe("reply_to").optional().meta({ description: "One address" }),
+  // checked with the policy's clock and limits (mail-extras.ts)
+  send_at: z.unknown().optional().meta({ description: "RFC 3339 with an offset: the mail is scheduled until then" }),
+  headers: z
+    .unknown()
+    .optional()
+    .meta({ description: "An object of extra headers (allowlisted: X-*, List-Unsubscribe, …)" }),
+  tags: z.unknown().optional().meta({ description: "A list of short strings (in a form: comma separated)" }),
+  metadata: z.unknown().optional().meta({ description: "A small map of strings" }),
 });
 
 /** The fields that may be given more than once: their values are joined with ",". */
-export const listFields: ReadonlySet<string> = new Set(["receiver", "receiver_name", "cc", "bcc"]);
+export const listFields: ReadonlySet<string> = new Set(["receiver", "receiver_name", "cc", "bcc", "tags"]);
 
 /** The names files are sent under (multipart), or attachment lists (JSON). */
 export const attachmentFieldNames = ["attachment[]", "attachment"] as const;

@@ -9,7 +9,7 @@ import { constants, Database } from "bun:sqlite";
 import fs from "node:fs";
 
 /** Bump when the schema or the stored entry's shape changes: an older file is rebuilt. */
-export const indexFormat = "3";
+export const indexFormat = "4";
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -32,6 +32,8 @@ CREATE INDEX IF NOT EXISTS mails_state ON mails (state, seq);
 CREATE INDEX IF NOT EXISTS mails_location ON mails (archived, segment);
 CREATE INDEX IF NOT EXISTS mails_blobs ON mails (id) WHERE blobs IS NOT NULL;
 CREATE TABLE IF NOT EXISTS recipients (address TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (address, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mails_scheduled ON mails (next_attempt_at, id) WHERE state = 'scheduled';
+CREATE TABLE IF NOT EXISTS tags (tag TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (tag, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, id TEXT NOT NULL, ts TEXT NOT NULL, request_hash TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS segment_mails (segment INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (segment, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS segment_mails_id ON segment_mails (id, segment);

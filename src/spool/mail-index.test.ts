@@ -51,6 +51,7 @@ function attemptEnd(
   return { v: 1, type: "attempt", id, ts, attempt, state, ...(nextAttemptAt ? { nextAttemptAt } : {}) };
 }
 
+const ids = (entries: { id: string }[]) => entries.map((e) => e.id);
 const states = (index: MailIndex, id: string) => index.get(id)?.recipients.map((r) => [r.address, r.state]);
 
 describe("MailIndex fold", () => {
@@ -212,6 +213,44 @@ describe("MailIndex fold", () => {
   });
 });
 
+describe("MailIndex scheduled mails", () => {
+  it("a mail with sendAt is scheduled until its time; it is started only once due, then ends like any other", () => {
+    const index = new MailIndex();
+    const record = accepted("later", "2025-01-15T09:00:00.000Z", ["a@x.test"]);
+    record.mail = { ...record.mail, sendAt: "2025-01-15T10:00:00.000Z", tags: ["t1", "t2"] };
+    index.apply(record, at(0));
+    index.apply(accepted("now", "2025-01-15T09:00:01.000Z", ["b@x.test"]), at(100));
+    expect(index.get("later")).toMatchObject({ state: "scheduled", nextAttemptAt: "2025-01-15T10:00:00.000Z" });
+    expect(ids(index.list({ state: "scheduled", limit: 10 }))).toEqual(["later"]);
+    expect(ids(index.list({ tag: "t2", limit: 10 }))).toEqual(["later"]);
+    expect(ids(index.undelivered())).toEqual(["now"]);
+    expect(index.startSending("later", Date.parse("2025-01-15T09:59:59.999Z"))).toBeUndefined();
+    expect(index.startSending("later", Date.parse("2025-01-15T10:00:00.000Z"))?.state).toBe("sending");
+    expect(index.countByState()).toMatchObject({ scheduled: 0, sending: 1, queued: 1 });
+    index.apply(
+      outcome("later", 1, "2025-01-15T10:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(200),
+    );
+    index.apply(attemptEnd("later", 1, "2025-01-15T10:00:01.000Z", "sent"), at(300));
+    expect(index.get("later")).toMatchObject({ state: "sent", nextAttemptAt: undefined });
+    expect(index.countByState()).toMatchObject({ scheduled: 0, sending: 0, sent: 1 });
+  });
+
+  it("a scheduled mail the relay stopped in mid-attempt is among the undelivered, said to be open", () => {
+    const index = new MailIndex();
+    const record = accepted("cut", "2025-01-15T09:00:00.000Z", ["a@x.test", "b@x.test"]);
+    record.mail = { ...record.mail, sendAt: "2025-01-15T10:00:00.000Z" };
+    index.apply(record, at(0));
+    index.apply(
+      outcome("cut", 1, "2025-01-15T10:00:01.000Z", transaction(250, "ok", ["a@x.test"]), { "a@x.test": "sent" }),
+      at(100),
+    );
+    expect(index.undelivered()).toEqual([
+      { id: "cut", state: "scheduled", nextAttemptAt: "2025-01-15T10:00:00.000Z", openAttempt: true },
+    ]);
+  });
+});
+
 describe("MailIndex views", () => {
   function populated(): MailIndex {
     const index = new MailIndex();
@@ -224,7 +263,6 @@ describe("MailIndex views", () => {
     index.apply(attemptEnd("m2", 1, "2025-01-15T12:32:00.000Z", "deferred", "2025-01-15T13:00:00.000Z"), at(600));
     return index;
   }
-  const ids = (entries: { id: string }[]) => entries.map((e) => e.id);
 
   it("list() is newest first and honours limit", () => {
     const index = populated();
@@ -252,6 +290,7 @@ describe("MailIndex views", () => {
     const index = populated();
     expect(ids(index.undelivered())).toEqual(["m2", "m4"]);
     expect(index.countByState()).toEqual({
+      scheduled: 0,
       queued: 1,
       sending: 0,
       deferred: 1,

@@ -50,6 +50,8 @@ export interface MailEntry {
   /** sha256s of the attachments (and raw message) stored in blobs/: they live while the mail does. */
   blobs: string[];
   envelopeFrom?: string;
+  /** The sender's tags (lists filter by them). */
+  tags?: string[];
   /** What this mail has counted towards the totals. */
   events: MailEvents;
 }
@@ -69,6 +71,8 @@ export interface ListQuery {
   subject?: string;
   /** Mails handed in by this client (a token's mails, for a token that sees only its own). */
   client?: string;
+  /** Mails that carry this tag. */
+  tag?: string;
   /** Mails older than this id (the cursor: the last id of the previous page). */
   before?: MailId;
   limit: number;
@@ -83,6 +87,12 @@ export interface UndeliveredMail {
   openAttempt: boolean;
 }
 
+/** A place in the scheduled mails' time order. */
+export interface ScheduleCursor {
+  at: string;
+  id: MailId;
+}
+
 export interface IndexPosition {
   segment: number;
   /** Offset just past the last record folded. */
@@ -92,6 +102,9 @@ export interface IndexPosition {
 interface MailRow {
   entry: string;
 }
+
+/** The states a mail is sent from (it is stored in that state while being sent). */
+const sendableStates: readonly MailState[] = ["scheduled", "queued", "deferred"];
 
 /** Changes are written in one transaction at most this long after they were folded. */
 const flushDelayMs = 200;
@@ -311,13 +324,16 @@ export class MailIndex implements MailReader {
       const putRecipient = this.db.query<unknown, [string, string]>(
         "INSERT OR IGNORE INTO recipients (address, id) VALUES (?, ?)",
       );
+      const putTag = this.db.query<unknown, [string, string]>("INSERT OR IGNORE INTO tags (tag, id) VALUES (?, ?)");
       for (const id of this.dirty) {
         const entry = this.cache.get(id)!;
         const [key, ...rest] = mailRow(entry, this.sending.get(id));
         putMail.run(key!, this.created.get(id) ?? 0, ...rest);
-        if (this.created.has(id))
+        if (this.created.has(id)) {
           for (const address of new Set(entry.recipients.map((r) => canonicalOrSelf(r.address))))
             putRecipient.run(address, id);
+          for (const tag of entry.tags ?? []) putTag.run(tag, id);
+        }
       }
       const putKey = this.db.query<unknown, [string, string, string, string | null]>(
         "INSERT OR REPLACE INTO keys (key, id, ts, request_hash) VALUES (?, ?, ?, ?)",
@@ -356,10 +372,14 @@ export class MailIndex implements MailReader {
     return saved === undefined ? undefined : JSON.parse(saved);
   }
 
-  /** Marks a queued or deferred mail as being sent; it stays in memory until its attempt ends. */
-  startSending(id: MailId): MailEntry | undefined {
+  /**
+   * Marks a queued, deferred or scheduled mail as being sent; it stays in memory until its
+   * attempt ends. A scheduled mail whose time (`send_at`) is after `now` is not started.
+   */
+  startSending(id: MailId, now: number): MailEntry | undefined {
     const entry = this.get(id);
-    if (!entry || (entry.state !== "queued" && entry.state !== "deferred")) return undefined;
+    if (!entry || !sendableStates.includes(entry.state)) return undefined;
+    if (entry.state === "scheduled" && Date.parse(entry.nextAttemptAt ?? "") > now) return undefined;
     this.sending.set(id, entry.state);
     this.cache.set(id, entry);
     entry.state = "sending";
@@ -375,12 +395,17 @@ export class MailIndex implements MailReader {
     if (entry && !this.dirty.has(id)) this.cache.delete(id);
   }
 
-  /** Mails that still need delivery, oldest first, as delivery requeues them. */
+  /**
+   * Mails that still need delivery, oldest first, as delivery requeues them: queued and
+   * deferred ones, and scheduled ones whose first attempt the relay stopped in (their time
+   * had come; the others wait for their time in scheduledAfter()).
+   */
   undelivered(): UndeliveredMail[] {
     this.flush();
     return this.db
       .query<{ id: string; state: MailState; next_attempt_at: string | null; open_attempt: number }, []>(
-        "SELECT id, state, next_attempt_at, open_attempt FROM mails WHERE state IN ('queued', 'deferred') ORDER BY seq",
+        `SELECT id, state, next_attempt_at, open_attempt FROM mails
+         WHERE state IN ('queued', 'deferred') OR (state = 'scheduled' AND open_attempt = 1) ORDER BY seq`,
       )
       .all()
       .map((row) => ({
@@ -391,11 +416,34 @@ export class MailIndex implements MailReader {
       }));
   }
 
+  /**
+   * Scheduled mails in time order (then id) after the cursor `after`: those due by `until`
+   * (at most `limit`), and when the next one after them is due (null: none is scheduled).
+   * Read from the table's partial index, so nothing is held per scheduled mail.
+   */
+  scheduledAfter(
+    after: ScheduleCursor | null,
+    until: string,
+    limit: number,
+  ): { due: ScheduleCursor[]; next: string | null } {
+    this.flush();
+    const cursor = after ?? { at: "", id: "" };
+    const rows = this.db
+      .query<{ id: string; at: string }, [string, string, number]>(
+        `SELECT id, next_attempt_at AS at FROM mails INDEXED BY mails_scheduled
+         WHERE state = 'scheduled' AND (next_attempt_at, id) > (?, ?)
+         ORDER BY next_attempt_at, id LIMIT ?`,
+      )
+      .all(cursor.at, cursor.id, limit + 1);
+    const due = rows.filter((row) => row.at <= until).slice(0, limit);
+    return { due, next: rows[due.length]?.at ?? null };
+  }
+
   /** Mails in any of these states, oldest first. */
   inStates(states: readonly MailState[]): MailEntry[] {
     this.flush();
-    // mails being sent are stored as queued or deferred
-    const stored = [...new Set(states.flatMap((s) => (s === "sending" ? ["queued", "deferred"] : [s])))];
+    // mails being sent are stored in the state they had
+    const stored = [...new Set(states.flatMap((s) => (s === "sending" ? sendableStates : [s])))];
     if (stored.length === 0) return [];
     return this.rows(`WHERE state IN (${stored.map(() => "?").join(", ")}) ORDER BY seq`, stored).filter((entry) =>
       states.includes(entry.state),
@@ -405,8 +453,8 @@ export class MailIndex implements MailReader {
   /** The oldest acceptance among mails in these states, or null. */
   oldestAcceptedAt(states: readonly MailState[]): string | null {
     this.flush();
-    const stored = states.filter((s) => s !== "sending");
-    if (states.includes("sending")) stored.push("queued", "deferred");
+    const stored: MailState[] = states.filter((s) => s !== "sending");
+    if (states.includes("sending")) stored.push(...sendableStates);
     if (stored.length === 0) return null;
     return (
       this.db
@@ -422,7 +470,7 @@ export class MailIndex implements MailReader {
     const result: MailEntry[] = [];
     if (query.limit <= 0) return result;
     const { where, params } = this.filter(query);
-    // mails being sent are stored as queued or deferred: the few of them may fall out of a state filter
+    // mails being sent are stored in the state they had: the few of them may fall out of a state filter
     params.push(Number.isFinite(query.limit) ? query.limit + this.sending.size : -1);
     for (const entry of this.rows(`${where} ORDER BY seq DESC LIMIT ?`, params)) {
       if (query.state && entry.state !== query.state) continue;
@@ -455,7 +503,7 @@ export class MailIndex implements MailReader {
     this.flush();
     const where: string[] = [];
     const params: Binding[] = [];
-    const stored = query.state === "sending" ? ["queued", "deferred"] : query.state ? [query.state] : [];
+    const stored = query.state === "sending" ? [...sendableStates] : query.state ? [query.state] : [];
     if (stored.length) {
       where.push(`state IN (${stored.map(() => "?").join(", ")})`);
       params.push(...stored);
@@ -482,6 +530,10 @@ export class MailIndex implements MailReader {
     if (query.recipient !== undefined) {
       where.push("id IN (SELECT id FROM recipients WHERE address = ?)");
       params.push(canonicalOrSelf(query.recipient));
+    }
+    if (query.tag !== undefined) {
+      where.push("id IN (SELECT id FROM tags WHERE tag = ?)");
+      params.push(query.tag);
     }
     return { where: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
   }
@@ -513,11 +565,13 @@ export class MailIndex implements MailReader {
       const mail = this.db.query<unknown, [string]>("DELETE FROM mails WHERE id = ?");
       const recipient = this.db.query<unknown, [string, string]>("DELETE FROM recipients WHERE address = ? AND id = ?");
       const key = this.db.query<unknown, [string, string]>("DELETE FROM keys WHERE key = ? AND id = ?");
+      const tag = this.db.query<unknown, [string, string]>("DELETE FROM tags WHERE tag = ? AND id = ?");
       for (const row of rows) {
         const entry = JSON.parse(row.entry) as MailEntry;
         mail.run(entry.id);
         for (const r of entry.recipients) recipient.run(canonicalOrSelf(r.address), entry.id);
         if (entry.idempotencyKey) key.run(entry.idempotencyKey, entry.id);
+        for (const t of entry.tags ?? []) tag.run(t, entry.id);
       }
     })();
     return rows.length;
@@ -628,7 +682,7 @@ export class MailIndex implements MailReader {
 
   countByState(): Record<MailState, number> {
     this.flush();
-    const counts = { queued: 0, sending: 0, deferred: 0, sent: 0, partial: 0, failed: 0, cancelled: 0 };
+    const counts = { scheduled: 0, queued: 0, sending: 0, deferred: 0, sent: 0, partial: 0, failed: 0, cancelled: 0 };
     for (const row of this.db
       .query<{ state: MailState; n: number }, []>("SELECT state, count(*) AS n FROM mails GROUP BY state")
       .all())
@@ -681,7 +735,10 @@ function entryFromAccepted(record: AcceptedRecord, location: Location): MailEntr
   }
   return {
     id: record.id,
-    state: "queued",
+    // a scheduled mail waits for its time in the index: nextAttemptAt orders the mails the scheduler releases
+    state: mail.sendAt ? "scheduled" : "queued",
+    ...(mail.sendAt ? { nextAttemptAt: mail.sendAt } : {}),
+    ...(mail.tags?.length ? { tags: mail.tags } : {}),
     acceptedAt: record.ts,
     client: record.client,
     subject: mail.subject,

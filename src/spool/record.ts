@@ -55,7 +55,7 @@ export interface ReplayRecord extends RecordBase {
   requestHash?: string;
 }
 
-/** Stops a queued, deferred or failed mail for good. */
+/** Stops a scheduled, queued, deferred or failed mail for good. */
 export interface CancelRecord extends RecordBase {
   type: "cancel";
   reason: string;

@@ -80,7 +80,7 @@ function encodePart(part: PartModel, boundary: string): Buffer {
     const at = part.unsafe.at % (filename.length + 1);
     filename = filename.slice(0, at) + part.unsafe.char + filename.slice(at);
   }
-  const name = m === "unknown-field" ? "send_at" : m === "duplicate-title" ? "title" : part.name;
+  const name = m === "unknown-field" ? "priority" : m === "duplicate-title" ? "title" : part.name;
   const disposition =
     `${headerName("Content-Disposition", part.headerCase)}: form-data` +
     (m === "no-name" ? "" : `; name="${name}"`) +
@@ -145,7 +145,7 @@ export function expectedAnswer(model: RequestModel): Expected {
     if (m === "no-disposition" || m === "no-name" || m === "too-many-headers" || m === "header-too-big")
       return { status: 400, field: `part[${i}]` };
     if (m === "crlf-in-filename" || m === "transfer-encoding") return { status: 400, field: `part[${i}]` };
-    if (m === "unknown-field") return { status: 400, field: "send_at" };
+    if (m === "unknown-field") return { status: 400, field: "priority" };
     if (m === "non-text-field-type") return { status: 400, field: part.name };
     const name = m === "duplicate-title" ? "title" : part.name;
     if (part.file) {

@@ -134,7 +134,10 @@ describe("usage errors", () => {
       [["replay", id, "--now", "--recipients", "a@example.com"], "use one"],
       [["replay", id, "--wait", "soon"], "a positive number of seconds"],
       [["cancel"], "name mail ids, or select mails with --state"],
-      [["cancel", "--state", "sent"], "one of queued, deferred, partial, failed (sent and cancelled mails are final)"],
+      [
+        ["cancel", "--state", "sent"],
+        "one of scheduled, queued, deferred, partial, failed (sent and cancelled mails are final)",
+      ],
       [["cancel", id, "--state", "deferred"], "--state selects mails by state and takes no mail ids"],
       [["cancel", "--state", "deferred", "--to", "nobody"], "a mail address"],
     ];

@@ -115,8 +115,8 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.constantFrom<Entry>(
-      ["send_at", "2030-01-01T00:00:00Z"],
-      ["headers", "X-A: 1"],
+      ["sendAt", "2030-01-01T00:00:00Z"],
+      ["header", "X-A: 1"],
       ["priority", "high"],
       ["Title", "t"],
       ["receivers", "x@example.com"],
@@ -498,10 +498,10 @@ describe("field rules, the same in every encoding", () => {
       title: "t",
       content: "c",
       receiver: "a@example.com",
-      send_at: "x",
+      schedule: "x",
     });
     const reason = path.join(pickup, "rejected", `${name}.reason.txt`);
     await waitFor(() => fs.existsSync(reason), 10_000, "the pickup file's rejection");
-    expect(fs.readFileSync(reason, "utf8")).toContain("send_at: unknown field");
+    expect(fs.readFileSync(reason, "utf8")).toContain("schedule: unknown field");
   });
 });

@@ -189,7 +189,16 @@ describe("spool stat", () => {
     const result = runCli(["spool", "stat", "--json"], dir);
     expect(result.code, result.stderr).toBe(0);
     const stat = JSON.parse(result.stdout);
-    expect(stat.mails).toEqual({ queued: 2, deferred: 1, sent: 3, partial: 1, failed: 1, cancelled: 1, total: 9 });
+    expect(stat.mails).toEqual({
+      scheduled: 0,
+      queued: 2,
+      deferred: 1,
+      sent: 3,
+      partial: 1,
+      failed: 1,
+      cancelled: 1,
+      total: 9,
+    });
     expect(stat.queue).toMatchObject({
       mails: 3,
       recipients: 5,

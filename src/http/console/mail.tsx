@@ -36,7 +36,17 @@ export function MailView({ entry, mail, headers, csrf, canAdmin, notice }: MailV
         <dt>State</dt>
         <dd>
           <span class={`state state-${entry.state}`}>{entry.state}</span>
-          {entry.nextAttemptAt ? ` (next attempt ${entry.nextAttemptAt})` : ""}
+          {entry.nextAttemptAt
+            ? ` (${entry.state === "scheduled" ? "sends at" : "next attempt"} ${entry.nextAttemptAt})`
+            : ""}
+        </dd>
+        <dt>Tags</dt>
+        <dd>{mail.tags?.join(", ") || "—"}</dd>
+        <dt>Metadata</dt>
+        <dd>
+          {Object.entries(mail.metadata ?? {})
+            .map(([key, value]) => `${key}=${value}`)
+            .join(", ") || "—"}
         </dd>
         <dt>Accepted</dt>
         <dd>
@@ -47,7 +57,7 @@ export function MailView({ entry, mail, headers, csrf, canAdmin, notice }: MailV
       {canAdmin && !finished.has(entry.state) ? (
         <section aria-labelledby="actions-title" class="actions">
           <h2 id="actions-title">Actions</h2>
-          {unsent.length && entry.state !== "sending" ? (
+          {unsent.length && entry.state !== "sending" && entry.state !== "scheduled" ? (
             <form method="post" action={`${base}/replay`}>
               <CsrfField token={csrf} />
               <fieldset>

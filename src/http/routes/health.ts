@@ -27,6 +27,7 @@ export const healthSchema = z.object({
   details: z.object({
     disk_space_available_mb: z.number().int().nullable(),
     queued_emails: z.number().int(),
+    scheduled_emails: z.number().int(),
     failed_emails: z.number().int(),
     total_emails_processed: z.number().int(),
     success_rate: z.number().meta({ description: "Percent of processed mails sent" }),
@@ -98,6 +99,7 @@ export function healthRoute(deps: AppDeps) {
       details: {
         disk_space_available_mb: Number.isFinite(spool.availableBytes) ? mib(spool.availableBytes) : null,
         queued_emails: counts.queued + counts.deferred + counts.sending,
+        scheduled_emails: counts.scheduled,
         failed_emails: counts.partial + counts.failed,
         total_emails_processed: totals.processed,
         success_rate: totals.processed ? Math.round((totals.successful / totals.processed) * 10000) / 100 : 100,

@@ -1,4 +1,4 @@
-// GET /api/email?state=&since=&recipient=&limit=: the send records, newest first; every filter
+// GET /api/email?state=&since=&recipient=&tag=&limit=: the send records, newest first; every filter
 // (and a token's own-mails scope) applies before the limit.
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
@@ -30,6 +30,7 @@ export const listQuerySchema = z.object({
       return z.NEVER;
     })
     .optional(),
+  tag: z.string().min(1).max(64).optional(),
   before: z
     .string()
     .regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, "before must be a mail id (the `next` of the previous page)")
@@ -47,6 +48,8 @@ export const listAnswerSchema = z.object({
       acceptedAt: isoTimeSchema,
       recipients: z.number().int(),
       attempts: z.number().int(),
+      nextAttemptAt: isoTimeSchema.nullable().meta({ description: "The next try, or a scheduled mail's send_at" }),
+      tags: z.array(z.string()),
     }),
   ),
 });
@@ -68,6 +71,7 @@ export function recordsRoute({ spool }: AppDeps) {
         state: query.state as never,
         since: query.since ? (parseSince(query.since) ?? undefined) : undefined,
         recipient: query.recipient,
+        tag: query.tag,
         before: query.before,
         limit: query.limit,
       });
@@ -80,6 +84,8 @@ export function recordsRoute({ spool }: AppDeps) {
           acceptedAt: e.acceptedAt,
           recipients: e.recipients.length,
           attempts: e.attempts.length,
+          nextAttemptAt: e.nextAttemptAt ?? null,
+          tags: e.tags ?? [],
         })),
       });
     },

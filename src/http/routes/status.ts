@@ -1,6 +1,6 @@
 // GET /api/email/:id: the mail's state, its recipients (with display names) and their
 // states, its attachments (name, type, size, sha256; read from the accepted record, never
-// the bytes) and its attempts.
+// the bytes), its attempts, and its send_at, tags and metadata (from the accepted record).
 import { Hono } from "hono";
 import { z } from "zod";
 import { MailspoolError } from "../../errors.js";
@@ -37,6 +37,9 @@ export const mailStatusSchema = z.object({
   subject: z.string(),
   acceptedAt: isoTimeSchema,
   nextAttemptAt: isoTimeSchema.nullable(),
+  sendAt: z.string().nullable().meta({ description: "When a scheduled mail is due (as sent, RFC 3339)" }),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.string()),
   recipients: z.array(
     z.object({
       address: z.string(),
@@ -53,16 +56,19 @@ export const mailStatusSchema = z.object({
   template: z.string().nullable().meta({ description: "The template the mail was rendered from" }),
 });
 
-export function mailStatus(
-  entry: MailEntry,
-  mail: Pick<Mail, "attachments" | "template">,
-): z.infer<typeof mailStatusSchema> {
+/** What a mail's status (and an event about it) says of it beyond its entry: read from the accepted record. */
+export type StatusMail = Pick<Mail, "attachments" | "template" | "sendAt" | "tags" | "metadata">;
+
+export function mailStatus(entry: MailEntry, mail: StatusMail): z.infer<typeof mailStatusSchema> {
   return {
     id: entry.id,
     state: entry.state,
     subject: entry.subject,
     acceptedAt: entry.acceptedAt,
     nextAttemptAt: entry.nextAttemptAt ?? null,
+    sendAt: mail.sendAt ?? null,
+    tags: mail.tags ?? [],
+    metadata: mail.metadata ?? {},
     recipients: entry.recipients.map((r) => ({
       address: r.address,
       name: r.name ?? null,
