@@ -17,6 +17,7 @@ import { accessControl } from "../src/http/access.js";
 import type { AppEnv } from "../src/http/app-env.js";
 import { failure, success } from "../src/http/envelope.js";
 import { requestId } from "../src/http/request-id.js";
+import { sendAnswerSchema } from "../src/http/routes/send.js";
 import { listen } from "../src/http/serve.js";
 import { validateSendFields } from "../src/intake/build-mail.js";
 import { discardFiles } from "../src/intake/incoming-file.js";
@@ -71,7 +72,7 @@ app.post("/api/email/send", async (c) => {
   } finally {
     await discardFiles(input.files);
   }
-  return success(c, { id: ulid() });
+  return success(c, sendAnswerSchema, { id: ulid() });
 });
 app.notFound((c) => failure(c, new MailspoolError("not_found")));
 app.onError((error, c) => {

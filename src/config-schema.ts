@@ -177,6 +177,7 @@ export const configSchema = z
           .superRefine(unique("token", "token value", false))
           .default(() => []),
         maxBodyBytes: int(1).default(26214400),
+        maxBatch: int(1).default(100),
         tls: tls(),
       })
       .prefault({}),

@@ -10,6 +10,7 @@ import { registerServe } from "./serve.js";
 import { registerSpoolCommands } from "./spool-commands.js";
 import { registerTemplateCommands } from "./template-render.js";
 import { configureUsageErrors } from "./usage-errors.js";
+import { mailspoolVersion } from "../version.js";
 
 /** What `mailspool` runs with no command. */
 export const defaultCommand = "serve";
@@ -17,7 +18,7 @@ export const defaultCommand = "serve";
 export function createProgram(): Command {
   const program = new Command("mailspool")
     .description("outbound mail relay: durable intake, JSON-lines spool, delivery")
-    .version("0.1.0")
+    .version(mailspoolVersion)
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   registerServe(program);
   registerSpoolCommands(program);

@@ -21,7 +21,9 @@ import type { AppEnv } from "./app-env.js";
 import { failure } from "./envelope.js";
 import { requestId } from "./request-id.js";
 import { adminRoute } from "./routes/admin.js";
+import { batchRoute } from "./routes/batch.js";
 import { metricsRoute } from "./routes/metrics.js";
+import { openApiRoute } from "./routes/openapi.js";
 import { healthRoute } from "./routes/health.js";
 import { recordsRoute } from "./routes/records.js";
 import { sendRoute } from "./routes/send.js";
@@ -64,6 +66,9 @@ export interface AppDeps {
 
 const otherBodyBytes = 1024 * 1024;
 
+/** The ways mail comes in over HTTP: bodies up to server.maxBodyBytes, refusals counted and logged as such. */
+const intakePaths = new Set(["/api/email/send", "/api/email/batch"]);
+
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { log } = deps;
   const app = new Hono<AppEnv>();
@@ -82,21 +87,23 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   };
   app.use(accessControl(accessOptions));
   app.use(allowedMethods(app));
-  // the runtime's own body guard is off (serve.ts): the send route streams its body under
-  // server.maxBodyBytes, every other route takes at most a small JSON body
+  // the runtime's own body guard is off (serve.ts): the send and batch routes read their body
+  // under server.maxBodyBytes, every other route takes at most a small JSON body
   const smallBody = bodyLimit({
     maxSize: otherBodyBytes,
     onError: () => {
       throw new MailspoolError("too_large", `Request body exceeds ${otherBodyBytes} bytes`);
     },
   });
-  app.use((c, next) => (c.req.path === "/api/email/send" ? next() : smallBody(c, next)));
+  app.use((c, next) => (intakePaths.has(c.req.path) ? next() : smallBody(c, next)));
   app.route("/", healthRoute(deps));
   app.route("/", sendRoute(deps));
+  app.route("/", batchRoute(deps));
   app.route("/", statusRoute(deps));
   app.route("/", recordsRoute(deps));
   app.route("/", adminRoute(deps));
   app.route("/", metricsRoute(deps));
+  app.route("/", openApiRoute(deps));
   app.route("/", consoleRoute(deps, sessions));
   app.notFound((c) => {
     const error = new MailspoolError("not_found");
@@ -110,11 +117,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         : typeof (thrown as NodeJS.ErrnoException).syscall === "string"
           ? spoolIoError(thrown)
           : null;
-    if (c.req.path === "/api/email/send") deps.observe.metrics.requestRejected(error?.code ?? "internal");
+    if (intakePaths.has(c.req.path)) deps.observe.metrics.requestRejected(error?.code ?? "internal");
     if (error) {
       if (error.status >= 500) log.error({ err: error.cause ?? error, requestId: c.get("requestId") }, error.message);
       // a refused send is the client's doing (bad input, a client gone mid-body): named, never an error line
-      else if (c.req.path === "/api/email/send")
+      else if (intakePaths.has(c.req.path))
         log.info(
           { requestId: c.get("requestId"), code: error.code, fields: error.errors?.map((e) => e.field) },
           "send refused",

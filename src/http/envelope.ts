@@ -1,9 +1,11 @@
 // The `{code, message, data}` answer envelope of the original email_server API.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
 import { MailspoolError } from "../errors.js";
 
-export function success(c: Context, data: unknown) {
+/** `schema` (the route's, which /openapi.json shows) types what `data` may be. */
+export function success<T extends z.ZodType>(c: Context, _schema: T, data: z.infer<T>) {
   return c.json({ code: 200, message: "success", data });
 }
 

@@ -4,6 +4,7 @@
 // different request under the same key gets 409; a repeat while the first is still in
 // flight waits for it.
 import { createHash } from "node:crypto";
+import { z } from "zod";
 import { MailspoolError, invalidField } from "../errors.js";
 import type { MailIndex } from "../spool/mail-index.js";
 import type { MailId } from "../types.js";
@@ -37,11 +38,33 @@ function normalised(name: string, value: unknown): unknown {
   }
 }
 
+/** The Idempotency-Key header's value. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\0-\x1f]*$/)
+  .meta({ description: "Repeat within 24 h: the first answer, nothing queued again (per client)" });
+
 export function scopedKey(client: string, header: string): string {
-  if (header.length === 0 || header.length > 256 || /[\0-\x1f]/.test(header))
+  if (!idempotencyKeySchema.safeParse(header).success)
     throw invalidField("Idempotency-Key", "must be 1 to 256 printable characters");
   return `${client}|${header}`;
 }
+
+/** The hash of a batch: its mails' request hashes in order. */
+export function batchHash(inputs: SendInput[]): string {
+  return createHash("sha256")
+    .update(JSON.stringify(["batch", inputs.map(requestHash)]))
+    .digest("hex");
+}
+
+/**
+ * The key recorded with a batch's mail `at`: the batch's own key with its first mail,
+ * `key#at` with the others. So a send and a batch under one key meet (409), and a batch
+ * cut short by a crash is completed by its retry: the mails that landed keep their ids.
+ */
+export const batchItemKey = (key: string, at: number): string => (at === 0 ? key : `${key}#${at}`);
 
 export class Idempotency {
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -53,22 +76,61 @@ export class Idempotency {
 
   /** Runs `accept` unless the key already answered; returns the mail id and whether it is a repeat. */
   async run(key: string, hash: string, accept: () => Promise<MailId>): Promise<{ id: MailId; repeated: boolean }> {
+    return this.exclusive(key, async () => {
+      const earlier = this.index.byIdempotencyKey(key, this.windowStart());
+      if (earlier) {
+        if (this.index.get(earlier)?.requestHash !== hash) throw conflict();
+        return { id: earlier, repeated: true };
+      }
+      return { id: await accept(), repeated: false };
+    });
+  }
+
+  /**
+   * A batch of `count` mails under one key: the mails an earlier request under it stored (all of
+   * them after a 200; some after a crash mid-commit) keep their ids, and `accept` gets the
+   * places of the others. Returns every id in order and how many were there before.
+   */
+  async runBatch(
+    key: string,
+    hash: string,
+    count: number,
+    accept: (missing: number[]) => Promise<MailId[]>,
+  ): Promise<{ ids: MailId[]; earlier: number }> {
+    return this.exclusive(key, async () => {
+      const since = this.windowStart();
+      const ids = Array.from({ length: count }, (_, at) => {
+        const used = this.index.keyUse(batchItemKey(key, at), since);
+        if (used && used.requestHash !== hash) throw conflict();
+        return used?.id;
+      });
+      const missing = ids.flatMap((id, at) => (id === undefined ? [at] : []));
+      const earlier = count - missing.length;
+      if (missing.length) (await accept(missing)).forEach((id, i) => (ids[missing[i]!] = id));
+      return { ids: ids as MailId[], earlier };
+    });
+  }
+
+  /** One request per key at a time: a repeat while the first is in flight waits for it. */
+  private async exclusive<T>(key: string, run: () => Promise<T>): Promise<T> {
     while (this.inFlight.has(key)) await this.inFlight.get(key);
-    const earlier = this.index.byIdempotencyKey(key, new Date(this.now() - idempotencyWindowMs));
-    if (earlier) {
-      if (this.index.get(earlier)?.requestHash !== hash)
-        throw new MailspoolError("conflict", "Idempotency-Key was already used for a different request");
-      return { id: earlier, repeated: true };
-    }
-    const accepting = accept();
+    const running = run();
     this.inFlight.set(
       key,
-      accepting.catch(() => undefined),
+      running.catch(() => undefined),
     );
     try {
-      return { id: await accepting, repeated: false };
+      return await running;
     } finally {
       this.inFlight.delete(key);
     }
   }
+
+  private windowStart(): Date {
+    return new Date(this.now() - idempotencyWindowMs);
+  }
+}
+
+function conflict(): MailspoolError {
+  return new MailspoolError("conflict", "Idempotency-Key was already used for a different request");
 }

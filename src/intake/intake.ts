@@ -2,11 +2,13 @@
 // address form, one set of limits. A mail is durable (blobs fsync'd, record fdatasync'd)
 // before accept returns, then handed to delivery through onAccepted. On any failure the
 // uncommitted temp files are removed.
+import { MailspoolError, type FieldError } from "../errors.js";
 import { newUlid as ulid } from "../ids.js";
-import type { Spool } from "../spool/spool.js";
+import type { AcceptedMail, Spool } from "../spool/spool.js";
 import type { BlobStore, BlobWriter } from "../spool/blobs.js";
-import type { MailId } from "../types.js";
+import type { AttachmentRef, MailId } from "../types.js";
 import { validateEnvelope } from "./addresses.js";
+import { elementErrors, type BatchElement } from "./batch-request.js";
 import { buildMail, messageIdFor, validateSendFields, type MailPolicy } from "./build-mail.js";
 import type { FormLimits } from "./form-parser.js";
 import { discardFiles, storeFiles } from "./incoming-file.js";
@@ -24,7 +26,7 @@ export interface IntakeOptions {
   spool: Spool;
   /** Read per mail: SIGHUP may change them. */
   settings: () => IntakeSettings;
-  quotas: { check(client: string): void };
+  quotas: { check(client: string, count?: number): void };
   onAccepted(id: MailId): void;
 }
 
@@ -34,12 +36,41 @@ export interface AcceptOptions {
   exemptFromQuota?: boolean;
 }
 
+/** A mail of a batch that passed validation. */
+export interface ValidMail extends ReturnType<typeof validateInput> {
+  input: SendInput;
+}
+
+/** One mail of a batch to store, with its own idempotency key. */
+export interface BatchItem {
+  mail: ValidMail;
+  idempotency?: { key: string; requestHash: string };
+}
+
 /** A raw message (SMTP DATA) in an uncommitted blob, with what was read from its header. */
 export interface RawMessage {
   id: MailId;
   blob: BlobWriter;
   subject: string;
   messageId: string;
+}
+
+/** A send request's fields with its template (if any) rendered, validated; throws the 400. */
+function validateInput(input: SendInput, settings: IntakeSettings) {
+  const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
+  const templated = applyTemplate(input.fields, settings.templates, settings.limits.maxBodyBytes);
+  return { ...validateSendFields(templated.fields, settings, fileErrors), template: templated.template };
+}
+
+function mailOf(
+  id: MailId,
+  valid: ReturnType<typeof validateInput>,
+  attachments: AttachmentRef[],
+  settings: IntakeSettings,
+) {
+  const mail = buildMail(id, valid.fields, valid.recipients, attachments, settings, valid.extras);
+  if (valid.template) mail.template = valid.template;
+  return mail;
 }
 
 export class Intake {
@@ -71,22 +102,62 @@ export class Intake {
     const settings = this.options.settings();
     let id: MailId;
     try {
-      const fileErrors = input.files.flatMap((f, i) => attachmentErrors(i, f.filename, f.contentType));
-      const templated = applyTemplate(input.fields, settings.templates, settings.limits.maxBodyBytes);
-      const { fields, recipients, extras } = validateSendFields(templated.fields, settings, fileErrors);
+      const valid = validateInput(input, settings);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
       const attachments = await storeFiles(input.files, spool.blobs);
       id = ulid();
-      const mail = buildMail(id, fields, recipients, attachments, settings, extras);
-      if (templated.template) mail.template = templated.template;
-      await spool.accept(id, mail, client, options.idempotency);
+      await spool.accept(id, mailOf(id, valid, attachments, settings), client, options.idempotency);
     } catch (error) {
       await discardFiles(input.files);
       throw error;
     }
     this.options.onAccepted(id);
     return id;
+  }
+
+  /** A batch's elements, all valid, or a 400 listing every problem of every element (`[i].field`). */
+  validateBatch(elements: BatchElement[]): ValidMail[] {
+    const settings = this.options.settings();
+    const errors: FieldError[] = [];
+    const valid = elements.map((element, at) => {
+      try {
+        if ("errors" in element) throw new MailspoolError("invalid_param", undefined, { errors: element.errors });
+        return { input: element.input, ...validateInput(element.input, settings) };
+      } catch (error) {
+        if (!(error instanceof MailspoolError && error.errors)) throw error;
+        errors.push(...elementErrors(at, error.errors));
+        return null;
+      }
+    });
+    if (errors.length) throw new MailspoolError("invalid_param", undefined, { errors });
+    return valid as ValidMail[];
+  }
+
+  /**
+   * Validated mails of a batch (HTTP), all or none: the quota must hold them all, and their
+   * records go to the spool in one commit. Ids in the order given. The caller releases the
+   * files when this throws.
+   */
+  async acceptBatch(mails: BatchItem[], client: string): Promise<MailId[]> {
+    const { spool } = this.options;
+    const settings = this.options.settings();
+    this.options.quotas.check(client, mails.length);
+    spool.checkCapacity();
+    // every blob of the batch made durable with one directory fsync
+    const refs = await storeFiles(
+      mails.flatMap(({ mail }) => mail.input.files),
+      spool.blobs,
+    );
+    let next = 0;
+    const records: AcceptedMail[] = mails.map(({ mail, idempotency }) => {
+      const attachments = refs.slice(next, (next += mail.input.files.length));
+      const id = ulid();
+      return { id, mail: mailOf(id, mail, attachments, settings), idempotency };
+    });
+    await spool.acceptMany(records, client);
+    for (const { id } of records) this.options.onAccepted(id);
+    return records.map(({ id }) => id);
   }
 
   /** A raw message relayed as-is (SMTP): its envelope recipients get the same checks as any other. */

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MailspoolError } from "../errors.js";
-import { jsonMembers } from "./json-members.js";
+import { jsonElements, jsonMembers } from "./json-members.js";
 
 const space = fc.constantFrom("", " ", "\n", "\t\r\n ");
 
@@ -103,5 +103,48 @@ describe("jsonMembers", () => {
     expect(() => jsonMembers('{"attachment":[{"filename":"a","content":"","filename":"b"}]}')).toThrow(
       expect.objectContaining({ errors: [{ field: "attachment[0].filename", message: expect.any(String) }] }),
     );
+  });
+});
+
+describe("jsonElements", () => {
+  /** What jsonMembers makes of one element's text: its members, or its problem. */
+  const alone = (text: string) => {
+    try {
+      return jsonMembers(text) ?? { field: "", message: expect.any(String) };
+    } catch (error) {
+      return { ...(error as MailspoolError).errors![0]!, message: expect.any(String) };
+    }
+  };
+
+  it("reads each element of an array as jsonMembers reads it alone, its problem included", () => {
+    const key = fc.constantFrom("a", "b", "\\u0061", "{", "]");
+    const element = fc.oneof(
+      fc
+        .array(fc.tuple(key, fc.oneof(fc.jsonValue(), fc.array(fc.tuple(key, fc.jsonValue()), { maxLength: 3 }))), {
+          maxLength: 5,
+        })
+        .map((members) => {
+          // a member whose value is a list of pairs is written as an object: a key may repeat in it
+          const value = (v: unknown) =>
+            Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === "string")
+              ? `{${(v as [string, unknown][]).map(([k, x]) => `"${k}":${JSON.stringify(x)}`).join(",")}}`
+              : JSON.stringify(v);
+          return `{${members.map(([k, v]) => `"${k}":${value(v)}`).join(",")}}`;
+        }),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+    );
+    fc.assert(
+      fc.property(fc.array(element, { maxLength: 6 }), space, (elements, ws) => {
+        const got = jsonElements(`${ws}[${ws}${elements.join(`${ws},${ws}`)}${ws}]${ws}`);
+        expect(got).toEqual(elements.map(alone));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("is null for valid JSON that is not an array", () => {
+    for (const text of ['{"a":1}', "null", '"x"', "3"]) expect(jsonElements(text)).toBeNull();
+    expect(jsonElements("[]")).toEqual([]);
+    expect(() => jsonElements("[{}")).toThrow(SyntaxError);
   });
 });

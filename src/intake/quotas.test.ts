@@ -42,6 +42,18 @@ describe("Quotas", () => {
     expect(refusal(quotas, "ip:10.0.0.1")).toBeNull();
   });
 
+  it("refuses a batch that would take a client past its quota, though one more mail would fit", () => {
+    const quotas = new Quotas(
+      { perClient: { hour: 3, day: 0 }, global: { hour: 0, day: 0 } },
+      "UTC",
+      createLogger("silent"),
+      () => Date.parse("2026-11-23T12:30:00.000Z"),
+    );
+    quotas.observe(accepted("ip:10.0.0.1", "2026-11-23T12:10:00.000Z"));
+    expect(() => quotas.check("ip:10.0.0.1", 2)).not.toThrow();
+    expect(() => quotas.check("ip:10.0.0.1", 3)).toThrow(expect.objectContaining({ status: 429 }));
+  });
+
   it("applies day windows in the configured zone and the global quota across clients", () => {
     const now = Date.parse("2026-11-23T15:00:00.000Z"); // 23:00 in Shanghai
     const quotas = new Quotas(

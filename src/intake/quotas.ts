@@ -49,8 +49,8 @@ export class Quotas {
     for (const key of this.keys(record.client, ms)) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 
-  /** Throws 429 when one more mail from this client would exceed a quota. */
-  check(client: string): void {
+  /** Throws 429 when `count` more mails from this client would exceed a quota. */
+  check(client: string, count = 1): void {
     const { perClient, global } = this.limits;
     if (perClient.hour <= 0 && perClient.day <= 0 && global.hour <= 0 && global.day <= 0) return;
     const now = this.now();
@@ -65,7 +65,7 @@ export class Quotas {
     ];
     for (const [scope, window, limit, untilEnd] of rules) {
       const key = `${scope}|${window}`;
-      if (limit <= 0 || (this.counts.get(key) ?? 0) < limit) continue;
+      if (limit <= 0 || (this.counts.get(key) ?? 0) + count <= limit) continue;
       const retryAfterSeconds = Math.max(1, Math.ceil(untilEnd() / 1000));
       if (!this.logged.has(key)) {
         this.logged.add(key);

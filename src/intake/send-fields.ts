@@ -1,15 +1,13 @@
 // The field rules every encoding shares (multipart, urlencoded, JSON, pickup files): a
 // field the API does not know is a 400 naming it; a single-valued field given twice is a
-// 400; a list field given twice gets its values joined with "," in the order sent.
+// 400; a list field given twice gets its values joined with "," in the order sent. The
+// names are those of the send schemas (mail-schema.ts), which /openapi.json describes.
 import { invalidField } from "../errors.js";
+import { attachmentFieldNames, listFields, multipartSendSchema } from "./mail-schema.js";
 
-const singleValued = new Set(["title", "content", "text", "sender_name", "reply_to", "template", "variables"]);
-const listValued = new Set(["receiver", "receiver_name", "cc", "bcc"]);
-// scheduled send, extra headers, tags and metadata (mail-extras.ts)
-for (const name of ["send_at", "headers", "metadata"]) singleValued.add(name);
-listValued.add("tags");
-export const attachmentFields = new Set(["attachment", "attachment[]"]);
-const known = [...singleValued, ...listValued, ...attachmentFields];
+const known = Object.keys(multipartSendSchema.shape);
+export const attachmentFields: ReadonlySet<string> = new Set(attachmentFieldNames);
+const singleValued = new Set(known.filter((name) => !listFields.has(name) && !attachmentFields.has(name)));
 
 /** The longest value of a field other than the mail's body (content, text). */
 export const maxShortFieldBytes = 64 * 1024;
@@ -24,7 +22,7 @@ export class SendFieldCollector {
   /** Throws the 400 a value for `name` would get: unknown field, or a single-valued one seen before. */
   expect(name: string): void {
     if (attachmentFields.has(name)) throw invalidField(name, 'an attachment must be a file part (with filename="…")');
-    if (!singleValued.has(name) && !listValued.has(name))
+    if (!singleValued.has(name) && !listFields.has(name))
       throw invalidField(name.slice(0, 100), `unknown field; the fields are ${known.join(", ")}`);
     if (singleValued.has(name) && Object.hasOwn(this.values, name))
       throw invalidField(name, "given more than once (it takes one value)");

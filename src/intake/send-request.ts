@@ -41,24 +41,28 @@ export async function readSendRequest(request: Request, limits: FormLimits, stor
 }
 
 /** Urlencoded and JSON bodies are read as UTF-8, like multipart text fields: another declared charset is refused, not misread. */
-function checkCharset(contentType: string): void {
+export function checkCharset(contentType: string): void {
   const parsed = parseHeaderValue(contentType);
   const problem = typeof parsed === "string" ? parsed : charsetProblem(parsed);
   if (problem) throw invalidField("Content-Type", problem);
 }
 
-async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
-  const body = await readLimitedBody(request, limits.maxBodyBytes);
+/** A JSON body (at most maxBodyBytes) read by `read` (jsonMembers, jsonElements); malformed JSON is a 400 `body`. */
+export async function readJsonBody<T>(request: Request, maxBodyBytes: number, read: (text: string) => T): Promise<T> {
+  const body = await readLimitedBody(request, maxBodyBytes);
   const decoded = decodeUtf8(body);
   if (decoded === null) throw invalidField("body", "the JSON body is not valid UTF-8");
   const text = decoded.startsWith("\uFEFF") ? decoded.slice(1) : decoded;
-  let members: [string, unknown][] | null;
   try {
-    members = jsonMembers(text);
+    return read(text);
   } catch (error) {
     if (error instanceof MailspoolError) throw error;
     throw invalidField("body", `malformed JSON: ${(error as Error).message}`);
   }
+}
+
+async function readJson(request: Request, limits: FormLimits, store: BlobStore): Promise<SendInput> {
+  const members = await readJsonBody(request, limits.maxBodyBytes, jsonMembers);
   if (!members) throw invalidField("body", "the JSON body must be an object");
   return sendInputFromMembers(members, limits, store);
 }

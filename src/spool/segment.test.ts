@@ -104,6 +104,21 @@ describe("SegmentWriter group commit", () => {
     expect(listSegments(dir)).toEqual([1]);
   });
 
+  it("commits the lines of appendAll together, first on an idle writer or queued behind a commit", async () => {
+    const writer = new SegmentWriter(dir, 1, 0, { maxBytes: 1 << 20, log });
+    const lines = (from: number) => Array.from({ length: 5 }, (_, i) => Buffer.from(line(from + i)));
+    const first = writer.appendAll(lines(0));
+    const behind = writer.append(line(10));
+    const queued = writer.appendAll(lines(20));
+    const locations = [...(await first), await behind, ...(await queued)];
+    await writer.close();
+    expect(writer.stats.lines).toBe(11);
+    expect(writer.stats.batches).toBe(2);
+    expect(locations.map((l) => readSegment(1).slice(l.offset, l.offset + l.length))).toEqual(
+      [...lines(0), Buffer.from(line(10)), ...lines(20)].map(String),
+    );
+  });
+
   it("continues an existing segment at its recovered size", async () => {
     const existing = line(1) + line(2);
     fs.writeFileSync(segmentFile(3), existing);

@@ -63,10 +63,24 @@ export class SegmentWriter {
 
   /** Resolves once the line (text or its UTF-8 bytes) is on disk (fdatasync'd), with where it landed. */
   append(line: string | Buffer): Promise<Location> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ data: typeof line === "string" ? Buffer.from(line) : line, resolve, reject });
-      this.flushing ??= this.flush();
-    });
+    const landed = this.queue(typeof line === "string" ? Buffer.from(line) : line);
+    this.flushing ??= this.flush();
+    return landed;
+  }
+
+  /**
+   * Resolves once every line is on disk, in the order given, all in one commit (one write, one
+   * fdatasync) or all failed together: they are queued before a flush can take the queue, and
+   * a commit takes the whole queue.
+   */
+  appendAll(lines: Buffer[]): Promise<Location[]> {
+    const landed = lines.map((line) => this.queue(line));
+    this.flushing ??= this.flush();
+    return Promise.all(landed);
+  }
+
+  private queue(data: Buffer): Promise<Location> {
+    return new Promise((resolve, reject) => this.pending.push({ data, resolve, reject }));
   }
 
   /** Waits until every line appended so far is committed or failed. */

@@ -83,6 +83,13 @@ export function spoolPaths(dataDir: string): SpoolPaths {
 
 const freeSpaceCheckMs = 250;
 
+/** One mail of a batch, as Spool.acceptMany takes it. */
+export interface AcceptedMail {
+  id: MailId;
+  mail: Mail;
+  idempotency?: { key: string; requestHash?: string };
+}
+
 export class Spool {
   index: MailIndex;
   readonly paths: SpoolPaths;
@@ -266,6 +273,27 @@ export class Spool {
       mail,
       ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}),
     });
+  }
+
+  /** Appends the accepted records of a batch in one commit; resolves once all are durable (or fails for all). */
+  async acceptMany(mails: AcceptedMail[], client: string): Promise<void> {
+    this.checkCapacity();
+    if (!this.writer) throw new Error("spool is read-only");
+    const ts = this.now().toISOString();
+    const records = mails.map(
+      ({ id, mail, idempotency }) =>
+        ({
+          v: recordVersion,
+          type: "accepted",
+          id,
+          ts,
+          client,
+          mail,
+          ...(idempotency ? { idempotencyKey: idempotency.key, requestHash: idempotency.requestHash } : {}),
+        }) as SpoolRecord,
+    );
+    const locations = await this.writer.appendAll(records.map(encodeRecordBytes));
+    records.forEach((record, i) => this.applyRecord(record, locations[i]!));
   }
 
   /** Appends a record and folds it into the index once it is durable. */

@@ -2,7 +2,8 @@
 // order, with the answer the README prints for it — a `# {…}` line right after it in the
 // same ```sh block, or a ```json block right after that block (one answer may follow a run
 // of commands: each of them answers so). A JSON example with no command before it is an
-// error: every answer the README shows must be checkable.
+// error: every answer the README shows must be checkable. Programs (```js, ```python blocks)
+// are listed too, to be run as written.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -105,4 +106,21 @@ export function runCurl(command: string, url: string, dir: string): { status: nu
     .replace(/^curl /, `curl -sS -o ${output} -w '%{http_code}' `);
   const status = Number(execFileSync("sh", ["-c", shell], { cwd: dir, encoding: "utf8", timeout: 15_000 }));
   return { status, body: fs.readFileSync(output, "utf8") };
+}
+
+export interface ReadmeProgram {
+  section: string;
+  language: "js" | "python";
+  code: string;
+}
+
+/** The JavaScript and Python examples of the chosen sections, in order. */
+export function readmePrograms(file: string, wanted: string[]): ReadmeProgram[] {
+  const programs: ReadmeProgram[] = [];
+  for (const [section, text] of sections(fs.readFileSync(file, "utf8"))) {
+    if (!wanted.includes(section)) continue;
+    for (const [, language, code] of text.matchAll(/```(js|python)\n([\s\S]*?)```\n/g))
+      programs.push({ section, language: language as ReadmeProgram["language"], code: code! });
+  }
+  return programs;
 }

@@ -3,11 +3,14 @@
 // keys and types the README prints after the command (an example without a printed answer
 // must succeed). So README and server cannot drift apart. Mail ids: an id the README's
 // send answer shows stands for the id the server gave; any other id the README uses
-// stands for a mail in the failed spool, made for it (the sink refuses its recipient).
+// stands for a mail in the failed spool, made for it (the sink refuses its recipient). The
+// JavaScript (fetch, run by node) and Python (urllib) examples run too: each prints the id
+// of a mail that then reaches the upstream.
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readmeExamples, runCurl, shapeDifference } from "../helpers/readme-examples.js";
+import { readmeExamples, readmePrograms, runCurl, shapeDifference } from "../helpers/readme-examples.js";
 import { upstreamYaml } from "../helpers/relay-in-process.js";
 import { repoRoot, startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
@@ -18,6 +21,7 @@ const examples = readmeExamples(path.join(repoRoot, "README.md"), [
   "HTTP API",
   "Monitoring and maintenance",
 ]);
+const programs = readmePrograms(path.join(repoRoot, "README.md"), ["Quick start", "HTTP API"]);
 const ulidPattern = /\b0[0-9A-HJKMNP-TV-Z]{25}\b/g;
 const refused = "carl@example.com";
 
@@ -103,5 +107,18 @@ describe("README examples against the executable", () => {
     }
     // the examples did what they say: the Quick start mails reached the upstream
     expect(sink.messages.filter((m) => m.to.includes("ann@example.com")).length).toBe(3);
+  });
+
+  it("runs the JavaScript and Python examples: each mail reaches the upstream", async () => {
+    expect(programs.map((p) => p.language).sort()).toEqual(["js", "python"]);
+    for (const program of programs) {
+      const code = program.code.replaceAll("http://127.0.0.1:8100", relay.url);
+      const [command, args] =
+        program.language === "js" ? ["node", ["--input-type=module", "-e", code]] : ["python3", ["-c", code]];
+      const printed = execFileSync(command, args, { cwd: dir, encoding: "utf8", timeout: 15_000 }).trim();
+      expect(printed, `${program.language} example printed`).toMatch(/^0[0-9A-HJKMNP-TV-Z]{25}$/);
+      const receiver = /receiver"?: ?"([^"]+)"/.exec(program.code)![1]!;
+      await waitFor(() => sink.messages.some((m) => m.to.includes(receiver)), 10_000, `the mail to ${receiver}`);
+    }
   });
 });

@@ -96,9 +96,22 @@ const endpoints: {
   run: (token?: string) => ReturnType<typeof call>;
 }[] = [
   { name: "POST /api/email/send", scope: "send", ok: 200, run: (token) => send(token) },
+  {
+    name: "POST /api/email/batch",
+    scope: "send",
+    ok: 200,
+    run: (token) =>
+      call("/api/email/batch", {
+        method: "POST",
+        token,
+        body: JSON.stringify([{ title: "t", content: "<p>c</p>", receiver: "a@example.com" }]),
+        headers: { "content-type": "application/json" },
+      }),
+  },
   // an id that exists nowhere: allowed → 404, not allowed → 403 (scope is checked first)
   { name: "GET /api/email/:id", scope: "read", ok: 404, run: (token) => call(`/api/email/${ulid()}`, { token }) },
   { name: "GET /api/email", scope: "read", ok: 200, run: (token) => call("/api/email", { token }) },
+  { name: "GET /openapi.json", scope: "read", ok: 200, run: (token) => call("/openapi.json", { token }) },
   {
     name: "POST /admin/pause",
     scope: "admin",

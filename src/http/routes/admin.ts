@@ -10,9 +10,10 @@ import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { adminAccess } from "../admin-access.js";
 import { success } from "../envelope.js";
+import { mailIdSchema } from "../api-schemas.js";
 import { requireScope } from "../token-scopes.js";
 
-const retryFilterSchema = z.strictObject({
+export const retryFilterSchema = z.strictObject({
   since: z
     .string()
     .refine((v) => parseSince(v) !== null, "since must be a duration like 2h or an ISO date")
@@ -20,6 +21,33 @@ const retryFilterSchema = z.strictObject({
   state: z.enum(["partial", "failed"]).optional(),
   ids: z.array(z.string()).max(10_000).optional(),
   includePermanent: z.boolean().optional(),
+});
+
+export const pausedSchema = z.object({ paused: z.boolean() });
+export const cancelAnswerSchema = z.object({ id: mailIdSchema, state: z.literal("cancelled") });
+export const retryAnswerSchema = z.object({
+  count: z.number().int(),
+  ids: z.array(mailIdSchema).meta({ description: "The mails requeued" }),
+  results: z.array(
+    z.union([
+      z.object({ id: z.string(), requeued: z.literal(true), recipients: z.array(z.string()) }),
+      z.object({
+        id: z.string(),
+        requeued: z.literal(false),
+        reason: z.enum([
+          "unknown_id",
+          "being_sent",
+          "cancelled",
+          "not_failed",
+          "filtered_out",
+          "only_permanent",
+          "no_failed",
+          "refused",
+        ]),
+        message: z.string(),
+      }),
+    ]),
+  ),
 });
 
 export function adminRoute(deps: AppDeps) {
@@ -32,16 +60,16 @@ export function adminRoute(deps: AppDeps) {
   );
   app.post("/admin/pause", async (c) => {
     await admin.setPaused(true);
-    return success(c, { paused: true });
+    return success(c, pausedSchema, { paused: true });
   });
   app.post("/admin/resume", async (c) => {
     await admin.setPaused(false);
-    return success(c, { paused: false });
+    return success(c, pausedSchema, { paused: false });
   });
   app.post("/admin/cancel/:id", async (c) => {
     const id = c.req.param("id");
     await admin.delivery.cancel(id, `admin API (${c.get("client").tokenName ?? c.get("client").ip})`);
-    return success(c, { id, state: "cancelled" });
+    return success(c, cancelAnswerSchema, { id, state: "cancelled" });
   });
   app.post("/admin/retry-failed", async (c) => {
     const text = await c.req.text();
@@ -60,7 +88,7 @@ export function adminRoute(deps: AppDeps) {
       { ...filters, since: since ? parseSince(since)!.toISOString() : undefined },
     );
     const ids = results.filter((r) => r.requeued).map((r) => r.id);
-    return success(c, { count: ids.length, ids, results });
+    return success(c, retryAnswerSchema, { count: ids.length, ids, results });
   });
   return app;
 }

@@ -4,17 +4,36 @@
 // failed_emails are what waits now; total_emails_processed and success_rate come from
 // the spool's event totals (spool/totals.ts), so a retry or cancel never lowers them.
 import { Hono } from "hono";
+import { z } from "zod";
 import { MailspoolError } from "../../errors.js";
 import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
+import { isoTimeSchema } from "../api-schemas.js";
 
-export type HealthReasonCode =
-  | "shutting_down"
-  | "disk_below_reserve"
-  | "delivery_paused"
-  | "upstreams_failing"
-  | "alert_backlog"
-  | "alert_failure_rate";
+const healthReasonCodes = [
+  "shutting_down",
+  "disk_below_reserve",
+  "delivery_paused",
+  "upstreams_failing",
+  "alert_backlog",
+  "alert_failure_rate",
+] as const;
+
+export type HealthReasonCode = (typeof healthReasonCodes)[number];
+
+export const healthSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  timestamp: isoTimeSchema,
+  details: z.object({
+    disk_space_available_mb: z.number().int().nullable(),
+    queued_emails: z.number().int(),
+    scheduled_emails: z.number().int(),
+    failed_emails: z.number().int(),
+    total_emails_processed: z.number().int(),
+    success_rate: z.number().meta({ description: "Percent of processed mails sent" }),
+  }),
+  reasons: z.array(z.object({ code: z.enum(healthReasonCodes), message: z.string() })),
+});
 
 export interface HealthReason {
   code: HealthReasonCode;
@@ -74,7 +93,7 @@ export function healthRoute(deps: AppDeps) {
     const reasons = [...blocking, ...deliveryReasons(deps)];
     const counts = spool.index.countByState();
     const totals = spool.totals();
-    const body = {
+    const body: z.infer<typeof healthSchema> = {
       status: reasons.length ? "degraded" : "ok",
       timestamp: new Date().toISOString(),
       details: {

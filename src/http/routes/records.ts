@@ -11,6 +11,8 @@ import type { AppDeps } from "../app.js";
 import type { AppEnv } from "../app-env.js";
 import { success } from "../envelope.js";
 import { requireScope, visibleMails } from "../token-scopes.js";
+import { isoTimeSchema, mailIdSchema } from "../api-schemas.js";
+import { mailStateSchema } from "./status.js";
 
 /** The list's filters (the console's mail list takes the same). */
 export const listQuerySchema = z.object({
@@ -36,6 +38,22 @@ export const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
 
+export const listAnswerSchema = z.object({
+  next: mailIdSchema.nullable().meta({ description: "Pass as `before` for the next page; null on the last" }),
+  items: z.array(
+    z.object({
+      id: mailIdSchema,
+      state: mailStateSchema,
+      subject: z.string(),
+      acceptedAt: isoTimeSchema,
+      recipients: z.number().int(),
+      attempts: z.number().int(),
+      nextAttemptAt: isoTimeSchema.nullable().meta({ description: "The next try, or a scheduled mail's send_at" }),
+      tags: z.array(z.string()),
+    }),
+  ),
+});
+
 export function recordsRoute({ spool }: AppDeps) {
   return new Hono<AppEnv>().get(
     "/api/email",
@@ -57,7 +75,7 @@ export function recordsRoute({ spool }: AppDeps) {
         before: query.before,
         limit: query.limit,
       });
-      return success(c, {
+      return success(c, listAnswerSchema, {
         next: entries.length === query.limit ? entries.at(-1)!.id : null,
         items: entries.map((e) => ({
           id: e.id,

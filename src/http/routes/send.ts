@@ -1,24 +1,23 @@
 // POST /api/email/send: multipart, form or JSON → a durable accepted record → 200 {id}.
 import { Hono } from "hono";
-import { MailspoolError } from "../../errors.js";
+import { z } from "zod";
 import { readSendRequest } from "../../intake/send-request.js";
-import { requestHash, scopedKey } from "../../intake/idempotency.js";
+import { requestHash } from "../../intake/idempotency.js";
 import { discardFiles } from "../../intake/incoming-file.js";
 import type { AppDeps } from "../app.js";
-import { clientId, type AppEnv } from "../app-env.js";
+import type { AppEnv } from "../app-env.js";
+import { openIntake } from "../intake-request.js";
 import { success } from "../envelope.js";
 import { requireScope } from "../token-scopes.js";
+import { mailIdSchema } from "../api-schemas.js";
+
+export const sendAnswerSchema = z.object({ id: mailIdSchema });
 
 export function sendRoute(deps: AppDeps) {
-  const { spool, log, gate, intake, observe } = deps;
+  const { log, intake, observe } = deps;
   return new Hono<AppEnv>().post("/api/email/send", requireScope("send"), async (c) => {
     const { config } = deps;
-    if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
-    spool.checkCapacity();
-    const started = performance.now();
-    const client = clientId(c.get("client"));
-    const header = c.req.header("idempotency-key");
-    const key = header === undefined ? undefined : scopedKey(client, header);
+    const { started, client, key } = openIntake(c, deps);
     const input = await readSendRequest(c.req.raw, intake.accept.limits, intake.accept.blobs);
     const accept = (requestHash?: string) =>
       intake.accept.acceptParsed(input, client, key ? { idempotency: { key, requestHash } } : {});
@@ -43,7 +42,7 @@ export function sendRoute(deps: AppDeps) {
         { mailId: id, requestId: c.get("requestId"), client },
         "repeated Idempotency-Key: first answer returned, nothing queued",
       );
-      return success(c, { id });
+      return success(c, sendAnswerSchema, { id });
     }
     observe.metrics.mailAccepted((performance.now() - started) / 1000);
     const body = config.log.bodies
@@ -60,6 +59,6 @@ export function sendRoute(deps: AppDeps) {
       },
       "mail accepted",
     );
-    return success(c, { id });
+    return success(c, sendAnswerSchema, { id });
   });
 }
