@@ -14,7 +14,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     fileParallelism: false,
-    server: { deps: { inline: [/htmx\.org/] } },
+    server: { deps: { inline: [/zod/, /htmx\.org/] } },
     globalSetup: ["test/helpers/global-setup.ts"],
     env: { MAILSPOOL_RELIABILITY: process.env.MAILSPOOL_RELIABILITY ?? "full" },
   },

@@ -1,12 +1,19 @@
-// Temporary directories for tests, removed when the test file ends.
+// Temporary directories for tests, removed when the test file ends — also those made inside
+// a test, where a hook registered then would never run: one hook, registered as the test
+// file imports this module, removes every directory made since.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
 
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tmpDir(prefix = "mailspool-"): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  made.push(dir);
   return dir;
 }
 
