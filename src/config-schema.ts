@@ -22,6 +22,18 @@ export const WEBHOOK_EVENTS = ["sent", "deferred", "failed", "partial", "cancell
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
+/** What a journal message adds to the body it carries (the record's fields around the attachments). */
+const journalOverheadBytes = 1_048_576;
+
+function isAmqpUrl(v: string): boolean {
+  try {
+    const url = new URL(v);
+    return (url.protocol === "amqp:" || url.protocol === "amqps:") && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
 const numeric = (v: unknown) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v);
 const boolish = (v: unknown) => (v === "true" ? true : v === "false" ? false : v);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(numeric, z.number().int().min(min).max(max));
@@ -315,11 +327,36 @@ export const configSchema = z
           });
       })
       .prefault({}),
+    // cluster mode (src/cluster/): "" = one host on its own spool
+    broker: z
+      .strictObject({
+        url: z
+          .string()
+          .refine(
+            (v) => v === "" || isAmqpUrl(v),
+            'must be "" or an amqp(s) URL like amqp://user:pass@rabbit:5672/vhost',
+          )
+          .default(""),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,100}$/, "must be 1-100 letters, digits, '.', '_' or '-'")
+          .default("mailspool"),
+        // RabbitMQ's max_message_size (default 128 MiB): a mail travels as one message
+        maxMessageBytes: int(1024, 536_870_912).default(134_217_728),
+        confirmTimeoutSeconds: int(1, 300).default(10),
+      })
+      .prefault({}),
     // <name>.html, .txt, .subject; relative to this file; "" = no templates (templates/template-set.ts)
     templates: z.strictObject({ dir: z.string().default("") }).prefault({}),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.broker.url && c.server.maxBodyBytes + journalOverheadBytes > c.broker.maxMessageBytes)
+      ctx.addIssue({
+        code: "custom",
+        path: ["server", "maxBodyBytes"],
+        message: `must leave ${journalOverheadBytes} bytes under broker.maxMessageBytes (${c.broker.maxMessageBytes}): a mail travels to the other hosts as one message`,
+      });
     if (c.smtpIntake.enabled && listensOverlap(c.server.listen, c.smtpIntake.listen))
       ctx.addIssue({
         code: "custom",

@@ -231,8 +231,11 @@ export function maskSecrets(config: Config): unknown {
       (key === "privateKey" && typeof v === "string" && isInlineKey(v)) ||
       (key === "secret" && parent === "webhooks");
     if (secret && typeof v === "string" && v !== "") return "***";
-    if ((key === "webhook" || (key === "url" && parent === "webhooks")) && typeof v === "string")
-      return v.replace(/^(https?:\/\/[^:/@\s]*):[^@/\s]*@/, "$1:***@");
+    if (
+      (key === "webhook" || (key === "url" && (parent === "webhooks" || parent === "broker"))) &&
+      typeof v === "string"
+    )
+      return v.replace(/^((?:https?|amqps?):\/\/[^:/@\s]*):[^@/\s]*@/, "$1:***@");
     return v;
   };
   return walk(config, "", "");

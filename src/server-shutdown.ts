@@ -45,6 +45,8 @@ export async function stopServer(running: RunningServer): Promise<ShutdownReport
     step("spool compaction", running.compactor.stop()),
   ]);
   await settleWithin(released, graceMs);
+  // the broker gets its acknowledgements before the connection closes, the publishing position is saved
+  await settleWithin(step("broker", running.cluster?.stop()), Math.max(0, deadline - Date.now() - drainSeconds * 500));
   const spool = step("spool writer", running.spool.close());
   await settleWithin(spool, deadline - Date.now());
   const stuck = [...pending];

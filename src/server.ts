@@ -30,6 +30,8 @@ import type { Quotas } from "./intake/quotas.js";
 import { Spool } from "./spool/spool.js";
 import { spoolCounters } from "./spool-counters.js";
 import { StateFile } from "./spool/state-file.js";
+import { Cluster } from "./cluster/cluster.js";
+import { JournalMarks } from "./cluster/journal-marks.js";
 import type { TemplateSet } from "./templates/template-set.js";
 
 export interface RunningServer {
@@ -51,6 +53,8 @@ export interface RunningServer {
   compactor: Compactor;
   /** The SMTP intake listener, when smtpIntake.enabled. */
   smtp: { port: number; close(): Promise<void> } | null;
+  /** Cluster mode (broker.url): the broker connection and what runs on it; null on a host of its own. */
+  cluster: Cluster | null;
   log: Logger;
   /** Within shutdown.graceSeconds plus a few seconds, whatever is stuck. */
   stop(): Promise<ShutdownReport>;
@@ -74,6 +78,7 @@ export async function startServer(
   const { config } = loaded;
   const child = (component: string) => log.child({ component });
   const { daily, quotas } = spoolCounters(config, log, overrides.clock?.now);
+  const marks = config.broker.url ? new JournalMarks() : null;
   let metrics: Metrics | undefined;
   const spool = Spool.open({
     dataDir: loaded.dataDir,
@@ -82,13 +87,27 @@ export async function startServer(
     segmentMaxBytes: config.spool.segmentMaxBytes,
     io: overrides.io,
     onCommit: (lines, seconds) => metrics?.commit(lines, seconds),
-    counters: { daily, quotas },
+    counters: { daily, quotas, ...(marks ? { journal: marks } : {}) },
   });
   let listening: Listening | undefined;
+  let cluster: Cluster | null = null;
   try {
     metrics = new Metrics(spool.index);
-    const delivery = new Delivery({
+    let delivery: Delivery | undefined;
+    cluster = marks
+      ? await Cluster.start({
+          broker: config.broker,
+          dataDir: loaded.dataDir,
+          spool,
+          marks,
+          workers: config.delivery.workers,
+          shareLimits: (fraction) => delivery?.shareLimits(fraction),
+          log: child("cluster"),
+        })
+      : null;
+    delivery = new Delivery({
       spool,
+      sharedQueue: cluster?.queue,
       transport: overrides.transport ?? createTransport(config, spool.paths.outbox, daily, metrics, child("smtp")),
       from: config.delivery.from,
       dkim: loaded.dkimKeys,
@@ -107,7 +126,7 @@ export async function startServer(
       delivery.setPaused(paused);
     };
     const alerts = new Alerts(spool.index, metrics, config.alerts, child("alerts"), overrides.clock?.now);
-    const gate: IntakeGate = { accepting: true };
+    const gate: IntakeGate = { accepting: true, refusal: cluster ? () => cluster!.refusal() : undefined };
     const templates = { current: loaded.templates };
     const intake = new Intake({
       spool,
@@ -119,7 +138,9 @@ export async function startServer(
         templates: templates.current,
       }),
       quotas,
-      onAccepted: (id) => delivery.accepted(id),
+      onAccepted: cluster
+        ? (id) => cluster!.accepted(id, (mailId, reason) => delivery!.cancel(mailId, reason))
+        : (id) => delivery!.accepted(id),
     });
     const app: AppDeps = {
       config,
@@ -150,6 +171,7 @@ export async function startServer(
       replay: (id, options) => delivery.replay(id, options),
       maxAgeHours: config.failed.maxAgeHours,
       log: child("rescan"),
+      runsHere: cluster ? () => cluster!.leadership.leader : undefined,
     });
     const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
     const smtp = config.smtpIntake.enabled
@@ -183,6 +205,7 @@ export async function startServer(
       rescan,
       compactor,
       smtp,
+      cluster,
       log,
       stop: () => stopServer(running),
       reload: (next) => reloadServer(running, next),
@@ -190,6 +213,7 @@ export async function startServer(
     return running;
   } catch (error) {
     await listening?.close();
+    await cluster?.stop();
     await spool.close();
     throw error;
   }

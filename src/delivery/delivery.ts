@@ -13,6 +13,7 @@ import type { RetryPolicy } from "./backoff.js";
 import { cancelMail, replayMail, type ReplayOptions } from "./mail-actions.js";
 import { MessageCache } from "./message-cache.js";
 import { DeliveryQueue } from "./queue.js";
+import type { WorkQueue } from "./work-queue.js";
 import { runAttempt, type AttemptDeps, type BatchPolicy } from "./run-attempt.js";
 import { ScheduledRelease } from "./scheduled-release.js";
 import type { Transport, UpstreamBucket } from "./transports/transport.js";
@@ -33,6 +34,11 @@ export interface DeliveryOptions {
   webhooks: WebhookSubscription[];
   log: Logger;
   metrics?: Metrics;
+  /**
+   * Cluster mode: the broker's work queue, which holds every undelivered mail and every
+   * scheduled time, so start-up requeues nothing and scheduled mails wait there.
+   */
+  sharedQueue?: WorkQueue;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -43,7 +49,7 @@ const failedViewDelayMs = 100;
 const messageCacheBytes = 64 * 1024 * 1024;
 
 export class Delivery {
-  readonly queue: DeliveryQueue;
+  readonly queue: WorkQueue;
   private readonly scheduled: ScheduledRelease;
   private readonly pool: WorkerPool;
   private readonly attemptDeps: AttemptDeps;
@@ -53,7 +59,7 @@ export class Delivery {
 
   constructor(private readonly options: DeliveryOptions) {
     const now = options.now ?? Date.now;
-    this.queue = new DeliveryQueue(now);
+    this.queue = options.sharedQueue ?? new DeliveryQueue(now);
     this.scheduled = new ScheduledRelease(options.spool.index, (id) => this.queue.push(id), now);
     this.pool = new WorkerPool(options.workers, this.queue, (id) => this.deliver(id), options.log);
     this.webhooks = new Webhooks({
@@ -75,7 +81,7 @@ export class Delivery {
 
   async start(): Promise<void> {
     const { spool, log } = this.options;
-    const undelivered = spool.index.undelivered();
+    const undelivered = this.options.sharedQueue ? [] : spool.index.undelivered();
     for (const entry of undelivered) {
       if (entry.openAttempt) {
         log.warn(
@@ -87,7 +93,7 @@ export class Delivery {
         this.queue.schedule(entry.id, Date.parse(entry.nextAttemptAt));
       else this.enqueue(entry.id);
     }
-    this.scheduled.start();
+    if (!this.options.sharedQueue) this.scheduled.start();
     await this.writeFailedView();
     this.webhooks.start();
     log.info(
@@ -104,8 +110,9 @@ export class Delivery {
   /** A mail just accepted: into the queue, or, when scheduled, left in the index for its time. */
   accepted(id: MailId): void {
     const entry = this.options.spool.index.get(id);
-    if (entry?.state === "scheduled" && entry.nextAttemptAt) this.scheduled.scheduled(entry.nextAttemptAt);
-    else this.enqueue(id);
+    if (entry?.state !== "scheduled" || !entry.nextAttemptAt) this.enqueue(id);
+    else if (this.options.sharedQueue) this.queue.schedule(id, Date.parse(entry.nextAttemptAt));
+    else this.scheduled.scheduled(entry.nextAttemptAt);
   }
 
   get inFlight(): number {
@@ -119,6 +126,11 @@ export class Delivery {
   /** The current transport's token buckets (none for the outbox). */
   get buckets(): UpstreamBucket[] {
     return this.options.transport.buckets?.() ?? [];
+  }
+
+  /** Cluster mode: this host's share of every upstream's limits. */
+  shareLimits(fraction: number): void {
+    this.attemptDeps.transport.shareLimits?.(fraction);
   }
 
   /** Delivery only: intake keeps accepting while paused (used while rotating credentials). */

@@ -1,8 +1,9 @@
 // The delivery queue: a ready FIFO that workers wait on, plus unref'd timers that move
 // deferred mails into it when their next attempt is due.
 import type { MailId } from "../types.js";
+import type { WorkQueue } from "./work-queue.js";
 
-export class DeliveryQueue {
+export class DeliveryQueue implements WorkQueue {
   private ready: MailId[] = [];
   private head = 0;
   private readonly waiters: ((id: MailId | null) => void)[] = [];

@@ -10,16 +10,28 @@
 export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
+  private ratePerSecond: number;
+  private burst: number;
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    private readonly fullRate: number,
+    private readonly fullBurst: number,
     private readonly now: () => number = () => performance.now(),
   ) {
-    if (!(ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be positive, got ${ratePerSecond}`);
-    if (!(burst >= 1)) throw new RangeError(`burst must be at least 1, got ${burst}`);
-    this.tokens = burst;
+    if (!(fullRate > 0)) throw new RangeError(`ratePerSecond must be positive, got ${fullRate}`);
+    if (!(fullBurst >= 1)) throw new RangeError(`burst must be at least 1, got ${fullBurst}`);
+    this.ratePerSecond = fullRate;
+    this.burst = fullBurst;
+    this.tokens = fullBurst;
     this.updatedAt = now();
+  }
+
+  /** This bucket's share of the limit (cluster mode: 1 / the hosts delivering); burst never below 1. */
+  share(fraction: number): void {
+    this.refill();
+    this.ratePerSecond = this.fullRate * fraction;
+    this.burst = Math.max(1, this.fullBurst * fraction);
+    this.tokens = Math.min(this.tokens, this.burst);
   }
 
   /** Tokens now (fractional; negative while takers are waiting on reservations). */

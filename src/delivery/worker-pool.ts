@@ -2,7 +2,7 @@
 // pool knows nothing of SMTP; stop() lets in-flight work finish within a grace period.
 import type { Logger } from "../log.js";
 import type { MailId } from "../types.js";
-import type { DeliveryQueue } from "./queue.js";
+import type { WorkQueue } from "./work-queue.js";
 
 export class WorkerPool {
   private readonly inFlight = new Set<Promise<void>>();
@@ -12,7 +12,7 @@ export class WorkerPool {
 
   constructor(
     private readonly size: number,
-    private readonly queue: DeliveryQueue,
+    private readonly queue: WorkQueue,
     private readonly deliver: (id: MailId) => Promise<void>,
     private readonly log: Logger,
   ) {}
@@ -55,6 +55,9 @@ export class WorkerPool {
       );
       this.inFlight.add(job);
       await job;
+      await this.queue
+        .done?.(id)
+        .catch((error) => this.log.warn({ err: error, mailId: id }, "could not settle the work"));
       this.inFlight.delete(job);
     }
   }

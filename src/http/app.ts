@@ -32,6 +32,8 @@ import { statusRoute } from "./routes/status.js";
 export interface IntakeGate {
   /** False while shutting down: intake answers 503. */
   accepting: boolean;
+  /** Cluster mode: why intake cannot take mail now (the broker is gone), or null. */
+  refusal?: () => string | null;
 }
 
 /** What the admin API acts on. */

@@ -9,6 +9,8 @@ import { clientId, type AppEnv } from "./app-env.js";
 
 export function openIntake(c: Context<AppEnv>, { gate, spool }: Pick<AppDeps, "gate" | "spool">) {
   if (!gate.accepting) throw new MailspoolError("unavailable", "Shutting down");
+  const refusal = gate.refusal?.();
+  if (refusal) throw new MailspoolError("unavailable", `Cannot take mail: ${refusal}`);
   spool.checkCapacity();
   const started = performance.now();
   const client = clientId(c.get("client"));

@@ -27,7 +27,8 @@ export interface IntakeOptions {
   /** Read per mail: SIGHUP may change them. */
   settings: () => IntakeSettings;
   quotas: { check(client: string, count?: number): void };
-  onAccepted(id: MailId): void;
+  /** The mail is durable here; in cluster mode the answer also waits for the broker's confirm (a rejection → 503). */
+  onAccepted(id: MailId): void | Promise<void>;
 }
 
 export interface AcceptOptions {
@@ -112,7 +113,7 @@ export class Intake {
       await discardFiles(input.files);
       throw error;
     }
-    this.options.onAccepted(id);
+    await this.options.onAccepted(id);
     return id;
   }
 
@@ -156,7 +157,7 @@ export class Intake {
       return { id, mail: mailOf(id, mail, attachments, settings), idempotency };
     });
     await spool.acceptMany(records, client);
-    for (const { id } of records) this.options.onAccepted(id);
+    await Promise.all(records.map(({ id }) => this.options.onAccepted(id)));
     return records.map(({ id }) => id);
   }
 
@@ -184,7 +185,7 @@ export class Intake {
       await message.blob.discard();
       throw error;
     }
-    this.options.onAccepted(message.id);
+    await this.options.onAccepted(message.id);
     return message.id;
   }
 }

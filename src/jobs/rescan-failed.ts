@@ -13,6 +13,8 @@ export interface RescanDeps {
   maxAgeHours: number;
   log: Logger;
   now?: () => number;
+  /** Cluster mode: only the leader rescans. */
+  runsHere?: () => boolean;
 }
 
 export interface RescanResult {
@@ -22,8 +24,9 @@ export interface RescanResult {
 }
 
 export async function rescanFailed(deps: RescanDeps): Promise<RescanResult> {
-  const oldest = new Date((deps.now ?? Date.now)() - deps.maxAgeHours * 3_600_000).toISOString();
   const result: RescanResult = { redriven: 0, skippedOld: 0, skippedPermanentOnly: 0 };
+  if (deps.runsHere && !deps.runsHere()) return result;
+  const oldest = new Date((deps.now ?? Date.now)() - deps.maxAgeHours * 3_600_000).toISOString();
   for (const entry of deps.index.inStates(["partial", "failed"])) {
     const transient = entry.recipients.filter((r) => r.state === "failed-transient").map((r) => r.address);
     if (transient.length === 0) result.skippedPermanentOnly += 1;

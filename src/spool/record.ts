@@ -9,6 +9,14 @@ interface RecordBase {
   v: number;
   id: MailId;
   ts: string;
+  /** Cluster mode: a record another host wrote, copied from the broker's journal (its host and position there). */
+  via?: RecordOrigin;
+}
+
+/** Where a copied record was first written: the host's id and the record's position in its spool (cluster/positions.ts). */
+export interface RecordOrigin {
+  host: string;
+  pos: number;
 }
 
 export interface AcceptedRecord extends RecordBase {

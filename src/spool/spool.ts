@@ -97,6 +97,7 @@ export class Spool {
   private writer: SegmentWriter | null = null;
   private releaseLock: (() => void) | null = null;
   private readonly readHandles = new ReadHandles();
+  private readonly appendListeners: ((record: SpoolRecord, location: Location) => void)[] = [];
   private freeBytes = Number.POSITIVE_INFINITY;
   private freeCheckedAt = 0;
   recovery: RecoveryResult | null = null;
@@ -294,6 +295,7 @@ export class Spool {
     );
     const locations = await this.writer.appendAll(records.map(encodeRecordBytes));
     records.forEach((record, i) => this.applyRecord(record, locations[i]!));
+    records.forEach((record, i) => this.announce(record, locations[i]!));
   }
 
   /** Appends a record and folds it into the index once it is durable. */
@@ -314,11 +316,23 @@ export class Spool {
     const lines = ordered.map(encodeRecordBytes);
     const at = await this.writer.append(lines.length === 1 ? lines[0]! : Buffer.concat(lines));
     let offset = at.offset;
-    ordered.forEach((record, i) => {
-      this.applyRecord(record, { ...at, offset, length: lines[i]!.length });
+    const locations = ordered.map((record, i) => {
+      const location = { ...at, offset, length: lines[i]!.length };
+      this.applyRecord(record, location);
       offset += lines[i]!.length;
+      return location;
     });
+    ordered.forEach((record, i) => this.announce(record, locations[i]!));
     return ordered;
+  }
+
+  private announce(record: SpoolRecord, location: Location): void {
+    for (const listener of this.appendListeners) listener(record, location);
+  }
+
+  /** Called for every record appended from now on, once it is durable and folded, in spool order. */
+  onAppend(listener: (record: SpoolRecord, location: Location) => void): void {
+    this.appendListeners.push(listener);
   }
 
   private applyRecord(record: SpoolRecord, location: Location): void {

@@ -219,6 +219,9 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         ratePerSecond: config.ratePerSecond,
       }));
     },
+    shareLimits(fraction) {
+      for (const upstream of upstreams) upstream.bucket.share(fraction);
+    },
     async verify() {
       await Promise.all(upstreams.map((u) => u.pool.use(async () => undefined)));
     },

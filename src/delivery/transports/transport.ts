@@ -38,6 +38,8 @@ export interface Transport {
   send(message: OutgoingMessage, record: RecordTransaction): Promise<void>;
   /** Each upstream's token bucket now (SMTP only). */
   buckets?(): UpstreamBucket[];
+  /** Cluster mode: this host's share of every upstream's rate and burst. */
+  shareLimits?(fraction: number): void;
   verify(): Promise<void>;
   close(): Promise<void>;
 }

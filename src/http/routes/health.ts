@@ -12,6 +12,7 @@ import { isoTimeSchema } from "../api-schemas.js";
 
 const healthReasonCodes = [
   "shutting_down",
+  "broker_unreachable",
   "disk_below_reserve",
   "delivery_paused",
   "upstreams_failing",
@@ -46,6 +47,12 @@ const mib = (bytes: number) => Math.floor(bytes / 1048576);
 function intakeReasons({ spool, gate, config }: AppDeps): HealthReason[] {
   const reasons: HealthReason[] = [];
   if (!gate.accepting) reasons.push({ code: "shutting_down", message: "Shutting down: intake refuses new mail" });
+  const refusal = gate.refusal?.();
+  if (refusal)
+    reasons.push({
+      code: "broker_unreachable",
+      message: `Cluster mode: ${refusal}; intake answers 503 and delivery waits until the broker is back`,
+    });
   try {
     spool.checkCapacity();
   } catch (error) {

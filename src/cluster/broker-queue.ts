@@ -1,0 +1,238 @@
+// The delivery queue in cluster mode: the broker's work queue, consumed with manual
+// acknowledgement and a prefetch of the worker count. A message names a mail and the
+// position of its origin's record this host must have copied first (the accepted record, a
+// replay, the attempt that deferred it); it waits until the journal has brought that. A
+// mail due later (a retry, a send_at) goes to the delay queue of the longest level not past
+// its time, and comes back to the work queue when that expires; arriving early, it goes
+// round again for the rest. A message is acknowledged only when the worker is done: its
+// outcome recorded, its next time confirmed in a delay queue. A host that dies leaves its
+// unacknowledged messages to the others.
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Logger } from "../log.js";
+import type { MailIndex } from "../spool/mail-index.js";
+import type { WorkQueue } from "../delivery/work-queue.js";
+import type { MailId } from "../types.js";
+import type { Broker } from "./broker.js";
+import type { JournalMarks } from "./journal-marks.js";
+import { delayLevelFor } from "./topology.js";
+
+interface Work {
+  id: MailId;
+  host: string;
+  after: number;
+  message: ConsumeMessage;
+  since: number;
+}
+
+/** How long a message waits for its origin's record before it is tried anyway. */
+const waitForRecordMs = 60_000;
+/**
+ * A message given again (its consumer's channel went: a broker restart, a host killed) waits
+ * this long first, so the outcome its first taker may have recorded can arrive by the journal
+ * (after a broker restart every host publishes what it could not) and the mail is not sent twice.
+ */
+const redeliveredWaitMs = 3000;
+/** A mail due within this is delivered now rather than sent round the delay queues again. */
+const earlyEnoughMs = 1000;
+
+export class BrokerQueue implements WorkQueue {
+  private consumer: Channel | null = null;
+  private publisher: ConfirmChannel | null = null;
+  private waiting: Work[] = [];
+  private ready: Work[] = [];
+  private readonly takers: ((id: MailId | null) => void)[] = [];
+  private readonly taken = new Map<MailId, Work[]>();
+  private readonly publishing = new Map<MailId, Promise<void>>();
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private consumerTag: string | null = null;
+
+  constructor(
+    private readonly deps: {
+      broker: Broker;
+      index: Pick<MailIndex, "get">;
+      marks: JournalMarks;
+      host: string;
+      /** Position just past this host's last own record. */
+      lastOwn: () => number;
+      prefetch: number;
+      log: Logger;
+      now?: () => number;
+    },
+  ) {
+    deps.broker.onConnect((model) => this.attach(model));
+    deps.broker.onDisconnect(() => this.detach());
+    deps.marks.onAdvance(() => this.recheck());
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  private async attach(model: ChannelModel): Promise<void> {
+    const publisher = await model.createConfirmChannel();
+    publisher.on("error", (error: Error) => this.deps.log.warn({ err: error }, "work publishing channel error"));
+    this.publisher = publisher;
+    if (this.closed) return;
+    const consumer = await model.createChannel();
+    consumer.on("error", (error: Error) => this.deps.log.warn({ err: error }, "work channel error"));
+    await consumer.prefetch(this.deps.prefetch);
+    this.consumer = consumer;
+    const { consumerTag } = await consumer.consume(this.deps.broker.names.work, (message) => {
+      if (message && consumer === this.consumer) this.arrived(message);
+    });
+    this.consumerTag = consumerTag;
+  }
+
+  private detach(): void {
+    this.consumer = null;
+    this.publisher = null;
+    // the broker gives unacknowledged messages to other consumers: none of these is ours now
+    this.waiting = [];
+    this.ready = [];
+    this.taken.clear();
+  }
+
+  private arrived(message: ConsumeMessage): void {
+    const headers = message.properties.headers ?? {};
+    const id = headers["x-id"];
+    if (typeof id !== "string") {
+      this.deps.log.error({ headers }, "dropping a work message without a mail id");
+      this.consumer?.ack(message);
+      return;
+    }
+    const host = typeof headers["x-host"] === "string" ? headers["x-host"] : this.deps.host;
+    const after = typeof headers["x-after"] === "number" ? headers["x-after"] : 0;
+    this.waiting.push({ id, host, after, message, since: this.now() });
+    this.recheck();
+  }
+
+  /** Moves what can go now from waiting to ready (or round the delay queues). */
+  private recheck(): void {
+    const now = this.now();
+    const still: Work[] = [];
+    for (const work of this.waiting) {
+      const copied = work.host === this.deps.host || this.deps.marks.has(work.host, work.after);
+      const entry = this.deps.index.get(work.id);
+      const settling = work.message.fields.redelivered && now - work.since < redeliveredWaitMs;
+      if (((!copied || !entry) && now - work.since < waitForRecordMs) || settling) {
+        still.push(work);
+        continue;
+      }
+      const due = entry?.nextAttemptAt ? Date.parse(entry.nextAttemptAt) : 0;
+      if ((entry?.state === "deferred" || entry?.state === "scheduled") && due - now > earlyEnoughMs) {
+        void this.sendRound(work, due);
+        continue;
+      }
+      this.hand(work);
+    }
+    this.waiting = still;
+    if (still.length) {
+      this.recheckTimer ??= setTimeout(() => {
+        this.recheckTimer = null;
+        this.recheck();
+      }, 200);
+      this.recheckTimer.unref();
+    }
+  }
+
+  private hand(work: Work): void {
+    const taker = this.takers.shift();
+    if (!taker) {
+      this.ready.push(work);
+      return;
+    }
+    this.markTaken(work);
+    taker(work.id);
+  }
+
+  private markTaken(work: Work): void {
+    this.taken.set(work.id, [...(this.taken.get(work.id) ?? []), work]);
+  }
+
+  private async sendRound(work: Work, due: number): Promise<void> {
+    const consumer = this.consumer;
+    try {
+      await this.publish(work.id, due, work.host, work.after);
+      if (consumer === this.consumer) consumer?.ack(work.message);
+    } catch (error) {
+      this.deps.log.warn({ err: error, mailId: work.id }, "could not send a mail round the delay queue; it comes back");
+      if (consumer === this.consumer) consumer?.nack(work.message, false, true);
+    }
+  }
+
+  /** Publishes work for `id` (due at `at`, else now), confirmed by the broker. */
+  publish(id: MailId, at = 0, host = this.deps.host, after = this.deps.lastOwn()): Promise<void> {
+    const channel = this.publisher;
+    if (!channel) return Promise.reject(new Error(this.deps.broker.reason || "broker unreachable"));
+    const wait = at - this.now();
+    const queue =
+      wait > earlyEnoughMs ? this.deps.broker.names.delayQueue(delayLevelFor(wait)) : this.deps.broker.names.work;
+    return new Promise((resolve, reject) => {
+      channel.sendToQueue(
+        queue,
+        Buffer.alloc(0),
+        { persistent: true, headers: { "x-id": id, "x-host": host, "x-after": after } },
+        (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
+      );
+    });
+  }
+
+  push(id: MailId): void {
+    this.track(id, this.publish(id));
+  }
+
+  schedule(id: MailId, at: number): void {
+    this.track(id, this.publish(id, at));
+  }
+
+  private track(id: MailId, published: Promise<void>): void {
+    const settled: Promise<void> = published
+      .catch((error) =>
+        this.deps.log.error({ err: error, mailId: id }, "could not hand a mail to the broker's work queue"),
+      )
+      .finally(() => {
+        if (this.publishing.get(id) === settled) this.publishing.delete(id);
+      });
+    this.publishing.set(id, settled);
+  }
+
+  pushFront(id: MailId): void {
+    const work = this.shiftTaken(id);
+    if (work && this.consumer) this.consumer.nack(work.message, false, true);
+  }
+
+  take(): Promise<MailId | null> {
+    if (this.closed) return Promise.resolve(null);
+    const work = this.ready.shift();
+    if (work) {
+      this.markTaken(work);
+      return Promise.resolve(work.id);
+    }
+    return new Promise((resolve) => this.takers.push(resolve));
+  }
+
+  async done(id: MailId): Promise<void> {
+    await this.publishing.get(id);
+    const work = this.shiftTaken(id);
+    if (work && this.consumer) this.consumer.ack(work.message);
+  }
+
+  private shiftTaken(id: MailId): Work | undefined {
+    const list = this.taken.get(id);
+    const work = list?.shift();
+    if (list && list.length === 0) this.taken.delete(id);
+    return work;
+  }
+
+  /** Takes no more work; what this host holds unstarted goes back to the queue for the others, what is in flight is still acknowledged by done(). */
+  close(): void {
+    this.closed = true;
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    for (const taker of this.takers.splice(0)) taker(null);
+    const consumer = this.consumer;
+    if (!consumer) return;
+    if (this.consumerTag) void consumer.cancel(this.consumerTag).catch(() => undefined);
+    for (const work of [...this.waiting.splice(0), ...this.ready.splice(0)]) consumer.nack(work.message, false, true);
+  }
+}
