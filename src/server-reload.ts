@@ -18,6 +18,7 @@ const restartOnly: [string, (c: LoadedConfig["config"]) => unknown][] = [
   ["delivery.timezone", (c) => c.delivery.timezone],
   ["smtpIntake", (c) => JSON.stringify(c.smtpIntake)],
   ["log", (c) => JSON.stringify(c.log)],
+  ["broker", (c) => JSON.stringify(c.broker)],
 ];
 
 export function reloadServer(running: RunningServer, loaded: LoadedConfig): void {

@@ -31,7 +31,6 @@ import { Spool } from "./spool/spool.js";
 import { spoolCounters } from "./spool-counters.js";
 import { StateFile } from "./spool/state-file.js";
 import { Cluster } from "./cluster/cluster.js";
-import { JournalMarks } from "./cluster/journal-marks.js";
 import type { TemplateSet } from "./templates/template-set.js";
 
 export interface RunningServer {
@@ -77,8 +76,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { config } = loaded;
   const child = (component: string) => log.child({ component });
-  const { daily, quotas } = spoolCounters(config, log, overrides.clock?.now);
-  const marks = config.broker.url ? new JournalMarks() : null;
+  const counters = spoolCounters(config, log, overrides.clock?.now);
+  const { daily, quotas, marks } = counters;
   let metrics: Metrics | undefined;
   const spool = Spool.open({
     dataDir: loaded.dataDir,
@@ -87,7 +86,7 @@ export async function startServer(
     segmentMaxBytes: config.spool.segmentMaxBytes,
     io: overrides.io,
     onCommit: (lines, seconds) => metrics?.commit(lines, seconds),
-    counters: { daily, quotas, ...(marks ? { journal: marks } : {}) },
+    counters: counters.all,
   });
   let listening: Listening | undefined;
   let cluster: Cluster | null = null;
@@ -102,6 +101,7 @@ export async function startServer(
           marks,
           workers: config.delivery.workers,
           shareLimits: (fraction) => delivery?.shareLimits(fraction),
+          onCopied: () => delivery?.refreshFailedView(),
           log: child("cluster"),
         })
       : null;
@@ -139,8 +139,10 @@ export async function startServer(
       }),
       quotas,
       onAccepted: cluster
-        ? (id) => cluster!.accepted(id, (mailId, reason) => delivery!.cancel(mailId, reason))
-        : (id) => delivery!.accepted(id),
+        ? (ids) => cluster!.accepted(ids)
+        : (ids) => {
+            for (const id of ids) delivery!.accepted(id);
+          },
     });
     const app: AppDeps = {
       config,

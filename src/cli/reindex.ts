@@ -24,7 +24,7 @@ export function registerReindex(program: Command): void {
       removeIndexFile(indexFile(dataDir));
       const log = createLogger("warn", 2);
       // the daily and quota counts are folded and saved with it, as serve's own rebuild does
-      const spool = Spool.open({ dataDir, log, minFreeBytes: -1, counters: spoolCounters(config, log) });
+      const spool = Spool.open({ dataDir, log, minFreeBytes: -1, counters: spoolCounters(config, log).all });
       const mails = spool.index.size;
       const records = spool.recovery?.records ?? 0;
       await spool.close();

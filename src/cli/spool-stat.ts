@@ -94,7 +94,7 @@ export async function collectStat(loaded: LoadedConfig, now: number): Promise<Sp
     ...configured.map((u) => ({ name: u.name, dailyLimit: u.dailyLimit, configured: true })),
     ...daily
       .state()
-      .map(([name]) => name)
+      .all.map(([name]) => name)
       .filter((n) => !names.has(n))
       .map((name) => ({ name, dailyLimit: 0, configured: false })),
   ];

@@ -17,6 +17,8 @@ import type { JournalMarks } from "./journal-marks.js";
 import { delayLevelFor } from "./topology.js";
 
 interface Work {
+  /** The channel it came on: only that one can acknowledge it. */
+  channel: Channel;
   id: MailId;
   host: string;
   after: number;
@@ -42,7 +44,10 @@ export class BrokerQueue implements WorkQueue {
   private ready: Work[] = [];
   private readonly takers: ((id: MailId | null) => void)[] = [];
   private readonly taken = new Map<MailId, Work[]>();
-  private readonly publishing = new Map<MailId, Promise<void>>();
+  /** Work being published, by mail: resolves false when it could not be. */
+  private readonly publishing = new Map<MailId, Promise<boolean>>();
+  /** Work that could not be published (the broker was gone): published again on reconnect. */
+  private readonly unpublished = new Map<MailId, number>();
   private recheckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private consumerTag: string | null = null;
@@ -72,14 +77,20 @@ export class BrokerQueue implements WorkQueue {
   private async attach(model: ChannelModel): Promise<void> {
     const publisher = await model.createConfirmChannel();
     publisher.on("error", (error: Error) => this.deps.log.warn({ err: error }, "work publishing channel error"));
+    publisher.on("close", () => this.deps.broker.channelLost(model, "work publisher"));
     this.publisher = publisher;
+    for (const [id, at] of this.unpublished) {
+      this.unpublished.delete(id);
+      this.track(id, at);
+    }
     if (this.closed) return;
     const consumer = await model.createChannel();
     consumer.on("error", (error: Error) => this.deps.log.warn({ err: error }, "work channel error"));
+    consumer.on("close", () => this.deps.broker.channelLost(model, "work consumer"));
     await consumer.prefetch(this.deps.prefetch);
     this.consumer = consumer;
     const { consumerTag } = await consumer.consume(this.deps.broker.names.work, (message) => {
-      if (message && consumer === this.consumer) this.arrived(message);
+      if (message && consumer === this.consumer) this.arrived(consumer, message);
     });
     this.consumerTag = consumerTag;
   }
@@ -93,17 +104,17 @@ export class BrokerQueue implements WorkQueue {
     this.taken.clear();
   }
 
-  private arrived(message: ConsumeMessage): void {
+  private arrived(channel: Channel, message: ConsumeMessage): void {
     const headers = message.properties.headers ?? {};
     const id = headers["x-id"];
     if (typeof id !== "string") {
       this.deps.log.error({ headers }, "dropping a work message without a mail id");
-      this.consumer?.ack(message);
+      channel.ack(message);
       return;
     }
     const host = typeof headers["x-host"] === "string" ? headers["x-host"] : this.deps.host;
     const after = typeof headers["x-after"] === "number" ? headers["x-after"] : 0;
-    this.waiting.push({ id, host, after, message, since: this.now() });
+    this.waiting.push({ channel, id, host, after, message, since: this.now() });
     this.recheck();
   }
 
@@ -113,27 +124,33 @@ export class BrokerQueue implements WorkQueue {
     const still: Work[] = [];
     for (const work of this.waiting) {
       const copied = work.host === this.deps.host || this.deps.marks.has(work.host, work.after);
-      const entry = this.deps.index.get(work.id);
+      const entry = copied ? this.deps.index.get(work.id) : undefined;
       const settling = work.message.fields.redelivered && now - work.since < redeliveredWaitMs;
-      if (((!copied || !entry) && now - work.since < waitForRecordMs) || settling) {
-        still.push(work);
+      if (!entry || settling) {
+        if (now - work.since < waitForRecordMs) still.push(work);
+        // this host's copy of the journal is far behind: another host may have the mail
+        else this.giveBack(work, "work for a mail this host has not copied yet; handed back to the queue");
         continue;
       }
-      const due = entry?.nextAttemptAt ? Date.parse(entry.nextAttemptAt) : 0;
-      if ((entry?.state === "deferred" || entry?.state === "scheduled") && due - now > earlyEnoughMs) {
-        void this.sendRound(work, due);
-        continue;
-      }
-      this.hand(work);
+      const due = entry.state === "deferred" || entry.state === "scheduled" ? Date.parse(entry.nextAttemptAt ?? "") : 0;
+      if (due - now > earlyEnoughMs) void this.sendRound(work, due);
+      // due within the second: waits here for its time rather than going round again
+      else if (due > now) still.push(work);
+      else this.hand(work);
     }
     this.waiting = still;
     if (still.length) {
       this.recheckTimer ??= setTimeout(() => {
         this.recheckTimer = null;
         this.recheck();
-      }, 200);
+      }, 100);
       this.recheckTimer.unref();
     }
+  }
+
+  private giveBack(work: Work, why: string): void {
+    this.deps.log.warn({ mailId: work.id, host: work.host }, why);
+    if (work.channel === this.consumer) work.channel.nack(work.message, false, true);
   }
 
   private hand(work: Work): void {
@@ -151,13 +168,12 @@ export class BrokerQueue implements WorkQueue {
   }
 
   private async sendRound(work: Work, due: number): Promise<void> {
-    const consumer = this.consumer;
     try {
       await this.publish(work.id, due, work.host, work.after);
-      if (consumer === this.consumer) consumer?.ack(work.message);
+      if (work.channel === this.consumer) work.channel.ack(work.message);
     } catch (error) {
       this.deps.log.warn({ err: error, mailId: work.id }, "could not send a mail round the delay queue; it comes back");
-      if (consumer === this.consumer) consumer?.nack(work.message, false, true);
+      if (work.channel === this.consumer) work.channel.nack(work.message, false, true);
     }
   }
 
@@ -179,18 +195,26 @@ export class BrokerQueue implements WorkQueue {
   }
 
   push(id: MailId): void {
-    this.track(id, this.publish(id));
+    this.track(id, 0);
   }
 
   schedule(id: MailId, at: number): void {
-    this.track(id, this.publish(id, at));
+    this.track(id, at);
   }
 
-  private track(id: MailId, published: Promise<void>): void {
-    const settled: Promise<void> = published
-      .catch((error) =>
-        this.deps.log.error({ err: error, mailId: id }, "could not hand a mail to the broker's work queue"),
-      )
+  /**
+   * Publishes in the background; done(id) waits for it. When it fails, work for a mail a
+   * worker holds is left to that message (not acknowledged, the broker gives it again);
+   * other work (an accepted or replayed mail) is kept and published on reconnect.
+   */
+  private track(id: MailId, at: number): void {
+    const settled: Promise<boolean> = this.publish(id, at)
+      .then(() => true)
+      .catch((error) => {
+        if (!this.taken.has(id)) this.unpublished.set(id, at);
+        this.deps.log.warn({ err: error, mailId: id }, "work not handed to the broker; it is when the broker is back");
+        return false;
+      })
       .finally(() => {
         if (this.publishing.get(id) === settled) this.publishing.delete(id);
       });
@@ -199,7 +223,7 @@ export class BrokerQueue implements WorkQueue {
 
   pushFront(id: MailId): void {
     const work = this.shiftTaken(id);
-    if (work && this.consumer) this.consumer.nack(work.message, false, true);
+    if (work?.channel === this.consumer) work.channel.nack(work.message, false, true);
   }
 
   take(): Promise<MailId | null> {
@@ -213,9 +237,11 @@ export class BrokerQueue implements WorkQueue {
   }
 
   async done(id: MailId): Promise<void> {
-    await this.publishing.get(id);
+    const published = (await this.publishing.get(id)) ?? true;
     const work = this.shiftTaken(id);
-    if (work && this.consumer) this.consumer.ack(work.message);
+    if (!work || work.channel !== this.consumer) return;
+    if (published) work.channel.ack(work.message);
+    else work.channel.nack(work.message, false, true);
   }
 
   private shiftTaken(id: MailId): Work | undefined {

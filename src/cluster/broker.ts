@@ -10,6 +10,8 @@ export type Attach = (model: ChannelModel) => Promise<void>;
 
 export class Broker {
   private connection: RecoveringChannelModel | null = null;
+  private model: ChannelModel | null = null;
+  private closing = false;
   private readonly attachers: Attach[] = [];
   private readonly detachers: (() => void)[] = [];
   connected = false;
@@ -39,10 +41,15 @@ export class Broker {
         initialDelay: 200,
         maxDelay: 5000,
         setup: async (model: ChannelModel) => {
+          // a connection that closes while the parts attach must not count as connected
+          let closed = false;
+          model.once("close", () => (closed = true));
+          this.model = model;
           const channel = await model.createChannel();
           await declareTopology(channel, this.names);
           await channel.close();
           for (const attach of this.attachers) await attach(model);
+          if (closed) throw new Error("the broker connection closed while it was being set up");
         },
       },
     });
@@ -57,8 +64,24 @@ export class Broker {
     connection.on("error", (error: Error) => this.log.warn({ err: error }, "broker connection error"));
   }
 
+  /**
+   * A part's channel on `model` closed while the connection stayed up (the broker closed it:
+   * a consumer timeout, an error): the whole connection is closed so that recovery sets
+   * every part up again, rather than that part going quiet.
+   */
+  channelLost(model: ChannelModel, part: string): void {
+    // the channels of a lost connection close too: that is a disconnect, handled as one
+    setImmediate(() => {
+      if (this.closing || !this.connected || model !== this.model) return;
+      this.log.warn({ part }, "the broker closed a channel; reconnecting");
+      this.model = null;
+      void model.close().catch(() => undefined);
+    });
+  }
+
   private lost(error: Error): void {
     const was = this.connected;
+    this.model = null;
     this.connected = false;
     this.reason = `broker unreachable: ${error.message}`;
     if (was) this.log.error({ err: error }, "lost the broker; intake answers 503 and delivery waits until it is back");
@@ -66,6 +89,7 @@ export class Broker {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.connection?.close().catch(() => undefined);
     this.connection = null;
     this.connected = false;

@@ -20,6 +20,24 @@ import { Leadership } from "./leadership.js";
 import { positionAfter } from "./positions.js";
 import { SharedLimits } from "./shared-limits.js";
 import { topology } from "./topology.js";
+import { readLines } from "./own-records.js";
+import { published } from "./journal-publisher.js";
+
+/** Own accepted and replay records between the confirmed position and the end: their work may be missing. */
+function unconfirmedWork(spool: Spool, from: number, to: number): { ids: MailId[]; through: number } {
+  const ids = new Set<MailId>();
+  for (let at = from; at < to;) {
+    const { lines, reached } = readLines(spool.paths, at, to);
+    for (const { record } of lines)
+      if (published(record) && (record.type === "accepted" || record.type === "replay")) ids.add(record.id);
+    if (reached <= at) break;
+    at = reached;
+  }
+  return { ids: [...ids], through: to };
+}
+
+/** At shutdown, how long the last records may take to be confirmed. */
+const stopPublishMs = 2000;
 
 export interface ClusterOptions {
   broker: Config["broker"];
@@ -29,6 +47,8 @@ export interface ClusterOptions {
   workers: number;
   /** This host's share of the upstreams' limits (the transport's shareLimits). */
   shareLimits(fraction: number): void;
+  /** Other hosts' records were copied in (delivery rewrites the failed view). */
+  onCopied(): void;
   log: Logger;
 }
 
@@ -43,6 +63,7 @@ export class Cluster {
     private readonly limits: SharedLimits,
     private readonly spool: Spool,
     private readonly confirmMs: number,
+    private readonly log: Logger,
   ) {}
 
   static async start(options: ClusterOptions): Promise<Cluster> {
@@ -50,7 +71,8 @@ export class Cluster {
     const state = await ClusterState.open(path.join(options.dataDir, "cluster.json"));
     const broker = new Broker(options.broker.url, topology(options.broker.prefix, state.host), log);
     const publisher = new JournalPublisher(spool, broker, state, log);
-    const consumer = new JournalConsumer(spool, broker, options.marks, state.host, log);
+    const consumer = new JournalConsumer(spool, broker, options.marks, state.host, log, options.onCopied);
+    const unconfirmed = unconfirmedWork(spool, state.published, publisher.lastOwn);
     const queue = new BrokerQueue({
       broker,
       index: spool.index,
@@ -64,7 +86,7 @@ export class Cluster {
     const limits = new SharedLimits(broker, options.shareLimits, log);
     await broker.start();
     log.info({ host: state.host, prefix: options.broker.prefix }, "cluster mode: connecting to the broker");
-    return new Cluster(
+    const cluster = new Cluster(
       state.host,
       broker,
       queue,
@@ -74,7 +96,36 @@ export class Cluster {
       limits,
       spool,
       options.broker.confirmTimeoutSeconds * 1000,
+      log,
     );
+    if (unconfirmed.ids.length) void cluster.resumeWork(unconfirmed.ids, unconfirmed.through, log);
+    return cluster;
+  }
+
+  /**
+   * Mails accepted or replayed here just before the last stop whose records the broker had
+   * not confirmed (so their work may never have been published): once the journal has them,
+   * work is published for those still waiting. If the work had gone out after all, the mail
+   * may be sent twice — the price of never leaving an accepted mail behind.
+   */
+  private async resumeWork(ids: MailId[], through: number, log: Logger): Promise<void> {
+    try {
+      await this.publisher.confirmedThrough(through, 2 ** 31 - 1);
+      let published = 0;
+      for (const id of ids) {
+        const entry = this.spool.index.get(id);
+        if (entry?.state !== "queued" && entry?.state !== "scheduled") continue;
+        const at = entry.state === "scheduled" && entry.nextAttemptAt ? Date.parse(entry.nextAttemptAt) : 0;
+        this.queue.schedule(id, at);
+        published += 1;
+      }
+      log.warn(
+        { mails: published },
+        "work published again for mails whose records the broker had not confirmed at the last stop",
+      );
+    } catch (error) {
+      log.error({ err: error }, "could not publish work for mails of the last stop");
+    }
   }
 
   /** Why intake must refuse (the broker is gone), or null. */
@@ -83,29 +134,53 @@ export class Cluster {
   }
 
   /**
-   * A mail just written to this host's spool: resolves once the broker confirmed its record
-   * in the journal and its work (now, or at its send_at). Otherwise the mail is cancelled
-   * here (the record that says so reaches the others too) and intake answers 503.
+   * Mails just written to this host's spool (one, or a batch's): resolves once the broker
+   * confirmed their records in the journal and their work (now, or at send_at). Otherwise all
+   * of them are cancelled here, their Idempotency-Keys freed (the cancel reaches the other
+   * hosts too), and intake answers 503: nothing the broker did not confirm gets a 200.
    */
-  async accepted(id: MailId, cancel: (id: MailId, reason: string) => Promise<unknown>): Promise<void> {
-    const entry = this.spool.index.get(id)!;
-    const pos = positionAfter(entry.location);
+  async accepted(ids: MailId[]): Promise<void> {
+    const entries = ids.map((id) => this.spool.index.get(id)!);
     try {
-      await this.publisher.confirmedThrough(pos, this.confirmMs);
-      const at = entry.state === "scheduled" && entry.nextAttemptAt ? Date.parse(entry.nextAttemptAt) : 0;
+      const last = Math.max(...entries.map((entry) => positionAfter(entry.location)));
+      await this.publisher.confirmedThrough(last, this.confirmMs);
       await rejectAfter(
-        this.queue.publish(id, at, this.host, pos),
+        Promise.all(
+          entries.map((entry) => {
+            const at = entry.state === "scheduled" && entry.nextAttemptAt ? Date.parse(entry.nextAttemptAt) : 0;
+            return this.queue.publish(entry.id, at, this.host, positionAfter(entry.location));
+          }),
+        ),
         this.confirmMs,
         "the broker did not confirm the work",
       );
     } catch (error) {
-      await cancel(id, "the broker did not confirm it; the client was answered 503").catch(() => undefined);
+      await this.refuse(ids).catch((failure) => this.log.error({ err: failure }, "could not cancel refused mails"));
       throw new MailspoolError("unavailable", `The broker did not confirm the mail (${(error as Error).message})`);
     }
   }
 
+  private async refuse(ids: MailId[]): Promise<void> {
+    const records = await Promise.all(
+      ids.map(async (id) => {
+        const { idempotencyKey } = await this.spool.readAccepted(id);
+        return {
+          type: "cancel" as const,
+          id,
+          reason: "the broker did not confirm it; the client was answered 503",
+          ...(idempotencyKey ? { releasesKey: idempotencyKey } : {}),
+        };
+      }),
+    );
+    await this.spool.appendAll(records);
+  }
+
   /** After delivery has stopped: the publishing position is saved, the connection closed. */
   async stop(): Promise<void> {
+    // what this host recorded last (outcomes of the final deliveries) reaches the others first
+    await rejectAfter(this.publisher.confirmedThrough(this.publisher.lastOwn, stopPublishMs), stopPublishMs, "").catch(
+      () => this.log.warn("stopping before the broker confirmed this host's last records; they go at the next start"),
+    );
     this.limits.stop();
     this.leadership.stop();
     this.consumer.stop();

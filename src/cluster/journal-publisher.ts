@@ -23,6 +23,8 @@ interface Waiter {
 }
 
 const saveEveryMs = 250;
+/** Published records awaiting their confirm at most; past it publishing waits for the broker. */
+const maxInFlight = 10_000;
 
 export class JournalPublisher {
   private channel: ConfirmChannel | null = null;
@@ -36,6 +38,8 @@ export class JournalPublisher {
   private readonly inFlight: { next: number; confirmed: boolean }[] = [];
   private waiters: Waiter[] = [];
   private pumping = false;
+  /** Bumped when publishing starts over from the confirmed position (a new channel, a nack). */
+  private epoch = 0;
   private saveTimer: NodeJS.Timeout | null = null;
   /** Position just past this host's last own record (what a work message tells consumers to wait for). */
   lastOwn = 0;
@@ -79,14 +83,20 @@ export class JournalPublisher {
   private async attach(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
     channel.on("error", (error: Error) => this.log.warn({ err: error }, "journal channel error"));
+    channel.on("close", () => this.broker.channelLost(model, "journal publisher"));
     this.channel = channel;
-    this.readAt = this.confirmedAt;
-    this.inFlight.length = 0;
+    this.startOver();
     this.pump();
   }
 
   private detach(): void {
     this.channel = null;
+    this.startOver();
+  }
+
+  /** What is unconfirmed is published again (receivers drop what they have). */
+  private startOver(): void {
+    this.epoch += 1;
     this.inFlight.length = 0;
     this.readAt = this.confirmedAt;
   }
@@ -94,36 +104,47 @@ export class JournalPublisher {
   private pump(): void {
     if (this.pumping || !this.channel) return;
     this.pumping = true;
+    let failed = false;
     void this.publishPending()
-      .catch((error) => this.log.error({ err: error }, "journal publishing stopped; resumes on reconnect"))
+      .catch((error) => {
+        failed = true;
+        this.log.error({ err: error }, "journal publishing failed; starting over from the confirmed position");
+        this.startOver();
+      })
       .finally(() => {
         this.pumping = false;
-        if (this.channel && this.readAt < this.durableEnd) this.pump();
+        if (!this.channel || this.readAt >= this.durableEnd) return;
+        // after a failure, or with nothing readable yet, try again shortly rather than spin
+        if (failed) setTimeout(() => this.pump(), 1000).unref();
+        else this.pump();
       });
   }
 
   private async publishPending(): Promise<void> {
-    while (this.channel && this.readAt < this.durableEnd) {
+    const epoch = this.epoch;
+    while (this.channel && this.epoch === epoch && this.readAt < this.durableEnd) {
       const { lines, reached } = readLines(this.spool.paths, this.readAt, this.durableEnd);
       for (const line of lines) {
-        if (!this.channel) return;
-        if (published(line.record)) await this.publish(this.channel, line);
+        if (!this.channel || this.epoch !== epoch) return;
+        if (published(line.record)) await this.publish(this.channel, line, epoch);
+        if (this.epoch !== epoch) return;
         this.readAt = line.next;
       }
       if (reached > this.readAt) this.readAt = reached;
-      else if (lines.length === 0) break;
+      else if (lines.length === 0) throw new Error(`no spool line readable at position ${this.readAt}`);
       // nothing of ours unconfirmed: what was read (copied records, a segment's end) is settled
       if (this.inFlight.length === 0) this.advance(this.readAt);
     }
   }
 
-  private async publish(channel: ConfirmChannel, line: StoredLine): Promise<void> {
+  private async publish(channel: ConfirmChannel, line: StoredLine, epoch: number): Promise<void> {
     const blobs = blobsOf(line.record);
     const body = blobs.length
       ? Buffer.concat([line.bytes, ...(await Promise.all(blobs.map((b) => this.spool.blobs.read(b.sha256))))])
       : line.bytes;
+    if (this.inFlight.length >= maxInFlight) await channel.waitForConfirms();
+    if (channel !== this.channel || epoch !== this.epoch) return;
     const slot = { next: line.next, confirmed: false };
-    this.inFlight.push(slot);
     const fits = channel.publish(
       this.broker.names.journal,
       "",
@@ -133,12 +154,29 @@ export class JournalPublisher {
         headers: { "x-host": this.state.host, "x-pos": line.next, "x-blobs": blobs.map((b) => b.sha256).join(",") },
       },
       (error) => {
-        if (error || channel !== this.channel) return;
+        if (channel !== this.channel || epoch !== this.epoch) return;
+        if (error) {
+          // the broker refused it (nack): everything unconfirmed goes again
+          this.log.warn({ err: error }, "the broker refused a journal record; publishing again");
+          this.startOver();
+          this.pump();
+          return;
+        }
         slot.confirmed = true;
         this.settleConfirmed();
       },
     );
-    if (!fits) await new Promise((resolve) => channel.once("drain", resolve));
+    this.inFlight.push(slot);
+    if (!fits)
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          channel.off("drain", done);
+          channel.off("close", done);
+          resolve();
+        };
+        channel.on("drain", done);
+        channel.on("close", done);
+      });
   }
 
   private settleConfirmed(): void {

@@ -1,6 +1,7 @@
 // One host of the cluster runs the jobs that must run once (the failed-spool rescan): the
-// one whose exclusive consumer on the leader queue the broker accepted. The others try
-// again every few seconds; when the leader's connection goes, the broker frees the queue.
+// one that declared the exclusive leader queue (RabbitMQ refuses the others with
+// RESOURCE_LOCKED; an exclusive consumer is no lock on a quorum queue). The others try again
+// every few seconds; when the leader's connection goes, the broker deletes the queue.
 import type { ChannelModel } from "amqplib";
 import type { Logger } from "../log.js";
 import type { Broker } from "./broker.js";
@@ -43,7 +44,7 @@ export class Leadership {
         this.leader = false;
         if (this.model === model) this.tryLater(retryMs);
       });
-      await channel.consume(this.broker.names.leader, () => undefined, { exclusive: true });
+      await channel.assertQueue(this.broker.names.leader, { exclusive: true, durable: false });
       this.leader = true;
       this.log.info("this host is the cluster's leader (runs the failed-spool rescan)");
     } catch {

@@ -18,7 +18,10 @@ export interface StoredLine {
 
 const chunkBytes = 4 * 1024 * 1024;
 
-/** The lines between `from` and `to` (at most ~4 MiB of them per call); `next` of the last is where to go on. */
+/**
+ * The lines between `from` and `to`, about 4 MiB of them per call (more when one line is
+ * longer: a line is always read whole); `reached` is where to go on.
+ */
 export function readLines(paths: SpoolPaths, from: number, to: number): { lines: StoredLine[]; reached: number } {
   let { segment, offset } = splitPosition(from);
   const end = splitPosition(to);
@@ -28,7 +31,10 @@ export function readLines(paths: SpoolPaths, from: number, to: number): { lines:
   }
   const limit = segment === end.segment ? end.offset : sizeOf(paths, segment);
   if (limit <= offset) return { lines: [], reached: positionOf(segment, offset) };
-  const data = readRange(paths, segment, offset, Math.min(limit, offset + chunkBytes));
+  let data = readRange(paths, segment, offset, Math.min(limit, offset + chunkBytes));
+  // one line longer than the chunk: read on to its end
+  for (let size = chunkBytes * 2; data.indexOf(0x0a) < 0 && offset + data.length < limit; size *= 2)
+    data = readRange(paths, segment, offset, Math.min(limit, offset + size));
   const lines: StoredLine[] = [];
   let reached = offset;
   for (const line of terminatedLines(data)) {

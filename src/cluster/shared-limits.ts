@@ -19,9 +19,11 @@ export class SharedLimits {
     private readonly log: Logger,
   ) {
     broker.onConnect(async (model: ChannelModel) => {
-      this.channel = await model.createChannel();
-      this.channel.on("error", () => undefined);
-      await this.poll();
+      const channel = await model.createChannel();
+      channel.on("error", () => undefined);
+      channel.on("close", () => broker.channelLost(model, "shared limits"));
+      this.channel = channel;
+      this.apply(await channel.checkQueue(broker.names.work));
     });
     broker.onDisconnect(() => (this.channel = null));
     this.timer = setInterval(() => void this.poll(), everyMs);
@@ -41,6 +43,13 @@ export class SharedLimits {
     } catch (error) {
       this.log.warn({ err: error }, "could not count the hosts delivering");
     }
+  }
+
+  private apply({ consumerCount }: { consumerCount: number }): void {
+    const hosts = Math.max(1, consumerCount);
+    if (hosts !== this.hosts) this.log.info({ hosts }, "hosts delivering changed; each takes its share of the limits");
+    this.hosts = hosts;
+    this.share(1 / hosts);
   }
 
   stop(): void {

@@ -2,8 +2,10 @@
 // exchange every host's own queue is bound to: every record any host writes reaches every
 // host), the work queue (a mail id to deliver, taken by one host), the delay queues that
 // hold a retry or a scheduled mail without a consumer (their TTL dead-letters it back to
-// the work queue) and the leader queue whose one exclusive consumer runs the cluster's
-// single jobs. All queues are quorum queues, durable and replicated.
+// the work queue). These are quorum queues, durable and replicated; a host's journal queue
+// expires after a week without its host (one that left for good). The leader queue is
+// different: an exclusive classic queue that lives with the connection of the host that
+// declared it (leadership.ts).
 import type { Channel } from "amqplib";
 
 /** Delay queues hold 2^k seconds, k = 0 … 22 (48 days, past delivery.maxScheduleDays' bound). */
@@ -28,13 +30,17 @@ export function topology(prefix: string, host: string): Topology {
 }
 
 const quorum = { "x-queue-type": "quorum" };
+/** A host's journal queue is removed after this long without a consumer (a host gone for good). */
+const journalQueueExpiresMs = 7 * 24 * 3_600_000;
 
 export async function declareTopology(channel: Channel, names: Topology): Promise<void> {
   await channel.assertExchange(names.journal, "fanout", { durable: true });
-  await channel.assertQueue(names.journalQueue, { durable: true, arguments: quorum });
+  await channel.assertQueue(names.journalQueue, {
+    durable: true,
+    arguments: { ...quorum, "x-expires": journalQueueExpiresMs },
+  });
   await channel.bindQueue(names.journalQueue, names.journal, "");
   await channel.assertQueue(names.work, { durable: true, arguments: quorum });
-  await channel.assertQueue(names.leader, { durable: true, arguments: quorum });
   for (const seconds of delayLevels)
     await channel.assertQueue(names.delayQueue(seconds), {
       durable: true,

@@ -168,7 +168,7 @@ export class Delivery {
   }
 
   /** Rewrites failed/failed.jsonl shortly (coalescing bursts of changes). */
-  private refreshFailedView(): void {
+  refreshFailedView(): void {
     this.failedViewTimer ??= setTimeout(() => {
       this.failedViewTimer = null;
       void this.writeFailedView();

@@ -27,8 +27,8 @@ export interface IntakeOptions {
   /** Read per mail: SIGHUP may change them. */
   settings: () => IntakeSettings;
   quotas: { check(client: string, count?: number): void };
-  /** The mail is durable here; in cluster mode the answer also waits for the broker's confirm (a rejection → 503). */
-  onAccepted(id: MailId): void | Promise<void>;
+  /** The mails (one, or a batch's) are durable here; in cluster mode the answer also waits for the broker's confirms (a rejection → 503 for all). */
+  onAccepted(ids: MailId[]): void | Promise<void>;
 }
 
 export interface AcceptOptions {
@@ -113,7 +113,7 @@ export class Intake {
       await discardFiles(input.files);
       throw error;
     }
-    await this.options.onAccepted(id);
+    await this.options.onAccepted([id]);
     return id;
   }
 
@@ -157,7 +157,7 @@ export class Intake {
       return { id, mail: mailOf(id, mail, attachments, settings), idempotency };
     });
     await spool.acceptMany(records, client);
-    await Promise.all(records.map(({ id }) => this.options.onAccepted(id)));
+    await this.options.onAccepted(records.map(({ id }) => id));
     return records.map(({ id }) => id);
   }
 
@@ -185,7 +185,7 @@ export class Intake {
       await message.blob.discard();
       throw error;
     }
-    await this.options.onAccepted(message.id);
+    await this.options.onAccepted([message.id]);
     return message.id;
   }
 }

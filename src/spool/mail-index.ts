@@ -126,7 +126,8 @@ export class MailIndex implements MailReader {
   private nextSeq: number;
   /** Mails being sent → the state they had before (the one the spool's records give them). */
   private readonly sending = new Map<MailId, MailState>();
-  private readonly dirtyKeys = new Map<string, KeyUse>();
+  /** null: the key was released (a cancel with releasesKey), removed at the next flush. */
+  private readonly dirtyKeys = new Map<string, KeyUse | null>();
   /** Webhook events created (their record) or settled (null) since the last write. */
   private readonly dirtyWebhooks = new Map<string, WebhookRecord | null>();
   /** Attempts ended since the last write: when, and whether not `sent` (for the failure-rate alert). */
@@ -199,8 +200,10 @@ export class MailIndex implements MailReader {
 
   /** The last use of a key within the window, if any. */
   keyUse(key: string, since: Date): KeyUse | undefined {
+    const dirty = this.dirtyKeys.get(key);
+    if (dirty === null) return undefined;
     const used =
-      this.dirtyKeys.get(key) ??
+      dirty ??
       this.db
         .query<{ id: string; ts: string; request_hash: string | null }, [string]>(
           "SELECT id, ts, request_hash FROM keys WHERE key = ?",
@@ -230,6 +233,7 @@ export class MailIndex implements MailReader {
     }
     if ("idempotencyKey" in record && record.idempotencyKey)
       this.dirtyKeys.set(record.idempotencyKey, { id: record.id, ts: record.ts, requestHash: record.requestHash });
+    if (record.type === "cancel" && record.releasesKey) this.dirtyKeys.set(record.releasesKey, null);
     if (record.type === "accepted") {
       const entry = entryFromAccepted(record, location);
       this.created.set(record.id, this.nextSeq++);
@@ -336,7 +340,10 @@ export class MailIndex implements MailReader {
       const putKey = this.db.query<unknown, [string, string, string, string | null]>(
         "INSERT OR REPLACE INTO keys (key, id, ts, request_hash) VALUES (?, ?, ?, ?)",
       );
-      for (const [key, use] of this.dirtyKeys) putKey.run(key, use.id, use.ts, use.requestHash ?? null);
+      const dropKey = this.db.query<unknown, [string]>("DELETE FROM keys WHERE key = ?");
+      for (const [key, use] of this.dirtyKeys)
+        if (use) putKey.run(key, use.id, use.ts, use.requestHash ?? null);
+        else dropKey.run(key);
       const putEnd = this.db.query<unknown, [string, number]>(
         "INSERT INTO attempt_ends (ended_at, failed) VALUES (?, ?)",
       );

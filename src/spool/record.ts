@@ -69,6 +69,8 @@ export interface CancelRecord extends RecordBase {
   reason: string;
   idempotencyKey?: string;
   requestHash?: string;
+  /** The mail's own Idempotency-Key, freed: intake answered 503 (cluster mode, no broker confirm), so a repeat is a new mail. */
+  releasesKey?: string;
 }
 
 /**

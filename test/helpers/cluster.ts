@@ -36,6 +36,7 @@ export interface HostOptions {
   ratePerSecond?: number;
   burst?: number;
   workers?: number;
+  dailyLimit?: number;
   extra?: string;
 }
 
@@ -49,7 +50,13 @@ export function clusterYaml(options: HostOptions): string {
     "  retry: { attempts: 5, baseSeconds: 1, maxSeconds: 2 }",
     "  upstreams:",
     upstreamYaml([
-      { name: "sink", port: options.sinkPort, ratePerSecond: options.ratePerSecond, burst: options.burst },
+      {
+        name: "sink",
+        port: options.sinkPort,
+        ratePerSecond: options.ratePerSecond,
+        burst: options.burst,
+        dailyLimit: options.dailyLimit,
+      },
     ]),
     options.extra ?? "",
   ].join("\n");

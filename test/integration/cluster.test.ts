@@ -133,6 +133,89 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
     expect(deliveries(sink).get(id)).toBe(1);
   });
 
+  it("waits a scheduled mail in the delay queues, and a cancel or replay made on another host holds everywhere", async () => {
+    await startHosts(3);
+    sink.behaviour = {
+      onRcpt: (address) => (address === "bounce@example.com" ? { code: 550, message: "no such user" } : undefined),
+    };
+    const sendAt = new Date(Date.now() + 4000);
+    const fields = (receiver: string) => ({
+      receiver,
+      title: "later",
+      content: "<p>later</p>",
+      send_at: sendAt.toISOString(),
+    });
+    const kept = (await post(hosts[0]!.relay.url, ...json(fields("kept@example.com")))).body.data.id;
+    const cancelled = (await post(hosts[0]!.relay.url, ...json(fields("cancelled@example.com")))).body.data.id;
+    const bounced = (
+      await post(hosts[1]!.relay.url, ...json({ receiver: "bounce@example.com", title: "b", content: "<p>b</p>" }))
+    ).body.data.id;
+    for (const host of hosts)
+      await waitFor(
+        async () => (await get(host.relay.url, `/api/email/${cancelled}`)).body.data?.state === "scheduled",
+        10_000,
+        `scheduled seen from ${host.name}`,
+      );
+    const cancel = await fetch(`${hosts[2]!.relay.url}/admin/cancel/${cancelled}`, { method: "POST" });
+    expect(cancel.status).toBe(200);
+    await waitFor(
+      async () => (await get(hosts[0]!.relay.url, `/api/email/${bounced}`)).body.data?.state === "failed",
+      10_000,
+      "the bounce failed",
+    );
+    sink.behaviour = {};
+    const replay = await fetch(`${hosts[2]!.relay.url}/admin/retry-failed`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ includePermanent: true }),
+    });
+    expect(replay.status).toBe(200);
+    await waitFor(() => deliveries(sink).has(bounced), 10_000, "the replayed mail delivered");
+    await waitFor(() => deliveries(sink).has(kept), 15_000, "the scheduled mail delivered");
+    const keptAt = sink.messages.find((m) => messageIdOf(m.raw) === kept)!.at;
+    expect(keptAt).toBeGreaterThanOrEqual(sendAt.getTime() - 50);
+    for (const host of hosts) {
+      await waitFor(
+        async () => (await get(host.relay.url, `/api/email/${cancelled}`)).body.data?.state === "cancelled",
+        10_000,
+        `cancelled seen from ${host.name}`,
+      );
+      await waitFor(
+        async () => (await get(host.relay.url, `/api/email/${bounced}`)).body.data?.state === "sent",
+        10_000,
+        `replayed mail sent, seen from ${host.name}`,
+      );
+    }
+    expect(deliveries(sink).has(cancelled)).toBe(false);
+  });
+
+  it("holds a shared dailyLimit over three hosts", async () => {
+    prefix = newPrefix();
+    hosts = await Promise.all(
+      [1, 2, 3].map((i) =>
+        startHost(`host${i}`, {
+          prefix,
+          sinkPort: sink.port,
+          extra: "",
+          dailyLimit: 30,
+        }),
+      ),
+    );
+    await waitFor(() => hosts.every((h) => h.relay.output().includes('"hosts":3')), 15_000, "every host counts 3");
+    for (let n = 0; n < 60; n += 1) expect((await send(hosts[n % 3]!, n)).status).toBe(200);
+    await sink.waitForMessages(27, 20_000);
+    // every host has said it reached its share, then nothing more arrives
+    await waitFor(
+      () => hosts.every((h) => h.relay.output().includes("daily limit reached")),
+      20_000,
+      "each host at its share",
+    );
+    const sent = sink.messages.length;
+    console.log(`cluster dailyLimit 30: ${sent} sent of 60 over three hosts`);
+    expect(sent).toBeGreaterThanOrEqual(27);
+    expect(sent).toBeLessThanOrEqual(33);
+  });
+
   it("loses nothing acknowledged when a host is killed (-9) mid-delivery; duplicates stay within what it held", async () => {
     await startHosts(3, { ratePerSecond: 30, burst: 1 });
     const ids: string[] = [];

@@ -74,6 +74,8 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
   }));
 
   const reserved = new Map<string, number>();
+  /** Cluster mode: this host's share of the limits (1 / hosts delivering). */
+  let share = 1;
 
   /**
    * One transaction on one upstream. Returns the recipients it settled (sent or failed for
@@ -175,7 +177,12 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         let batch = open;
         const { dailyLimit, name } = upstream.config;
         if (dailyLimit > 0) {
-          const left = dailyLimit - options.daily.count(name, now()) - (reserved.get(name) ?? 0);
+          // cluster mode: the cluster's count under the limit, and this host's own under its share
+          const inFlight = reserved.get(name) ?? 0;
+          const left = Math.min(
+            dailyLimit - options.daily.count(name, now()) - inFlight,
+            Math.round(dailyLimit * share) - options.daily.ownCount(name, now()) - inFlight,
+          );
           if (left <= 0) {
             const until = now() + options.daily.msUntilMidnight(now());
             limitedUntil = Math.min(limitedUntil ?? until, until);
@@ -220,6 +227,7 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
       }));
     },
     shareLimits(fraction) {
+      share = fraction;
       for (const upstream of upstreams) upstream.bucket.share(fraction);
     },
     async verify() {
