@@ -22,8 +22,8 @@ export const WEBHOOK_EVENTS = ["sent", "deferred", "failed", "partial", "cancell
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 // Numbers and booleans may arrive as strings after ${VAR} substitution ("${PORT:-587}").
-/** What a journal message adds to the body it carries (the record's fields around the attachments). */
-const journalOverheadBytes = 1_048_576;
+/** What a journal message may need for a body: its record carries inline attachments as base64 (4/3), plus fields. */
+const journalBytesFor = (bodyBytes: number) => Math.ceil((bodyBytes * 4) / 3) + 65_536;
 
 function isAmqpUrl(v: string): boolean {
   try {
@@ -351,11 +351,11 @@ export const configSchema = z
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default("info"), bodies: bool().default(false) }).prefault({}),
   })
   .superRefine((c, ctx) => {
-    if (c.broker.url && c.server.maxBodyBytes + journalOverheadBytes > c.broker.maxMessageBytes)
+    if (c.broker.url && journalBytesFor(c.server.maxBodyBytes) > c.broker.maxMessageBytes)
       ctx.addIssue({
         code: "custom",
         path: ["server", "maxBodyBytes"],
-        message: `must leave ${journalOverheadBytes} bytes under broker.maxMessageBytes (${c.broker.maxMessageBytes}): a mail travels to the other hosts as one message`,
+        message: `a mail this large may need ${journalBytesFor(c.server.maxBodyBytes)} bytes as one broker message (inline attachments as base64), more than broker.maxMessageBytes (${c.broker.maxMessageBytes})`,
       });
     if (c.smtpIntake.enabled && listensOverlap(c.server.listen, c.smtpIntake.listen))
       ctx.addIssue({

@@ -333,3 +333,31 @@ describe("maskSecrets", () => {
     expect(config.delivery.upstreams[0]!.pass).toBe("hunter2"); // a copy, not in place
   });
 });
+
+describe("broker (cluster mode)", () => {
+  it("is off by default, takes an amqp(s) URL and masks its password", () => {
+    expect(load("").broker).toEqual({
+      url: "",
+      prefix: "mailspool",
+      maxMessageBytes: 134_217_728,
+      confirmTimeoutSeconds: 10,
+    });
+    const config = load('broker: { url: "amqp://relay:s3cr3t@rabbit:5672/mail", prefix: "prod.mail" }');
+    expect(config.broker.url).toBe("amqp://relay:s3cr3t@rabbit:5672/mail");
+    const masked = maskSecrets(config) as Config;
+    expect(masked.broker.url).toBe("amqp://relay:***@rabbit:5672/mail");
+    expect(JSON.stringify(masked)).not.toContain("s3cr3t");
+  });
+
+  it("refuses what is not an amqp URL, a bad prefix, and a body that cannot travel as one broker message", () => {
+    expect(loadError('broker: { url: "http://rabbit" }').keyPath).toBe("broker.url");
+    expect(loadError('broker: { url: "amqp://" }').keyPath).toBe("broker.url");
+    expect(loadError('broker: { url: "amqp://r", prefix: "a b" }').keyPath).toBe("broker.prefix");
+    const err = loadError('broker: { url: "amqp://r", maxMessageBytes: 1048576 }');
+    expect(err.keyPath).toBe("server.maxBodyBytes");
+    expect(err.message).toMatch(/broker\.maxMessageBytes/);
+    expect(
+      load('broker: { url: "amqp://r", maxMessageBytes: 1048576 }\nserver: { maxBodyBytes: 1024 }').broker.url,
+    ).toBe("amqp://r");
+  });
+});

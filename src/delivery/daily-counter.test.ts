@@ -43,3 +43,35 @@ describe("DailyCounter", () => {
     expect(counter.count("p", at("2026-11-23T12:00:00Z"))).toBe(1);
   });
 });
+
+describe("DailyCounter in cluster mode", () => {
+  const outcome = (ts: string, sent: number, via?: { host: string; pos: number }) => ({
+    v: 1,
+    type: "outcome" as const,
+    id: "m",
+    ts,
+    attempt: 1,
+    transaction: { upstream: "p", envelope: { from: "a@b.c", to: [] }, code: 250, response: "250 ok" },
+    recipients: Array.from({ length: sent }, (_, i) => ({ address: `r${i}@x.y`, state: "sent" as const })),
+    ...(via ? { via } : {}),
+  });
+
+  it("counts the cluster's sends and, apart, this host's own (records not copied from another host)", () => {
+    const counter = new DailyCounter("UTC");
+    counter.observe(outcome("2026-11-23T10:00:00Z", 2));
+    counter.observe(outcome("2026-11-23T10:01:00Z", 5, { host: "OTHER", pos: 10 }));
+    expect(counter.count("p", at("2026-11-23T11:00:00Z"))).toBe(7);
+    expect(counter.ownCount("p", at("2026-11-23T11:00:00Z"))).toBe(2);
+    const restored = new DailyCounter("UTC");
+    restored.restore(JSON.parse(JSON.stringify(counter.state())));
+    expect(restored.count("p", at("2026-11-23T11:00:00Z"))).toBe(7);
+    expect(restored.ownCount("p", at("2026-11-23T11:00:00Z"))).toBe(2);
+  });
+
+  it("restores what an index from before cluster mode saved (one list: all of it this host's)", () => {
+    const counter = new DailyCounter("UTC");
+    counter.restore([["p", { day: "2026-11-23", count: 4 }]]);
+    expect(counter.count("p", at("2026-11-23T11:00:00Z"))).toBe(4);
+    expect(counter.ownCount("p", at("2026-11-23T11:00:00Z"))).toBe(4);
+  });
+});

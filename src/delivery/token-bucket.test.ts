@@ -125,3 +125,21 @@ describe("TokenBucket", () => {
     expect(() => new TokenBucket(Number.NaN, 1)).toThrow(RangeError);
   });
 });
+
+describe("TokenBucket.share", () => {
+  it("paces at the share of the rate and caps the burst at the share, never below 1", () => {
+    let now = 0;
+    const bucket = new TokenBucket(30, 9, () => now);
+    bucket.share(1 / 3);
+    expect(bucket.available).toBe(3);
+    for (let i = 0; i < 3; i += 1) expect(bucket.tryTake()).toBe(0);
+    expect(bucket.tryTake()).toBe(100); // 10/s
+    now += 1000;
+    expect(bucket.available).toBe(3);
+    bucket.share(1 / 20);
+    expect(bucket.available).toBe(1);
+    bucket.share(1);
+    now += 1000;
+    expect(bucket.available).toBe(9);
+  });
+});

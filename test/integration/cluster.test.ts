@@ -246,6 +246,67 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
     expect(rate).toBeGreaterThanOrEqual(17);
   });
 
+  it("elects one leader, and copies a mail whose spool line is longer than the publisher's read chunk", async () => {
+    await startHosts(3);
+    await waitFor(
+      () => hosts.filter((h) => h.relay.output().includes("cluster's leader")).length === 1,
+      10_000,
+      "one leader",
+    );
+    const content = `<p>${"long line ".repeat(600_000)}</p>`; // ~6 MB in one record
+    const answer = await post(hosts[0]!.relay.url, ...json({ receiver: "long@example.com", title: "long", content }));
+    expect(answer.status).toBe(200);
+    await sink.waitForMessages(1, 20_000);
+    for (const host of hosts)
+      await waitFor(
+        async () => (await get(host.relay.url, `/api/email/${answer.body.data.id}`)).body.data?.state === "sent",
+        20_000,
+        `the long mail seen from ${host.name}`,
+      );
+  });
+
+  it("answers 503 when the broker does not confirm (memory alarm), cancels the mail and frees its Idempotency-Key", async () => {
+    await startHosts(2);
+    execFileSync("rabbitmqctl", ["set_vm_memory_high_watermark", "0.000001"], { stdio: "ignore" });
+    let refused: Awaited<ReturnType<typeof post>>;
+    try {
+      refused = await post(
+        hosts[0]!.relay.url,
+        ...json({ receiver: "alarm@example.com", title: "alarm", content: "<p>alarm</p>" }),
+      ).then((a) => a);
+    } finally {
+      execFileSync("rabbitmqctl", ["set_vm_memory_high_watermark", "0.4"], { stdio: "ignore" });
+    }
+    expect(refused.status).toBe(503);
+    // nothing refused is delivered; the same key afterwards makes a new mail that is
+    const key = { "idempotency-key": "cluster-alarm-1" };
+    const body = JSON.stringify({ receiver: "keyed@example.com", title: "keyed", content: "<p>k</p>" });
+    execFileSync("rabbitmqctl", ["set_vm_memory_high_watermark", "0.000001"], { stdio: "ignore" });
+    let first: Awaited<ReturnType<typeof post>>;
+    try {
+      first = await post(hosts[0]!.relay.url, body, { "content-type": "application/json", ...key });
+    } finally {
+      execFileSync("rabbitmqctl", ["set_vm_memory_high_watermark", "0.4"], { stdio: "ignore" });
+    }
+    expect(first.status).toBe(503);
+    await waitFor(async () => (await get(hosts[0]!.relay.url, "/health")).status === 200, 30_000, "broker back");
+    const again = await post(hosts[0]!.relay.url, body, { "content-type": "application/json", ...key });
+    expect(again.status).toBe(200);
+    await waitFor(() => deliveries(sink).has(again.body.data.id), 20_000, "the keyed mail delivered");
+    // once the other host has the mail, the key answers there too
+    await waitFor(
+      async () => (await get(hosts[1]!.relay.url, `/api/email/${again.body.data.id}`)).status === 200,
+      10_000,
+      "the other host has the keyed mail",
+    );
+    const repeat = await post(hosts[1]!.relay.url, body, { "content-type": "application/json", ...key });
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.data.id).toBe(again.body.data.id);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const ids = [...deliveries(sink).keys()];
+    expect(ids).toEqual([again.body.data.id]);
+  });
+
   it("answers 503 while the broker is stopped, never a false 200, and delivers everything acknowledged after", async () => {
     await startHosts(2);
     const acknowledged: string[] = [];
