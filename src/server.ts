@@ -138,6 +138,7 @@ export async function startServer(
         templates: templates.current,
       }),
       quotas,
+      refusal: cluster ? () => cluster!.refusal() : undefined,
       onAccepted: cluster
         ? (ids) => cluster!.accepted(ids)
         : (ids) => {

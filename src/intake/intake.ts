@@ -27,6 +27,8 @@ export interface IntakeOptions {
   /** Read per mail: SIGHUP may change them. */
   settings: () => IntakeSettings;
   quotas: { check(client: string, count?: number): void };
+  /** Cluster mode: why no mail can be taken now (the broker is gone), or null; checked before anything is written. */
+  refusal?: () => string | null;
   /** The mails (one, or a batch's) are durable here; in cluster mode the answer also waits for the broker's confirms (a rejection → 503 for all). */
   onAccepted(ids: MailId[]): void | Promise<void>;
 }
@@ -92,6 +94,12 @@ export class Intake {
     return { id, messageId: messageIdFor(id, this.options.settings().from) };
   }
 
+  /** Throws 503 when the cluster cannot take mail now (nothing is written). */
+  private checkOpen(): void {
+    const refusal = this.options.refusal?.();
+    if (refusal) throw new MailspoolError("unavailable", `Cannot take mail: ${refusal}`);
+  }
+
   /** Throws 429 when one more mail from this client would exceed a quota. */
   checkQuota(client: string): void {
     this.options.quotas.check(client);
@@ -103,6 +111,7 @@ export class Intake {
     const settings = this.options.settings();
     let id: MailId;
     try {
+      this.checkOpen();
       const valid = validateInput(input, settings);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
@@ -143,6 +152,7 @@ export class Intake {
   async acceptBatch(mails: BatchItem[], client: string): Promise<MailId[]> {
     const { spool } = this.options;
     const settings = this.options.settings();
+    this.checkOpen();
     this.options.quotas.check(client, mails.length);
     spool.checkCapacity();
     // every blob of the batch made durable with one directory fsync
@@ -165,6 +175,7 @@ export class Intake {
   async acceptRaw(message: RawMessage, envelope: { from?: string; to: string[] }, client: string): Promise<MailId> {
     const { spool } = this.options;
     try {
+      this.checkOpen();
       const { to, from } = validateEnvelope(envelope, this.options.settings().maxRecipients);
       this.checkQuota(client);
       spool.checkCapacity();

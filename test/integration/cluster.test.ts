@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import nodemailer from "nodemailer";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { brokerReachable, deleteTopology, newPrefix, startHost, type Host } from "../helpers/cluster.js";
 import { get, post, sendForm } from "../helpers/http.js";
@@ -108,6 +109,34 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
     }
   });
 
+  it("takes a mail by SMTP on one host (250 once the broker confirmed it) that every host lists", async () => {
+    prefix = newPrefix();
+    const smtpIntake = ["smtpIntake:", "  enabled: true", '  listen: "127.0.0.1:0"', "  requireAuth: false"].join("\n");
+    hosts = await Promise.all(
+      [1, 2].map((i) => startHost(`host${i}`, { prefix, sinkPort: sink.port, extra: i === 1 ? smtpIntake : "" })),
+    );
+    const smtpPort = Number(/"smtp":"127\.0\.0\.1:(\d+)"/.exec(hosts[0]!.relay.output())![1]);
+    const client = nodemailer.createTransport({ host: "127.0.0.1", port: smtpPort, secure: false, ignoreTLS: true });
+    const info = await client.sendMail({
+      from: "app@example.com",
+      to: "smtp-reader@example.com",
+      subject: "by smtp in a cluster",
+      text: "hello",
+    });
+    client.close();
+    expect(info.response).toMatch(/^250/);
+    await sink.waitForMessages(1, 20_000);
+    for (const host of hosts)
+      await waitFor(
+        async () => {
+          const items = (await get(host.relay.url, "/api/email?state=sent")).body.data?.items ?? [];
+          return items.some((item: { subject: string }) => item.subject === "by smtp in a cluster");
+        },
+        10_000,
+        `the SMTP mail listed on ${host.name}`,
+      );
+  });
+
   it("retries a deferred mail through the delay queue, and every host sees both attempts", async () => {
     await startHosts(3);
     let refusals = 0;
@@ -201,7 +230,7 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
         }),
       ),
     );
-    await waitFor(() => hosts.every((h) => h.relay.output().includes('"hosts":3')), 15_000, "every host counts 3");
+    await waitFor(() => hosts.every((h) => h.relay.output().includes('"hosts":3')), 30_000, "every host counts 3");
     for (let n = 0; n < 60; n += 1) expect((await send(hosts[n % 3]!, n)).status).toBe(200);
     await sink.waitForMessages(27, 20_000);
     // every host has said it reached its share, then nothing more arrives
@@ -235,15 +264,16 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
 
   it("holds a shared upstream limit of 20/s over three hosts", async () => {
     await startHosts(3, { ratePerSecond: 20, burst: 1 });
-    await waitFor(() => hosts.every((h) => h.relay.output().includes('"hosts":3')), 15_000, "every host counts 3");
+    await waitFor(() => hosts.every((h) => h.relay.output().includes('"hosts":3')), 30_000, "every host counts 3");
     for (let n = 0; n < 120; n += 1) expect((await send(hosts[n % 3]!, n)).status).toBe(200);
-    const messages = await sink.waitForMessages(120, 30_000);
+    const messages = await sink.waitForMessages(120, 60_000);
     // past the first second's bursts: the steady rate of the cluster as a whole
     const steady = messages.slice(20);
     const rate = (steady.length - 1) / ((steady.at(-1)!.at - steady[0]!.at) / 1000);
     console.log(`cluster shared limit 20/s: measured ${rate.toFixed(1)}/s over ${steady.length} mails`);
+    // never over the limit (+10 %); well above a wrong share (1/9 of it), however busy the machine
     expect(rate).toBeLessThanOrEqual(22);
-    expect(rate).toBeGreaterThanOrEqual(17);
+    expect(rate).toBeGreaterThanOrEqual(12);
   });
 
   it("elects one leader, and copies a mail whose spool line is longer than the publisher's read chunk", async () => {
