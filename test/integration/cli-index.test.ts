@@ -111,7 +111,7 @@ describe("the read commands through the index", () => {
       }),
       { numRuns: 3 },
     );
-  }, 120_000);
+  }, 300_000);
 
   it("show records past the index's position (what the server wrote after its last index write)", async () => {
     const { dir, ids } = newSpool([
