@@ -2,11 +2,10 @@
 // as the rescan job parses them), webhook URLs, TLS files, listener clashes; the upstream
 // port that follows `secure`; every problem at once, with file, line and "did you mean".
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import leven from "leven";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encryptKey, makeCertificate } from "../test/helpers/tls-files.js";
 import { ConfigError, loadConfig, type LoadOptions } from "./config.js";
 import { checkTlsFiles } from "./config-files.js";
@@ -14,9 +13,9 @@ import { knownKeys, suggestKey } from "./config-keys.js";
 import { scheduleRescan } from "./jobs/rescan-failed.js";
 import { createLogger } from "./log.js";
 import { MailIndex } from "./spool/mail-index.js";
+import { tmpDir } from "../test/helpers/tmp-dir.js";
 
-const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-config-checks-")));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = fs.realpathSync(tmpDir("mailspool-config-checks-"));
 const file = path.join(dir, "app.yaml");
 
 function load(yaml: string, options: LoadOptions = {}) {

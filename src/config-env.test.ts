@@ -1,14 +1,13 @@
 // MAILSPOOL_ALLOW and MAILSPOOL_UPSTREAM: a container configured without a mounted app.yaml.
 // Each replaces its key, is validated like the file, and an error names the variable.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, maskSecrets, type Config } from "./config.js";
+import { tmpDir } from "../test/helpers/tmp-dir.js";
 
-const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-config-env-")));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = fs.realpathSync(tmpDir("mailspool-config-env-"));
 
 const withEnv = (env: NodeJS.ProcessEnv, yaml?: string) => {
   const file = path.join(dir, "app.yaml");

@@ -1,14 +1,13 @@
 // server.tokens[].scopes: the default, the allowed names and the key path of every refusal.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "./config.js";
 import { TOKEN_SCOPES } from "./config-schema.js";
+import { tmpDir } from "../test/helpers/tmp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-config-tokens-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tmpDir("mailspool-config-tokens-");
 
 const TOKEN = "0123456789abcdef";
 const tokensYaml = (entries: string[]) => `server:\n  tokens:\n${entries.map((e) => `    - ${e}\n`).join("")}`;

@@ -3,10 +3,8 @@
 // fields joined or refused, files in the order sent with their bytes, a 400 naming the
 // part — and a refused body leaves no temp file behind.
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MailspoolError } from "../errors.js";
 import { BlobStore } from "../spool/blobs.js";
 import {
@@ -19,9 +17,9 @@ import {
 } from "../../test/helpers/multipart-model.js";
 import { parseMultipart, partHeaderLimits, type FormLimits } from "./form-parser.js";
 import { discardFiles } from "./incoming-file.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-form-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tmpDir("mailspool-form-");
 const store = new BlobStore(dir);
 const inline = 64;
 const limits: FormLimits = { maxBodyBytes: 1 << 20, inlineMaxBytes: inline, maxFiles: 100, maxFields: 50 };

@@ -1,11 +1,10 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pruneBatchResults, resultFile, resultsDir, writeBatchResult } from "./batch-results.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-results-"));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = tmpDir("mailspool-results-");
 
 describe("batch results", () => {
   it("are written whole under pickup/done/<name>, never as a *.json in pickup/ itself", async () => {

@@ -2,13 +2,12 @@
 // the name: each is refused on the descriptor (or by O_NOFOLLOW) without blocking or reading.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pickupMaxBytes, readPickupEntry } from "./pickup-entry.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-pickup-entry-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tmpDir("mailspool-pickup-entry-");
 const limit = 1000;
 
 async function refusal(file: string): Promise<string> {

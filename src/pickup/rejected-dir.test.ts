@@ -2,14 +2,13 @@
 // and multi-byte UTF-8: every entry can be rejected (twice under one name too), its entry
 // and reason file names fit, and the reason file names the original.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { maxNameBytes, moveToRejected, rejectedName } from "./rejected-dir.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-rejected-"));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = tmpDir("mailspool-rejected-");
 let dirs = 0;
 const bytes = (name: string) => Buffer.byteLength(name);
 

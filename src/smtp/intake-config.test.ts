@@ -1,11 +1,10 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../config.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-smtp-config-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const dir = tmpDir("mailspool-smtp-config-");
 
 function load(yaml: string) {
   const file = path.join(dir, "app.yaml");

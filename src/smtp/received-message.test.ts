@@ -1,9 +1,8 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MailspoolError } from "../errors.js";
 import { BlobStore } from "../spool/blobs.js";
 import {
@@ -14,9 +13,9 @@ import {
   splitAtHeaderEnd,
 } from "../../test/helpers/generated-messages.js";
 import { headerLimits, receiveMessage } from "./received-message.js";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-received-"));
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+const root = tmpDir("mailspool-received-");
 let dirs = 0;
 const newStore = () => {
   const dir = path.join(root, String(dirs++));

@@ -1,14 +1,16 @@
 // The compiled templates: whatever a (hostile) variable holds, the HTML part carries it
 // escaped at every output position, and text and subject carry it as written.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tmpDir } from "../../test/helpers/tmp-dir.js";
 import { TemplateSet } from "./template-set.js";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailspool-templates-"));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+// the templates directory, and beside it a file no template may reach
+const root = tmpDir("mailspool-templates-");
+const dir = path.join(root, "templates");
+fs.writeFileSync(path.join(root, "outside.html"), "secret");
 
 function load(files: Record<string, string>): TemplateSet {
   fs.rmSync(dir, { recursive: true, force: true });
@@ -80,20 +82,15 @@ describe("TemplateSet", () => {
   });
 
   it("{% render %} sees the directory's templates only, never another file", () => {
-    fs.writeFileSync(path.join(os.tmpdir(), "mailspool-outside.html"), "secret");
-    try {
-      const set = load({
-        "w.html": "{% render 'footer.html', n: n %}",
-        "footer.html": "<i>{{ n }}</i>",
-        "x.html": "{% render '../mailspool-outside.html' %}",
-      });
-      expect(set.render("w", { n: "<" }, 1000).html).toBe("<i>&lt;</i>");
-      expect(() => set.render("x", {}, 1000)).toThrowError(
-        expect.objectContaining({ errors: [expect.objectContaining({ field: "template" })] }),
-      );
-    } finally {
-      fs.rmSync(path.join(os.tmpdir(), "mailspool-outside.html"));
-    }
+    const set = load({
+      "w.html": "{% render 'footer.html', n: n %}",
+      "footer.html": "<i>{{ n }}</i>",
+      "x.html": "{% render '../outside.html' %}",
+    });
+    expect(set.render("w", { n: "<" }, 1000).html).toBe("<i>&lt;</i>");
+    expect(() => set.render("x", {}, 1000)).toThrowError(
+      expect.objectContaining({ errors: [expect.objectContaining({ field: "template" })] }),
+    );
   });
 
   it("reports every file that is not UTF-8 or does not compile, and a .txt or .subject without its .html; skips directories", () => {

@@ -1,7 +1,7 @@
 // The set-up of the pickup tests on the binary: an SMTP sink answering chosen recipients
 // with chosen codes (the map may change during the test), and a data directory whose
 // app.yaml delivers to it with a slow retry, so a deferred mail stays deferred.
-import { upstreamYaml } from "./relay-in-process.js";
+import { deliveryYaml } from "./relay-in-process.js";
 import { writeConfig } from "./server-process.js";
 import { startSmtpSink, type SmtpSink } from "./smtp-sink.js";
 import { tmpDir } from "./tmp-dir.js";
@@ -13,13 +13,7 @@ export async function sinkWithConfig(codes: Record<string, number>): Promise<{ s
   const dir = tmpDir();
   writeConfig(
     dir,
-    [
-      "delivery:",
-      "  from: relay@example.org",
-      "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    deliveryYaml(sink.port, ["  from: relay@example.org", "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }"]),
   );
   return { sink, dir };
 }

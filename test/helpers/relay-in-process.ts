@@ -45,6 +45,14 @@ export async function startInProcess(
   };
 }
 
+/**
+ * The `delivery:` section of an app.yaml that sends to one local sink: `settings` are the
+ * section's other lines as written there (indented by two), e.g. "  from: relay@example.org".
+ */
+export function deliveryYaml(port: number, settings: string[] = [], name = "sink"): string {
+  return ["delivery:", ...settings, "  upstreams:", upstreamYaml([{ name, port }])].join("\n");
+}
+
 /** YAML for upstreams pointing at local sinks. */
 export function upstreamYaml(
   upstreams: {

@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { post } from "./http.js";
+import { waitFor } from "./tmp-dir.js";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 export const binaryPath = path.join(repoRoot, "dist/mailspool");
@@ -35,12 +37,26 @@ export function writeConfig(dir: string, yaml: string): string {
   return file;
 }
 
+/** The command line that runs the relay: the built binary, or the bundle on Bun. */
+export function relayCommand(runtime: StartOptions["runtime"], args: string[]): string[] {
+  return runtime === "bundle" ? [bunPath, bundlePath, ...args] : [binaryPath, ...args];
+}
+
+/** The environment a relay starts in: this process's, listening on an ephemeral loopback port. */
+export function relayEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...env };
+}
+
+/** The URL from the relay's "mailspool listening" log line, once its output has it. */
+export function listeningUrl(output: string): string | undefined {
+  return /"url":"(http[^"]+)"[^\n]*"msg":"mailspool listening"/.exec(output)?.[1];
+}
+
 export function startRelay(options: StartOptions): Promise<RelayProcess> {
-  const args = options.args ?? ["serve"];
-  const [command, argv] = options.runtime === "bundle" ? [bunPath, [bundlePath, ...args]] : [binaryPath, args];
-  const child = spawn(command, argv, {
+  const [command, ...argv] = relayCommand(options.runtime, options.args ?? ["serve"]);
+  const child = spawn(command!, argv, {
     cwd: options.cwd,
-    env: { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...options.env },
+    env: relayEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -50,11 +66,11 @@ export function startRelay(options: StartOptions): Promise<RelayProcess> {
     const timer = setTimeout(() => reject(new Error(`relay did not start:\n${output}`)), options.timeoutMs ?? 15_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http[^"]+)"[^\n]*"msg":"mailspool listening"/.exec(output);
-      if (match) {
+      const url = listeningUrl(output);
+      if (url) {
         clearTimeout(timer);
         resolve({
-          url: match[1]!,
+          url,
           child,
           output: () => output,
           stop: async () => {
@@ -75,4 +91,17 @@ export function startRelay(options: StartOptions): Promise<RelayProcess> {
       reject(new Error(`relay exited with ${code} before listening:\n${output}`));
     });
   });
+}
+
+/**
+ * Sends a mail (JSON; `fields` over a default content and receiver) to the relay serving from
+ * `dir`, and resolves with its id once its data/outbox/<id>.eml is written.
+ */
+export async function sendAndWaitForEml(url: string, dir: string, fields: Record<string, unknown>): Promise<string> {
+  const body = JSON.stringify({ content: "<p>x</p>", receiver: "a@example.com", ...fields });
+  const answer = await post(url, body, { "content-type": "application/json" });
+  if (answer.status !== 200) throw new Error(`send answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  const id = answer.body.data.id as string;
+  await waitFor(() => fs.existsSync(path.join(dir, "data/outbox", `${id}.eml`)), 10_000, "the .eml");
+  return id;
 }

@@ -11,7 +11,7 @@
 // checked too and reported.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import { binaryPath, bunPath, bundlePath } from "./server-process.js";
+import { listeningUrl, relayCommand, relayEnv } from "./server-process.js";
 
 export const tracedCalls = [
   // the brief's calls
@@ -56,16 +56,12 @@ export function startTracedRelay(options: {
   env?: Record<string, string>;
   timeoutMs?: number;
 }): Promise<TracedRelay> {
-  const target = options.runtime === "bundle" ? [bunPath, bundlePath, "serve"] : [binaryPath, "serve"];
-  const child: ChildProcess = spawn(
-    "strace",
-    ["-f", "-tt", "-s", "4194304", "-e", `trace=${tracedCalls.join(",")}`, "-o", options.traceFile, ...target],
-    {
-      cwd: options.cwd,
-      env: { ...process.env, MAILSPOOL_LISTEN: "127.0.0.1:0", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const trace = ["-f", "-tt", "-s", "4194304", "-e", `trace=${tracedCalls.join(",")}`, "-o", options.traceFile];
+  const child: ChildProcess = spawn("strace", [...trace, ...relayCommand(options.runtime, ["serve"])], {
+    cwd: options.cwd,
+    env: relayEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const relayPid = () => {
@@ -85,8 +81,8 @@ export function startTracedRelay(options: {
     }, options.timeoutMs ?? 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http[^"]+)"[^\n]*"msg":"mailspool listening"/.exec(output);
-      if (!match) return;
+      const url = listeningUrl(output);
+      if (!url) return;
       clearTimeout(timer);
       child.stdout!.off("data", onData);
       child.stderr!.off("data", onData);
@@ -94,7 +90,7 @@ export function startTracedRelay(options: {
       child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
       const pid = relayPid();
       resolve({
-        url: match[1]!,
+        url,
         stracePid: child.pid!,
         relayPid: pid,
         output: () => output,

@@ -8,7 +8,7 @@ import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAddress } from "../../src/address.js";
 import { get, post } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { binaryPath, startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -56,12 +56,11 @@ beforeAll(async () => {
       "  enabled: true",
       '  listen: "127.0.0.1:0"',
       "  requireAuth: false",
-      "delivery:",
-      "  from: relay@example.org",
-      "  batch: { size: 3, delayMs: 0 }",
-      "  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 1 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
+      deliveryYaml(sink.port, [
+        "  from: relay@example.org",
+        "  batch: { size: 3, delayMs: 0 }",
+        "  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 1 }",
+      ]),
       "failed:",
       '  rescan: "* * * * * *"',
       "  maxAgeHours: 1",
@@ -179,10 +178,7 @@ describe("SMTPUTF8", () => {
         '  listen: "127.0.0.1:0"',
         "  requireAuth: false",
         "  keepSender: true",
-        "delivery:",
-        "  from: relay@example.org",
-        "  upstreams:",
-        upstreamYaml([{ name: "plain", port: plain.port }]),
+        deliveryYaml(plain.port, ["  from: relay@example.org"], "plain"),
       ].join("\n"),
     );
     const other = await startRelay({ cwd: plainDir });

@@ -9,7 +9,7 @@ import { createLogger } from "../../src/log.js";
 import { compactSpool } from "../../src/spool/compact.js";
 import { runCli } from "../helpers/cli.js";
 import { get, post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 
 const day = 86_400_000;
@@ -42,9 +42,7 @@ it("archives finished segments, keeps lookups working, collects blobs and applie
     "  segmentMaxBytes: 4096",
     "  inlineMaxBytes: 0",
     "  retentionDays: 30",
-    "delivery:",
-    "  upstreams:",
-    upstreamYaml([{ name: "sink", port: sink.port }]),
+    deliveryYaml(sink.port),
   ].join("\n");
   const relay = await startInProcess(yaml);
   relays.push(relay);

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -30,7 +30,7 @@ async function relayIn(dir: string): Promise<RelayProcess> {
 
 function setUp(): string {
   const dir = tmpDir();
-  writeConfig(dir, ["delivery:", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"));
+  writeConfig(dir, deliveryYaml(sink.port));
   return dir;
 }
 

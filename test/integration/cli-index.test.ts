@@ -6,26 +6,15 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeRecord, recordVersion } from "../../src/spool/record.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { mailShape, pauseDelivery, writeSpool, type MailShape } from "../helpers/spool-states.js";
+import { tmpDir } from "../helpers/tmp-dir.js";
 
 const fallbackNote = "reading every segment instead";
-
-// the property makes directories inside its test, where tmpDir()'s afterAll cannot be registered
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
-});
-function freshDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
 
 /** The read commands, each as an operator would run it, over the mails `ids` of the spool. */
 const commands = (ids: string[]): string[][] => [
@@ -54,7 +43,7 @@ function printed(result: CliResult): { code: number | null; stdout: string; stde
 
 /** The spool of `dir` copied into a new directory without the index: what folding every segment prints there. */
 function foldedEverything(dir: string, ids: string[]): ReturnType<typeof printed>[] {
-  const copy = freshDir("mailspool-fold-");
+  const copy = tmpDir("mailspool-fold-");
   fs.copyFileSync(path.join(dir, "app.yaml"), path.join(copy, "app.yaml"));
   for (const sub of ["spool", "archive", "blobs"])
     if (fs.existsSync(path.join(dir, "data", sub)))
@@ -90,7 +79,7 @@ function tree(dir: string): Record<string, string> {
 }
 
 function newSpool(shapes: MailShape[]) {
-  const dir = freshDir("mailspool-cli-index-");
+  const dir = tmpDir("mailspool-cli-index-");
   writeConfig(dir, "spool:\n  dir: ./data\n");
   const ids = writeSpool(dir, shapes);
   pauseDelivery(dir);
@@ -122,7 +111,7 @@ describe("the read commands through the index", () => {
       }),
       { numRuns: 3 },
     );
-  }, 120_000);
+  }, 300_000);
 
   it("show records past the index's position (what the server wrote after its last index write)", async () => {
     const { dir, ids } = newSpool([

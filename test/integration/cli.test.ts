@@ -4,27 +4,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { get, post } from "../helpers/http.js";
-import { startRelay, writeConfig } from "../helpers/server-process.js";
-import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
-
-const form = (title: string) =>
-  new URLSearchParams({ title, content: "<p>c</p>", receiver: "a@example.com" }).toString();
-const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
-
-async function sendAndWait(url: string, dir: string, title: string): Promise<string> {
-  const answer = await post(url, form(title), formHeaders);
-  expect(answer.status).toBe(200);
-  const id = answer.body.data.id as string;
-  await waitFor(() => fs.existsSync(path.join(dir, "data/outbox", `${id}.eml`)), 10_000, "the .eml");
-  return id;
-}
+import { get } from "../helpers/http.js";
+import { sendAndWaitForEml, startRelay, writeConfig } from "../helpers/server-process.js";
+import { tmpDir } from "../helpers/tmp-dir.js";
 
 describe("serve", () => {
   it("starts with no config in an empty directory, writes data/outbox/*.eml, exits 0 on SIGTERM", async () => {
     const dir = tmpDir();
     const relay = await startRelay({ cwd: dir });
-    const id = await sendAndWait(relay.url, dir, "no config");
+    const id = await sendAndWaitForEml(relay.url, dir, { title: "no config" });
     expect(fs.readFileSync(path.join(dir, "data/outbox", `${id}.eml`), "utf8")).toContain("Subject: no config");
     expect(fs.existsSync(path.join(dir, "data/lock"))).toBe(true);
     expect(await relay.stop()).toBe(0);
@@ -48,7 +36,7 @@ describe("serve", () => {
     const dir = tmpDir();
     const relay = await startRelay({ cwd: dir, runtime: "bundle" });
     expect(relay.output()).toContain('"runtime":"bun"');
-    await sendAndWait(relay.url, dir, "on the bundle");
+    await sendAndWaitForEml(relay.url, dir, { title: "on the bundle" });
     expect(await relay.stop()).toBe(0);
   });
 
@@ -56,9 +44,9 @@ describe("serve", () => {
     const dir = tmpDir();
     const relay = await startRelay({ cwd: dir });
     const ids = [
-      await sendAndWait(relay.url, dir, "one"),
-      await sendAndWait(relay.url, dir, "two"),
-      await sendAndWait(relay.url, dir, "three"),
+      await sendAndWaitForEml(relay.url, dir, { title: "one" }),
+      await sendAndWaitForEml(relay.url, dir, { title: "two" }),
+      await sendAndWaitForEml(relay.url, dir, { title: "three" }),
     ];
     await relay.stop();
     const segment = path.join(dir, "data/spool/000001.jsonl");
@@ -78,7 +66,7 @@ describe("serve", () => {
       const quarantined = fs.readdirSync(path.join(dir, "data/corrupt"));
       expect(quarantined.some((n) => n.startsWith("000001.jsonl@") && !n.endsWith(".txt"))).toBe(true);
       expect(restarted.output()).toContain("truncated a torn last line");
-      await sendAndWait(restarted.url, dir, "after recovery");
+      await sendAndWaitForEml(restarted.url, dir, { title: "after recovery" });
     } finally {
       expect(await restarted.stop()).toBe(0);
     }
@@ -146,8 +134,8 @@ describe("commands", () => {
   it("spool ls and spool show read the spool while the server runs and after it stopped", async () => {
     const dir = tmpDir();
     const relay = await startRelay({ cwd: dir });
-    const first = await sendAndWait(relay.url, dir, "first");
-    const second = await sendAndWait(relay.url, dir, "second ✓");
+    const first = await sendAndWaitForEml(relay.url, dir, { title: "first" });
+    const second = await sendAndWaitForEml(relay.url, dir, { title: "second ✓" });
     const live = runCli(["spool", "ls", "--json"], dir);
     expect(live.code).toBe(0);
     expect(

@@ -7,7 +7,7 @@ import { crashLoop } from "../helpers/crash-harness.js";
 import { get } from "../helpers/http.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
 const kills = Number(process.env.MAILSPOOL_CRASH_KILLS ?? 10);
@@ -68,13 +68,7 @@ it(`delivers every acknowledged mail to a live upstream across ${kills} kill -9 
   const sink = await startSmtpSink();
   writeConfig(
     dir,
-    [
-      "delivery:",
-      `  workers: ${workers}`,
-      "  retry: { attempts: 10, baseSeconds: 0.05, maxSeconds: 0.5 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    deliveryYaml(sink.port, [`  workers: ${workers}`, "  retry: { attempts: 10, baseSeconds: 0.05, maxSeconds: 0.5 }"]),
   );
   try {
     const result = await crashLoop({

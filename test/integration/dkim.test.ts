@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { expectOneValidSignature, makeDkimKey, verifyDkim, type TestKey } from "../helpers/dkim.js";
 import { post, sendForm } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SinkMessage, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -27,11 +27,10 @@ let smtpPort: number;
 
 function config(keys: { selector: string; key: TestKey }[]): string {
   return [
-    "delivery:",
-    "  from: relay@example.org",
-    "  retry: { attempts: 5, baseSeconds: 0.2, maxSeconds: 0.5 }",
-    "  upstreams:",
-    upstreamYaml([{ name: "sink", port: sink.port }]),
+    deliveryYaml(sink.port, [
+      "  from: relay@example.org",
+      "  retry: { attempts: 5, baseSeconds: 0.2, maxSeconds: 0.5 }",
+    ]),
     "smtpIntake:",
     "  enabled: true",
     '  listen: "127.0.0.1:0"',

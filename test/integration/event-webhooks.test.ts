@@ -13,7 +13,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { post } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -74,14 +74,7 @@ function config(
   webhooks: string[],
   retry = "attempts: 3, baseSeconds: 0.3, maxSeconds: 0.3",
 ): string {
-  return [
-    "webhooks:",
-    ...webhooks,
-    "delivery:",
-    `  retry: { ${retry} }`,
-    "  upstreams:",
-    upstreamYaml([{ name: "primary", port: sinkPort }]),
-  ].join("\n");
+  return ["webhooks:", ...webhooks, deliveryYaml(sinkPort, [`  retry: { ${retry} }`], "primary")].join("\n");
 }
 
 const metricsText = async (relay: RelayProcess) => (await fetch(`${relay.url}/metrics`)).text();

@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess } from "../helpers/relay-in-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -26,9 +26,7 @@ it("POSTs {id, state, recipients} once when a mail ends failed", async () => {
     [
       "failed:",
       `  notify: { webhook: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook" }`,
-      "delivery:",
-      "  upstreams:",
-      upstreamYaml([{ name: "primary", port: sink.port }]),
+      deliveryYaml(sink.port, [], "primary"),
     ].join("\n"),
     { clock: {} },
   );

@@ -7,9 +7,8 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { encodeRecord, type SpoolRecord } from "../../src/spool/record.js";
 import { runCli } from "../helpers/cli.js";
-import { post } from "../helpers/http.js";
-import { startRelay, writeConfig } from "../helpers/server-process.js";
-import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
+import { sendAndWaitForEml, startRelay, writeConfig } from "../helpers/server-process.js";
+import { tmpDir } from "../helpers/tmp-dir.js";
 
 const sha = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const jsonLines = (text: string) =>
@@ -23,20 +22,6 @@ const found = (text: string) =>
     .map((p) => `${p.kind} ${p.file}${p.offset === undefined ? "" : `@${p.offset}`}`)
     .sort();
 
-async function sendWithFile(url: string, dir: string, title: string, bytes: Buffer): Promise<string> {
-  const body = JSON.stringify({
-    title,
-    content: "<p>x</p>",
-    receiver: "a@example.com",
-    attachment: [{ filename: "f.bin", content: bytes.toString("base64") }],
-  });
-  const answer = await post(url, body, { "content-type": "application/json" });
-  expect(answer.status).toBe(200);
-  const id = answer.body.data.id as string;
-  await waitFor(() => fs.existsSync(path.join(dir, "data/outbox", `${id}.eml`)), 10_000, "the .eml");
-  return id;
-}
-
 it("finds each kind of damage, refuses --repair while serving, repairs without losing an acknowledged mail", async () => {
   const dir = tmpDir();
   writeConfig(dir, ["spool:", "  inlineMaxBytes: 0"].join("\n"));
@@ -46,7 +31,13 @@ it("finds each kind of damage, refuses --repair while serving, repairs without l
   const ids: string[] = [];
   const stray = path.join(data, "blobs", sha("stray"));
   try {
-    for (const [n, bytes] of files.entries()) ids.push(await sendWithFile(relay.url, dir, `mail ${n}`, bytes));
+    for (const [n, bytes] of files.entries())
+      ids.push(
+        await sendAndWaitForEml(relay.url, dir, {
+          title: `mail ${n}`,
+          attachment: [{ filename: "f.bin", content: bytes.toString("base64") }],
+        }),
+      );
     for (const bytes of files) expect(fs.existsSync(path.join(data, "blobs", sha(bytes)))).toBe(true);
     const clean = runCli(["fsck"], dir);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);

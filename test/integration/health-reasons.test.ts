@@ -4,7 +4,7 @@
 // SMTP sink, the alert clock injected.
 import { afterEach, describe, expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 
 const relays: InProcessRelay[] = [];
@@ -25,13 +25,7 @@ async function health(relay: InProcessRelay) {
 
 async function relayWithSink(sink: SmtpSink, extra: string[] = [], clock?: { now: () => number }) {
   const relay = await startInProcess(
-    [
-      ...extra,
-      "delivery:",
-      "  retry: { attempts: 1, baseSeconds: 600, maxSeconds: 600 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    [...extra, deliveryYaml(sink.port, ["  retry: { attempts: 1, baseSeconds: 600, maxSeconds: 600 }"])].join("\n"),
     clock ? { clock } : {},
   );
   relays.push(relay);

@@ -2,7 +2,7 @@
 // (same answer once, 409 for a different request, concurrent repeat waits, survives kill -9).
 import { afterEach, describe, expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir } from "../helpers/tmp-dir.js";
@@ -43,9 +43,7 @@ describe("Idempotency-Key", () => {
   it("returns the first answer for a repeat, queues nothing new, and delivers once", async () => {
     const sink = await startSmtpSink();
     sinks.push(sink);
-    const relay = await startInProcess(
-      ["delivery:", "  upstreams:", upstreamYaml([{ name: "sink", port: sink.port }])].join("\n"),
-    );
+    const relay = await startInProcess(deliveryYaml(sink.port));
     relays.push(relay);
     const headers = { ...formHeaders, "idempotency-key": "order-42" };
     const first = await post(relay.url, form({ title: "order 42" }), headers);

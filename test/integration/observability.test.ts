@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { get, post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -68,10 +68,7 @@ describe("alerts", () => {
         "alerts:",
         "  oldestQueuedMinutes: 30",
         "  failureRatePercent: 0",
-        "delivery:",
-        "  retry: { attempts: 5, baseSeconds: 600, maxSeconds: 600 }",
-        "  upstreams:",
-        upstreamYaml([{ name: "sink", port: sink.port }]),
+        deliveryYaml(sink.port, ["  retry: { attempts: 5, baseSeconds: 600, maxSeconds: 600 }"]),
       ].join("\n"),
       { clock: { now: () => now } },
     );
@@ -122,7 +119,7 @@ describe("SIGHUP", () => {
     const first = await startSmtpSink();
     const second = await startSmtpSink();
     sinks.push(first, second);
-    const yaml = (port: number) => ["delivery:", "  upstreams:", upstreamYaml([{ name: "up", port }])].join("\n");
+    const yaml = (port: number) => deliveryYaml(port, [], "up");
     const relay = await startInProcess(yaml(first.port));
     relays.push(relay);
     const before = (await post(relay.url, form("before"), formHeaders)).body.data.id;

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, runCliAsync, runCliOnTty } from "../helpers/cli.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { pauseDelivery, writeSpool, type MailShape } from "../helpers/spool-states.js";
@@ -85,15 +85,7 @@ describe("bulk by filter", () => {
     const sink: SmtpSink = await startSmtpSink({});
     cleanup.push(() => sink.close());
     const dir = tmpDir();
-    writeConfig(
-      dir,
-      [
-        "delivery:",
-        "  from: relay@example.org",
-        "  upstreams:",
-        upstreamYaml([{ name: "sink", port: sink.port }]),
-      ].join("\n"),
-    );
+    writeConfig(dir, deliveryYaml(sink.port, ["  from: relay@example.org"]));
     // both deferred until tomorrow (writeSpool's nextAttemptAt), one with a sent and a failed-permanent recipient
     const [mixed, plain, failed] = writeSpool(dir, [
       { recipients: sentSoftHard, stage: "deferred" },

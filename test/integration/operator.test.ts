@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, runCliAsync } from "../helpers/cli.js";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
@@ -26,11 +26,10 @@ async function setup(behaviour: Parameters<typeof startSmtpSink>[0], extra: stri
 async function start(sink: SmtpSink, extra: string[] = [], dir?: string) {
   const yaml = [
     ...extra,
-    "delivery:",
-    "  from: relay@example.org",
-    "  retry: { attempts: 1, baseSeconds: 0.05, maxSeconds: 0.1 }",
-    "  upstreams:",
-    upstreamYaml([{ name: "sink", port: sink.port }]),
+    deliveryYaml(sink.port, [
+      "  from: relay@example.org",
+      "  retry: { attempts: 1, baseSeconds: 0.05, maxSeconds: 0.1 }",
+    ]),
   ].join("\n");
   const relay = await startInProcess(yaml, { pickupIntervalMs: 50 }, dir);
   relays.push(relay);
@@ -128,12 +127,7 @@ describe("replay and cancel", () => {
     const sink = await startSmtpSink({ onRcpt: () => ({ code: 451, message: "later" }) });
     sinks.push(sink);
     const slow = await startInProcess(
-      [
-        "delivery:",
-        "  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }",
-        "  upstreams:",
-        upstreamYaml([{ name: "sink", port: sink.port }]),
-      ].join("\n"),
+      deliveryYaml(sink.port, ["  retry: { attempts: 5, baseSeconds: 60, maxSeconds: 60 }"]),
       { pickupIntervalMs: 50 },
     );
     relays.push(slow);

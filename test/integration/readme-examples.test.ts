@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readmeExamples, readmePrograms, runCurl, shapeDifference } from "../helpers/readme-examples.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { repoRoot, startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -35,7 +35,7 @@ beforeAll(async () => {
     onRcpt: (address) => (address === refused ? { code: 550, message: "no such user" } : undefined),
   });
   dir = tmpDir();
-  writeConfig(dir, ["delivery:", "  upstreams:", upstreamYaml([{ name: "primary", port: sink.port }])].join("\n"));
+  writeConfig(dir, deliveryYaml(sink.port, [], "primary"));
   // the files the Quick start attaches
   fs.writeFileSync(path.join(dir, "report.pdf"), "%PDF-1.4\n%%EOF\n");
   fs.writeFileSync(path.join(dir, "data.csv"), "month,total\n11,42\n");

@@ -5,18 +5,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { get, post } from "../helpers/http.js";
-import { startRelay } from "../helpers/server-process.js";
+import { get } from "../helpers/http.js";
+import { sendAndWaitForEml, startRelay } from "../helpers/server-process.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
-
-async function send(url: string, dir: string, title: string): Promise<string> {
-  const body = JSON.stringify({ title, content: "<p>x</p>", receiver: "a@example.com" });
-  const answer = await post(url, body, { "content-type": "application/json" });
-  expect(answer.status).toBe(200);
-  const id = answer.body.data.id as string;
-  await waitFor(() => fs.existsSync(path.join(dir, "data/outbox", `${id}.eml`)), 10_000, "the .eml");
-  return id;
-}
 
 it("reindex is refused while serving, rebuilds the same answers and counts, and a restart folds nothing twice", async () => {
   const dir = tmpDir();
@@ -24,7 +15,7 @@ it("reindex is refused while serving, rebuilds the same answers and counts, and 
   const ids: string[] = [];
   let statuses: unknown[] = [];
   try {
-    for (let n = 0; n < 5; n += 1) ids.push(await send(relay.url, dir, `mail ${n}`));
+    for (let n = 0; n < 5; n += 1) ids.push(await sendAndWaitForEml(relay.url, dir, { title: `mail ${n}` }));
     await waitFor(
       async () => (await get(relay.url, `/api/email/${ids[4]}`)).body.data.state === "sent",
       10_000,

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 
 let sink: SmtpSink;
@@ -40,10 +40,7 @@ beforeAll(async () => {
     [
       "shutdown:",
       "  graceSeconds: 1",
-      "delivery:",
-      "  retry: { attempts: 1, baseSeconds: 1, maxSeconds: 1 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
+      deliveryYaml(sink.port, ["  retry: { attempts: 1, baseSeconds: 1, maxSeconds: 1 }"]),
     ].join("\n"),
   );
   mails.failed = await send("bad@example.com");

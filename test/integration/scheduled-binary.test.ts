@@ -3,7 +3,7 @@
 // its time), and one still ahead is sent within a second of its time, once.
 import { afterAll, expect, it } from "vitest";
 import { get, post } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -29,15 +29,7 @@ async function schedule(url: string, title: string, at: number): Promise<{ id: s
 it("sends a scheduled mail neither early nor twice nor never across a kill -9", async () => {
   const sink = await startSmtpSink();
   const dir = tmpDir();
-  writeConfig(
-    dir,
-    [
-      "delivery:",
-      "  from: relay@example.org",
-      "  upstreams:",
-      upstreamYaml([{ name: "primary", port: sink.port }]),
-    ].join("\n"),
-  );
+  writeConfig(dir, deliveryYaml(sink.port, ["  from: relay@example.org"], "primary"));
   try {
     const first = await startRelay({ cwd: dir });
     running.push(first);

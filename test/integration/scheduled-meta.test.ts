@@ -11,7 +11,7 @@ import { replayRecipients } from "../../src/delivery/action-rules.js";
 import { writePickupFile } from "../../src/pickup/pickup-file.js";
 import { runCli } from "../helpers/cli.js";
 import { get, post, sendForm } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SinkMessage, type SmtpSink } from "../helpers/smtp-sink.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -20,13 +20,7 @@ let sink: SmtpSink;
 beforeAll(async () => {
   sink = await startSmtpSink();
   relay = await startInProcess(
-    [
-      "delivery:",
-      "  from: relay@example.org",
-      "  maxScheduleDays: 2",
-      "  upstreams:",
-      upstreamYaml([{ name: "primary", port: sink.port }]),
-    ].join("\n"),
+    deliveryYaml(sink.port, ["  from: relay@example.org", "  maxScheduleDays: 2"], "primary"),
     { pickupIntervalMs: 50 },
   );
 });

@@ -13,7 +13,7 @@ import { nodeSegmentIo } from "../../src/spool/segment.js";
 import { drainSeconds } from "../../src/server-shutdown.js";
 import { runCli } from "../helpers/cli.js";
 import { get, post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SinkMessage, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -88,11 +88,7 @@ it("SIGTERM with a hung upstream, a half-sent HTTP body, an unfinished SMTP DATA
       "  enabled: true",
       '  listen: "127.0.0.1:0"',
       "  requireAuth: false",
-      "delivery:",
-      "  from: relay@example.org",
-      "  socketTimeoutSeconds: 600",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
+      deliveryYaml(sink.port, ["  from: relay@example.org", "  socketTimeoutSeconds: 600"]),
     ].join("\n"),
   );
   const relay = await startRelay({ cwd: dir });

@@ -6,7 +6,7 @@ import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 
 const relays: InProcessRelay[] = [];
@@ -157,12 +157,7 @@ describe("SMTP delivery", () => {
   it("stretches the wait to a 'try again in N seconds' hint, capped at retry.maxSeconds", async () => {
     const up = await sink({ onRcpt: () => ({ code: 451, message: "4.7.1 Greylisted, try again in 600 seconds" }) });
     const slow = await startInProcess(
-      [
-        "delivery:",
-        "  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 900 }",
-        "  upstreams:",
-        upstreamYaml([{ name: "primary", port: up.port }]),
-      ].join("\n"),
+      deliveryYaml(up.port, ["  retry: { attempts: 3, baseSeconds: 1, maxSeconds: 900 }"], "primary"),
       { clock: { random: () => 0 } },
     );
     relays.push(slow);

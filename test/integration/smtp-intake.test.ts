@@ -7,7 +7,7 @@ import path from "node:path";
 import nodemailer from "nodemailer";
 import { afterEach, describe, expect, it } from "vitest";
 import { get } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -45,10 +45,7 @@ async function setup(extra: string[] = [], dir = tmpDir(), sink?: SmtpSink, top:
       "  users:",
       '    - { user: app, pass: "app-secret-pass" }',
       ...extra,
-      "delivery:",
-      "  from: relay@example.org",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
+      deliveryYaml(sink.port, ["  from: relay@example.org"]),
     ].join("\n"),
   );
   const relay = await startRelay({ cwd: dir });

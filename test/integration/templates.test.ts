@@ -9,7 +9,7 @@ import { simpleParser, type ParsedMail } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { get, post, sendForm } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
@@ -35,14 +35,7 @@ beforeAll(async () => {
   writeTemplate("note.html", "<p>{{ body }}</p>\n");
   writeConfig(
     dir,
-    [
-      "templates:",
-      "  dir: ./templates",
-      "delivery:",
-      "  from: relay@example.org",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    ["templates:", "  dir: ./templates", deliveryYaml(sink.port, ["  from: relay@example.org"])].join("\n"),
   );
   relay = await startRelay({ cwd: dir });
 });

@@ -11,7 +11,7 @@ import { createLogger } from "../../src/log.js";
 import { compactSpool } from "../../src/spool/compact.js";
 import { runCli } from "../helpers/cli.js";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { tmpDir, waitFor } from "../helpers/tmp-dir.js";
 
@@ -56,10 +56,7 @@ const config = () =>
     "spool:",
     "  segmentMaxBytes: 4096",
     "  retentionDays: 30",
-    "delivery:",
-    "  retry: { attempts: 1, baseSeconds: 1, maxSeconds: 1 }",
-    "  upstreams:",
-    upstreamYaml([{ name: "sink", port: sink.port }]),
+    deliveryYaml(sink.port, ["  retry: { attempts: 1, baseSeconds: 1, maxSeconds: 1 }"]),
   ].join("\n");
 
 let archivedSegments = 0;

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { get, post } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import {
   boundedLoad,
   figure,
@@ -103,11 +103,7 @@ it(
         `  dir: ${dataDir}`,
         `  minFreeBytes: ${reserveBytes}`,
         "  inlineMaxBytes: 0",
-        "delivery:",
-        "  workers: 3",
-        "  retry: { attempts: 50, baseSeconds: 0.1, maxSeconds: 1 }",
-        "  upstreams:",
-        upstreamYaml([{ name: "sink", port: sink.port }]),
+        deliveryYaml(sink.port, ["  workers: 3", "  retry: { attempts: 50, baseSeconds: 0.1, maxSeconds: 1 }"]),
       ].join("\n"),
     );
     relay = await startRelay({ cwd: dir });

@@ -10,7 +10,7 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { crashLoop } from "../helpers/crash-harness.js";
 import { get, sendForm } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { figure, full, messageIdOf, scanSpool, sized } from "../helpers/reliability.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
@@ -52,13 +52,10 @@ it(
     const sink = await startSmtpSink();
     writeConfig(
       dir,
-      [
-        "delivery:",
+      deliveryYaml(sink.port, [
         `  workers: ${workers}`,
         "  retry: { attempts: 20, baseSeconds: 0.05, maxSeconds: 0.5 }",
-        "  upstreams:",
-        upstreamYaml([{ name: "sink", port: sink.port }]),
-      ].join("\n"),
+      ]),
     );
     try {
       const started = Date.now();

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { expect, it } from "vitest";
 import { post, sendForm } from "../helpers/http.js";
-import { upstreamYaml } from "../helpers/relay-in-process.js";
+import { deliveryYaml } from "../helpers/relay-in-process.js";
 import { figure, full, messageIdOf, procStats, sleep } from "../helpers/reliability.js";
 import { startRelay, writeConfig } from "../helpers/server-process.js";
 import { startSmtpSink } from "../helpers/smtp-sink.js";
@@ -66,13 +66,7 @@ async function soak({ durationMs, warmupMs, sampleEveryMs }: SoakSize): Promise<
   const sink = await startSmtpSink();
   writeConfig(
     dir,
-    [
-      "delivery:",
-      "  workers: 5",
-      "  retry: { attempts: 5, baseSeconds: 0.1, maxSeconds: 1 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    deliveryYaml(sink.port, ["  workers: 5", "  retry: { attempts: 5, baseSeconds: 0.1, maxSeconds: 1 }"]),
   );
   const relay = await startRelay({ cwd: dir });
   const pid = relay.child.pid!;

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { post } from "../helpers/http.js";
-import { startInProcess, upstreamYaml, type InProcessRelay } from "../helpers/relay-in-process.js";
+import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { figure, messageIdOf, sized } from "../helpers/reliability.js";
 import { startSmtpSink, type SinkBehaviour, type SmtpSink } from "../helpers/smtp-sink.js";
 import { waitFor } from "../helpers/tmp-dir.js";
@@ -127,17 +127,14 @@ async function runRow(row: Row): Promise<RowResult> {
   const sink: SmtpSink = await startSmtpSink(row.behaviour());
   const problems: string[] = [];
   const relay: InProcessRelay = await startInProcess(
-    [
-      "delivery:",
+    deliveryYaml(sink.port, [
       "  from: relay@example.org",
       "  workers: 2",
       "  connectTimeoutSeconds: 2",
       `  socketTimeoutSeconds: ${row.socketTimeoutSeconds ?? 10}`,
       "  batch: { size: 20, delayMs: 10, continueOnError: true }",
       "  retry: { attempts: 2, baseSeconds: 0.05, maxSeconds: 0.2 }",
-      "  upstreams:",
-      upstreamYaml([{ name: "sink", port: sink.port }]),
-    ].join("\n"),
+    ]),
   );
   const recipients = row.recipients ?? ["ann@example.com", "bob@example.com"];
   const ids: string[] = [];
