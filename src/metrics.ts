@@ -149,6 +149,28 @@ export class Metrics {
     });
   }
 
+  /** Cluster mode: the broker connection, the hosts delivering, whether this one leads (read at scrape time). */
+  watchCluster(status: () => { connected: boolean; hosts: number; leader: boolean }): void {
+    const gauge = (name: string, help: string, read: (s: ReturnType<typeof status>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(status()));
+        },
+      });
+    gauge("mailspool_broker_connected", "1 while the broker connection is up (cluster mode)", (s) =>
+      Number(s.connected),
+    );
+    gauge(
+      "mailspool_cluster_hosts",
+      "Hosts consuming the work queue, each taking its share of the limits",
+      (s) => s.hosts,
+    );
+    gauge("mailspool_cluster_leader", "1 on the host that runs the cluster's once-only jobs", (s) => Number(s.leader));
+  }
+
   /** The exposition text: ours, then the process metrics. */
   async scrape(): Promise<string> {
     return `${await this.registry.metrics()}\n${await processMetricsText()}`;

@@ -119,6 +119,7 @@ export async function startServer(
       metrics,
       ...overrides.clock,
     });
+    if (cluster) metrics.watchCluster(() => cluster!.status());
     const state = await StateFile.open(path.join(loaded.dataDir, "state.json"), log);
     if (state.paused) delivery.setPaused(true);
     const setPaused = async (paused: boolean) => {

@@ -51,6 +51,7 @@ export class BrokerQueue implements WorkQueue {
   private recheckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private consumerTag: string | null = null;
+  private paused = false;
 
   constructor(
     private readonly deps: {
@@ -89,14 +90,44 @@ export class BrokerQueue implements WorkQueue {
     consumer.on("close", () => this.deps.broker.channelLost(model, "work consumer"));
     await consumer.prefetch(this.deps.prefetch);
     this.consumer = consumer;
+    if (!this.paused) await this.consume(consumer);
+  }
+
+  private async consume(consumer: Channel): Promise<void> {
     const { consumerTag } = await consumer.consume(this.deps.broker.names.work, (message) => {
       if (message && consumer === this.consumer) this.arrived(consumer, message);
     });
     this.consumerTag = consumerTag;
   }
 
+  /**
+   * Delivery paused: this host stops consuming and hands back what it holds unstarted, so the
+   * others take it and this host no longer counts in the shares of the limits.
+   */
+  pause(): void {
+    this.paused = true;
+    this.stopConsuming();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.consumer && !this.consumerTag && !this.closed)
+      void this.consume(this.consumer).catch((error) =>
+        this.deps.log.warn({ err: error }, "could not resume consuming"),
+      );
+  }
+
+  private stopConsuming(): void {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    if (this.consumerTag) void consumer.cancel(this.consumerTag).catch(() => undefined);
+    this.consumerTag = null;
+    for (const work of [...this.waiting.splice(0), ...this.ready.splice(0)]) consumer.nack(work.message, false, true);
+  }
+
   private detach(): void {
     this.consumer = null;
+    this.consumerTag = null;
     this.publisher = null;
     // the broker gives unacknowledged messages to other consumers: none of these is ours now
     this.waiting = [];
@@ -256,9 +287,6 @@ export class BrokerQueue implements WorkQueue {
     this.closed = true;
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     for (const taker of this.takers.splice(0)) taker(null);
-    const consumer = this.consumer;
-    if (!consumer) return;
-    if (this.consumerTag) void consumer.cancel(this.consumerTag).catch(() => undefined);
-    for (const work of [...this.waiting.splice(0), ...this.ready.splice(0)]) consumer.nack(work.message, false, true);
+    this.stopConsuming();
   }
 }

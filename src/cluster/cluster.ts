@@ -128,6 +128,11 @@ export class Cluster {
     }
   }
 
+  /** What /metrics shows of the cluster. */
+  status(): { connected: boolean; hosts: number; leader: boolean } {
+    return { connected: this.broker.connected, hosts: this.limits.hosts, leader: this.leadership.leader };
+  }
+
   /** Why intake must refuse (the broker is gone), or null. */
   refusal(): string | null {
     return this.broker.connected ? null : this.broker.reason || "broker unreachable";

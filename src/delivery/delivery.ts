@@ -137,6 +137,8 @@ export class Delivery {
   setPaused(paused: boolean): void {
     if (paused) this.pool.pause();
     else this.pool.unpause();
+    if (paused) this.queue.pause?.();
+    else this.queue.resume?.();
     this.options.log.info({ paused }, paused ? "delivery paused" : "delivery resumed");
   }
 

@@ -12,5 +12,8 @@ export interface WorkQueue {
   take(): Promise<MailId | null>;
   /** The worker is done with `id`: its outcome is recorded and its next time, if any, scheduled. */
   done?(id: MailId): Promise<void>;
+  /** Delivery paused / resumed (the broker's queue stops consuming meanwhile). */
+  pause?(): void;
+  resume?(): void;
   close(): void;
 }

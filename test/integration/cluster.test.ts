@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import nodemailer from "nodemailer";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { brokerReachable, deleteTopology, newPrefix, startHost, type Host } from "../helpers/cluster.js";
+import { brokerReachable, deleteTopology, newPrefix, spoolLines, startHost, type Host } from "../helpers/cluster.js";
 import { get, post, sendForm } from "../helpers/http.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { waitFor } from "../helpers/tmp-dir.js";
@@ -102,6 +102,15 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
           10_000,
           `${id} sent, seen from ${host.name}`,
         );
+    const metrics = await waitFor(
+      async () => {
+        const text = await (await fetch(`${hosts[0]!.relay.url}/metrics`)).text();
+        return /^mailspool_cluster_hosts 3$/m.test(text) && text;
+      },
+      10_000,
+      "the first host's metrics count 3 hosts",
+    );
+    expect(metrics).toMatch(/^mailspool_broker_connected 1$/m);
     // the attachment's blob was copied to every host with the mail
     for (const host of hosts) {
       const blobs = fs.readdirSync(path.join(host.dir, "data/blobs")).filter((f) => /^[0-9a-f]{64}$/.test(f));
@@ -135,6 +144,22 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
         10_000,
         `the SMTP mail listed on ${host.name}`,
       );
+  });
+
+  it("a host whose delivery is paused takes no work: the others deliver what it accepts", async () => {
+    await startHosts(2);
+    expect((await fetch(`${hosts[1]!.relay.url}/admin/pause`, { method: "POST" })).status).toBe(200);
+    await waitFor(
+      async () => /^mailspool_cluster_hosts 1$/m.test(await (await fetch(`${hosts[0]!.relay.url}/metrics`)).text()),
+      10_000,
+      "one host delivering",
+    );
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n += 1) ids.push((await send(hosts[1]!, n)).id!);
+    await waitFor(() => ids.every((id) => deliveries(sink).has(id)), 20_000, "every mail delivered by the other host");
+    const attempts = spoolLines(hosts[0]!, ids[0]!).filter((r) => r.type === "attempt");
+    expect(attempts.length).toBe(1);
+    expect(attempts[0]!.via).toBeUndefined(); // written by host 1 itself: it delivered
   });
 
   it("retries a deferred mail through the delay queue, and every host sees both attempts", async () => {
