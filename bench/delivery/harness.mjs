@@ -10,9 +10,11 @@ export const binary = path.join(root, "dist/mailspool");
 export const bun = path.join(root, "node_modules/.bin/bun");
 export const here = (file) => path.join(root, "bench/delivery", file);
 
-export async function startSink(cpu) {
+/** `env` adds to the sink's environment (SINK_MESSAGE_IDS=1: count distinct Message-IDs and duplicates). */
+export async function startSink(cpu, env = {}) {
   const child = spawnTracked("taskset", ["-c", cpu, process.execPath, here("sink.mjs")], {
     cwd: root,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const first = await new Promise((resolve, reject) => {

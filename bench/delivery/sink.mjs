@@ -5,16 +5,33 @@
 // smtp-server on 127.0.0.1 (ephemeral port), no AUTH, no STARTTLS, no reverse DNS; it
 // accepts every sender and recipient, discards message bodies (stream.resume()) and
 // only counts messages, recipients and body bytes. Counters are read over a tiny HTTP
-// endpoint on 127.0.0.1: GET /stats → JSON, POST /reset → zeroes them.
+// endpoint on 127.0.0.1: GET /stats → JSON, POST /reset → zeroes them. With
+// SINK_MESSAGE_IDS=1 it also reads each message's Message-ID from its header and counts
+// `distinct` ids and `duplicates` (a second delivery of an id already seen).
 // The first stdout line is {"smtpPort":…,"httpPort":…}. SIGTERM/SIGINT → exit.
 import http from "node:http";
 import { SMTPServer } from "smtp-server";
 
 const now = () => performance.timeOrigin + performance.now(); // wall clock, sub-ms
 
+const countIds = process.env.SINK_MESSAGE_IDS === "1";
+const headerLimit = 64 * 1024;
 let stats;
+let seen;
 function reset() {
   stats = { messages: 0, recipients: 0, bytes: 0, firstAt: null, lastAt: null, connections: 0, open: 0, errors: 0 };
+  if (countIds) Object.assign(stats, { distinct: 0, duplicates: 0, withoutId: 0 });
+  seen = new Set();
+}
+
+function countId(header) {
+  const id = /^Message-ID:[ \t]*(<[^>\r\n]+>)/im.exec(header.toString("latin1"))?.[1];
+  if (!id) stats.withoutId += 1;
+  else if (seen.has(id)) stats.duplicates += 1;
+  else {
+    seen.add(id);
+    stats.distinct += 1;
+  }
 }
 reset();
 
@@ -38,9 +55,18 @@ const smtp = new SMTPServer({
   },
   onData(stream, session, callback) {
     let bytes = 0;
-    stream.on("data", (chunk) => (bytes += chunk.length));
+    const head = [];
+    stream.on("data", (chunk) => {
+      if (countIds && bytes < headerLimit) head.push(chunk);
+      bytes += chunk.length;
+    });
     stream.on("end", () => {
       const at = now();
+      if (countIds) {
+        const text = Buffer.concat(head);
+        const end = text.indexOf("\r\n\r\n");
+        countId(end >= 0 ? text.subarray(0, end) : text);
+      }
       stats.messages += 1;
       stats.recipients += session.envelope.rcptTo.length;
       stats.bytes += bytes;
