@@ -211,6 +211,9 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
       }
       if (!tried && limitedUntil !== null) throw new RateLimited(limitedUntil);
     },
+    saturated() {
+      return upstreams.some((u) => u.pool.saturated);
+    },
     buckets() {
       return upstreams.map(({ config, bucket }) => ({
         upstream: config.name,
