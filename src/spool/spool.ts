@@ -369,7 +369,7 @@ export async function readAcceptedRecord(
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   const { segment, offset, length } = entry.location;
   const file = path.join(entry.location.archived ? paths.archive : paths.spool, segmentName(segment));
-  const buffer = await handles.read(file, offset, length);
+  const buffer = await handles.readNear(file, offset, length);
   const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
   if (!decoded.ok || decoded.record.type !== "accepted")
     throw new MailspoolError(
