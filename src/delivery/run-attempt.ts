@@ -81,16 +81,10 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
       held = outcome;
       return;
     }
+    // a held outcome followed by another transaction (a transport breaking its contract): both, in order
     const outcomes = earlier ? [earlier, outcome] : [outcome];
-    await appendUntilRecorded(
-      () =>
-        spool.appendAll(
-          outcomes.map((o) => o.record),
-          linger(),
-        ),
-      id,
-      deps,
-    );
+    const records = outcomes.map((o) => o.record);
+    await appendUntilRecorded(() => spool.appendAll(records, linger()), id, deps);
     for (const o of outcomes) recorded(o.result);
   };
   try {
