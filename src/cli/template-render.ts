@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { ConfigError, loadTemplates } from "../config.js";
-import { htmlToText } from "../delivery/compose.js";
+import { htmlToText } from "../delivery/text-alternative.js";
 import { MailspoolError } from "../errors.js";
 import { applyTemplate } from "../intake/template-fields.js";
 import { templateNamePattern } from "../templates/template-set.js";

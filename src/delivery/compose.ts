@@ -5,15 +5,12 @@
 // multipart boundaries come from the mail id), so a mail composed again after a restart
 // is the message, and the DKIM signature, every earlier attempt sent.
 import { createHash } from "node:crypto";
-import { compile } from "html-to-text";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import type { AcceptedRecord } from "../spool/record.js";
 import type { BlobStore } from "../spool/blobs.js";
 import type { AttachmentRef } from "../types.js";
 import { buildMimeSync } from "./mime-build.js";
-
-/** Compiled once: html-to-text's convert() rebuilds its selector tables on every call. */
-export const htmlToText = compile({ wordwrap: 100 });
+import { htmlToText } from "./text-alternative.js";
 
 /** An attachment's bytes: stored inline (base64) or in blobs/. */
 export async function attachmentContent(attachment: AttachmentRef, blobs: BlobStore): Promise<Buffer> {

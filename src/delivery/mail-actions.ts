@@ -58,7 +58,7 @@ export async function cancelMail(
     ...(requestHash ? { requestHash } : {}),
   };
   if (events)
-    await events.appendWithEvents(record, () => {
+    await events.appendWithEvents([record], () => {
       const after = structuredClone(entry!);
       applyCancel(after);
       return after;

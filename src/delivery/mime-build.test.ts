@@ -5,6 +5,7 @@
 // not cover, so build() is used there.
 import fc from "fast-check";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
+import MimeNode from "nodemailer/lib/mime-node/index.js";
 import { describe, expect, it } from "vitest";
 import { buildMimeSync } from "./mime-build.js";
 
@@ -119,5 +120,23 @@ describe("buildMimeSync", () => {
     });
     small.transform(() => undefined as never);
     expect(buildMimeSync(small)).toBeNull();
+  });
+
+  it("spells header names as nodemailer does, the first time and from the memo", () => {
+    const node = new MimeNode("text/plain");
+    const spelled = {
+      "x-mailer": "X-Mailer",
+      "mime-version": "MIME-Version",
+      "DKIM-SIGNATURE": "DKIM-Signature",
+      "list-id": "List-ID",
+      "content-features": "Content-features",
+      " subject: ": "Subject",
+    };
+    for (let round = 0; round < 2; round++)
+      for (const [key, header] of Object.entries(spelled)) {
+        node.setHeader(key, "v");
+        expect(node.getHeader(header)).toBe("v");
+        expect(node.buildHeaders()).toContain(`${header}: v`);
+      }
   });
 });

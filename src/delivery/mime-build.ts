@@ -6,10 +6,26 @@
 // base64.wrap at 76 columns) make the same body lines, so the bytes equal build()'s (mime-build.test.ts compares them).
 // A tree this does not cover — stream or file content, raw nodes, transforms, a newline
 // option, quoted-printable outside text/*, text past one encoder slice — returns null, and
-// the caller uses build().
+// the caller uses build(). MimeNode spells a header name (a chain of regular expressions)
+// every time it sets or reads that header: the spelling depends on the name alone, so it is
+// memoized here for every MimeNode (bounded).
 import { encode as base64Encode, wrap as base64Wrap } from "nodemailer/lib/base64/index.js";
-import type MimeNode from "nodemailer/lib/mime-node/index.js";
+import MimeNode from "nodemailer/lib/mime-node/index.js";
 import { encode as qpEncode, wrap as qpWrap } from "nodemailer/lib/qp/index.js";
+
+const maxSpellings = 1000;
+const spellings = new Map<string, string>();
+const mimeNode = MimeNode.prototype as unknown as { _normalizeHeaderKey(key: unknown): string };
+const spell = mimeNode._normalizeHeaderKey;
+mimeNode._normalizeHeaderKey = function (this: unknown, key: unknown): string {
+  if (typeof key !== "string") return spell.call(this, key);
+  let spelled = spellings.get(key);
+  if (spelled === undefined) {
+    spelled = spell.call(this, key);
+    if (spellings.size < maxSpellings) spellings.set(key, spelled);
+  }
+  return spelled;
+};
 
 /** The QP encoder works in slices of 64 KiB; one slice encodes exactly as qp.encode does. */
 const qpSliceBytes = 64 * 1024;

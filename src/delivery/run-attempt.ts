@@ -1,11 +1,15 @@
 // One attempt for one mail: one pass over the upstreams for its open recipients, split
 // into envelopes of at most the transport's batch size, `batch.delayMs` apart, with the
 // MIME built and DKIM-signed once (kept in the message cache for later attempts). Each
-// transaction's outcome record is appended as soon as the reply arrives; the attempt
-// record closes the pass with the mail's new state.
+// transaction's outcome record is appended as soon as the reply arrives, before anything
+// else is sent for the mail; the attempt record closes the pass with the mail's new state.
+// The common case, a last envelope whose one transaction settled all its recipients, has
+// nothing sent after it: that outcome and the attempt record are written in one commit.
+// While every upstream connection is busy, records linger for company (spool.ts).
 import { MailspoolError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { applyAttemptEnd } from "../spool/mail-index.js";
+import { applyAttemptEnd, applyOutcome, type MailEntry } from "../spool/mail-index.js";
+import type { OutcomeRecord } from "../spool/record.js";
 import type { Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
@@ -57,18 +61,31 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
   let hintSeconds = 0;
   let limitedUntil: number | null = null;
   let error: string | undefined;
-  const record = async (result: TransactionResult) => {
-    await appendUntilRecorded(
-      () =>
-        spool.append({ type: "outcome", id, attempt, transaction: result.transaction, recipients: result.recipients }),
-      id,
-      deps,
-    );
+  const linger = () => ({ linger: deps.transport.saturated?.() ?? false });
+  const recorded = (result: TransactionResult) => {
     transactions += 1;
     hintSeconds = Math.max(hintSeconds, result.retryHintSeconds ?? 0);
     const { upstream, code, envelope, response } = result.transaction;
     deps.metrics?.transaction(upstream, code, result.recipients.length === 0, response);
     log.info({ mailId: id, attempt, upstream, code, recipients: envelope.to.length }, "smtp transaction");
+  };
+  // the last envelope's transaction when it settled every recipient: the transport sends
+  // nothing more for the mail (transport.ts), so its outcome is written with the attempt's end
+  let held: Outcome | null = null;
+  let lastEnvelope: string[] = [];
+  const record = async (result: TransactionResult) => {
+    const outcome = { result, record: outcomeRecord(id, attempt, result, deps.now()) };
+    const earlier = held;
+    held = null;
+    if (earlier === null && settlesAll(result, lastEnvelope)) {
+      held = outcome;
+      return;
+    }
+    // a held outcome followed by another transaction (a transport breaking its contract): both, in order
+    const outcomes = earlier ? [earlier, outcome] : [outcome];
+    const records = outcomes.map((o) => o.record);
+    await appendUntilRecorded(() => spool.appendAll(records, linger()), id, deps);
+    for (const o of outcomes) recorded(o.result);
   };
   try {
     let raw = deps.cache.get(id);
@@ -82,6 +99,7 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     for (let start = 0; start < open.length; start += size) {
       if (start > 0) await deps.sleep(deps.batch.delayMs);
       const to = open.slice(start, start + size);
+      if (start + size >= open.length) lastEnvelope = to;
       try {
         await deps.transport.send({ id, envelope: { from: entry.envelopeFrom ?? deps.from, to }, raw }, record);
       } catch (failure) {
@@ -95,7 +113,8 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     error = (failure as Error).message;
     log.warn({ err: failure, mailId: id, attempt }, "attempt failed");
   }
-  if (transactions === 0 && limitedUntil !== null && error === undefined) {
+  const outcome = held as Outcome | null;
+  if (transactions === 0 && outcome === null && limitedUntil !== null && error === undefined) {
     spool.index.stopSending(id);
     log.info(
       { mailId: id, until: new Date(limitedUntil).toISOString() },
@@ -103,8 +122,9 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     );
     return { kind: "limited", at: limitedUntil };
   }
+  const recipients = outcome ? recipientsAfter(entry, outcome.record) : entry.recipients;
   const sinceReplay = attempt - entry.attemptsBeforeReplay;
-  const state = mailStateAfterAttempt(entry.recipients, sinceReplay, entry.replayBudget ?? deps.retry.attempts);
+  const state = mailStateAfterAttempt(recipients, sinceReplay, entry.replayBudget ?? deps.retry.attempts);
   const endedAt = deps.now();
   const at = state === "deferred" ? nextAttemptAt(endedAt, sinceReplay, hintSeconds, limitedUntil, deps) : null;
   const end = {
@@ -116,18 +136,51 @@ export async function runAttempt(id: MailId, deps: AttemptDeps): Promise<Attempt
     ...(at !== null ? { nextAttemptAt: new Date(at).toISOString() } : {}),
     ...(error !== undefined ? { error } : {}),
   };
-  if (deps.events)
-    await deps.events.appendWithEvents(end, () => {
+  // one commit: the held outcome (which must be recorded, whatever it takes) and the end
+  const records = outcome ? [outcome.record, end] : [end];
+  const write = async () => {
+    if (!deps.events) return void (await spool.appendAll(records, linger()));
+    const mailAfter = () => {
       const after = structuredClone(entry);
+      if (outcome) applyOutcome(after, outcome.record);
       applyAttemptEnd(after, end);
       return after;
-    });
-  else await spool.append(end);
+    };
+    await deps.events.appendWithEvents(records, mailAfter, linger());
+  };
+  if (outcome) {
+    await appendUntilRecorded(write, id, deps);
+    recorded(outcome.result);
+  } else await write();
   // one info line per transaction is the contract; the attempt's end is news only when it is not a success
   log[state === "sent" ? "debug" : "info"]({ mailId: id, attempt, state }, "attempt ended");
   deps.metrics?.attemptEnded(state);
   if (state !== "deferred") deps.cache.delete(id);
   return at === null ? { kind: "final", state: state as "sent" | "partial" | "failed" } : { kind: "retry", at };
+}
+
+interface Outcome {
+  result: TransactionResult;
+  record: Omit<OutcomeRecord, "v">;
+}
+
+function outcomeRecord(id: MailId, attempt: number, result: TransactionResult, now: number): Outcome["record"] {
+  const { transaction, recipients } = result;
+  return { type: "outcome", id, ts: new Date(now).toISOString(), attempt, transaction, recipients };
+}
+
+/** The transaction settled (sent or failed for good) every recipient of `envelope`. */
+function settlesAll(result: TransactionResult, envelope: string[]): boolean {
+  if (envelope.length === 0 || result.transaction.envelope.to.length !== envelope.length) return false;
+  const settled = new Set(result.recipients.filter((r) => r.state !== "deferred").map((r) => r.address));
+  return envelope.every((address) => settled.has(address));
+}
+
+/** The recipients as they will be once `outcome` is folded (the entry itself is left as it is). */
+function recipientsAfter(entry: MailEntry, outcome: Outcome["record"]): MailEntry["recipients"] {
+  const after = { ...entry, recipients: entry.recipients.map((r) => ({ ...r })), attempts: [] };
+  applyOutcome(after, outcome);
+  return after.recipients;
 }
 
 const recordRetryMs = 10 * 60_000;

@@ -11,8 +11,8 @@ import { newUlid } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { MailEntry } from "../spool/mail-index.js";
-import type { NewRecord, SpoolRecord, WebhookRecord } from "../spool/record.js";
-import type { Spool } from "../spool/spool.js";
+import type { NewRecord, WebhookRecord } from "../spool/record.js";
+import type { AppendOptions, Spool } from "../spool/spool.js";
 import type { MailId } from "../types.js";
 import { backoffMs, type RetryPolicy } from "./backoff.js";
 import {
@@ -72,16 +72,15 @@ export class Webhooks {
   }
 
   /**
-   * Appends `record`, the one that gives a mail an outcome (an attempt's end, a cancel),
-   * with an event for each subscription to that outcome, in one write: a kill keeps both
-   * or neither. Then the events are sent. `after`: the mail as the record leaves it.
+   * Appends `records`, the last of which gives a mail an outcome (an attempt's end, a
+   * cancel), with an event for each subscription to that outcome, in one write: a kill keeps
+   * all or none. Then the events are sent. `after`: the mail as the records leave it.
    */
-  async appendWithEvents(record: NewRecord, after: () => MailEntry): Promise<SpoolRecord> {
+  async appendWithEvents(records: NewRecord[], after: () => MailEntry, options?: AppendOptions): Promise<void> {
     const { spool } = this.options;
-    const events = await this.eventRecords(record.id, after);
-    const [appended, ...created] = await spool.appendAll([record, ...events]);
-    for (const event of created) this.track(event as WebhookRecord);
-    return appended!;
+    const events = await this.eventRecords(records.at(-1)!.id, after);
+    const appended = await spool.appendAll([...records, ...events], options);
+    for (const event of appended.slice(records.length)) this.track(event as WebhookRecord);
   }
 
   /** The `created` records of a mail's outcome; none when nobody subscribes to it (or its mail cannot be read). */

@@ -4,7 +4,7 @@
 // one path; stored in SQLite (index-db.ts), derived and rebuildable from the segments.
 import { canonicalOrSelf } from "../address.js";
 import type { Logger } from "../log.js";
-import type { AcceptedRecord, AttemptRecord, SpoolRecord, WebhookRecord } from "./record.js";
+import type { AcceptedRecord, AttemptRecord, OutcomeRecord, SpoolRecord, WebhookRecord } from "./record.js";
 import type { Binding } from "bun:sqlite";
 import { closeIndexFile, getMeta, memoryIndexDb, setMeta, type IndexDb } from "./index-db.js";
 import type { Location } from "./segment.js";
@@ -250,21 +250,8 @@ export class MailIndex implements MailReader {
     this.touch(entry);
     if (record.type === "replay") return applyReplay(entry, record.recipients, record.attempts);
     if (record.type === "cancel") return applyCancel(entry);
-    if (record.type === "outcome") {
-      const attempt = attemptOf(entry, record.attempt, record.ts);
-      attempt.transactions.push(record.transaction);
-      if (record.recipients.length === 0 && record.transaction.code !== 250)
-        noteUpstreamFailure(entry, record.transaction);
-      for (const outcome of record.recipients) {
-        const recipient = findRecipient(entry, outcome.address);
-        if (!recipient) continue;
-        recipient.state = outcome.state;
-        recipient.lastError =
-          outcome.state === "sent"
-            ? undefined
-            : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
-      }
-    } else if (record.type === "attempt") {
+    if (record.type === "outcome") applyOutcome(entry, record);
+    else if (record.type === "attempt") {
       this.count(location, attemptCounts(record, entry));
       this.sending.delete(entry.id);
       this.attemptEnds.push([record.ts, record.state === "sent" ? 0 : 1]);
@@ -812,6 +799,28 @@ function applyReplay(entry: MailEntry, recipients: string[], budget: number | un
   entry.nextAttemptAt = undefined;
   entry.attemptsBeforeReplay = entry.attempts.length;
   entry.replayBudget = budget;
+}
+
+/**
+ * What an outcome record changes in its mail: the fold's own step, and what an attempt's
+ * end is decided from when the outcome is written with it (run-attempt.ts).
+ */
+export function applyOutcome(
+  entry: MailEntry,
+  record: Pick<OutcomeRecord, "attempt" | "ts" | "transaction" | "recipients">,
+): void {
+  const attempt = attemptOf(entry, record.attempt, record.ts);
+  attempt.transactions.push(record.transaction);
+  if (record.recipients.length === 0 && record.transaction.code !== 250) noteUpstreamFailure(entry, record.transaction);
+  for (const outcome of record.recipients) {
+    const recipient = findRecipient(entry, outcome.address);
+    if (!recipient) continue;
+    recipient.state = outcome.state;
+    recipient.lastError =
+      outcome.state === "sent"
+        ? undefined
+        : (outcome.error ?? `${record.transaction.code} ${record.transaction.response}`);
+  }
 }
 
 /**

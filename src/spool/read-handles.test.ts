@@ -48,3 +48,18 @@ it("keeps reading a segment renamed or removed after it was opened; a missing fi
   expect((await handles.read(file, 0, 5)).toString()).toBe("again");
   handles.close();
 });
+
+it("reads near through windows, and reads again for bytes appended past a window's end", async () => {
+  const handles = new ReadHandles(60_000, 8);
+  const file = path.join(dir, "000200.jsonl");
+  fs.writeFileSync(file, "first record\nsecond record\n");
+  const near = await Promise.all([handles.readNear(file, 0, 13), handles.readNear(file, 13, 14)]);
+  expect(near.map(String)).toEqual(["first record\n", "second record\n"]);
+  fs.appendFileSync(file, "third record\n");
+  expect((await handles.readNear(file, 27, 13)).toString()).toBe("third record\n");
+  expect((await handles.readNear(file, 6, 6)).toString()).toBe("record");
+  const big = "x".repeat(70 * 1024);
+  fs.appendFileSync(file, big);
+  expect((await handles.readNear(file, 40, big.length)).toString()).toBe(big);
+  handles.close();
+});

@@ -4,7 +4,20 @@
 // nobody used for `idleMs` is closed (so a segment the compactor replaced or removed is not
 // held open for long), and at most `max` stay open. Segments are append-only and a record
 // never moves within its file, so a handle opened before a rename still reads the same bytes.
+// readNear() reads ahead: mails are mostly delivered in the order they were accepted, so
+// one read of 64 KiB from a record serves the records after it too. Bytes once written
+// never change (a failed commit's are cut off and its file is written no more), so a
+// window serves only what it read, however old.
 import fs from "node:fs";
+
+const readAheadBytes = 64 * 1024;
+const maxWindows = 4;
+
+interface Window {
+  file: string;
+  offset: number;
+  bytes: Promise<Buffer>;
+}
 
 interface Handle {
   fd: Promise<number>;
@@ -14,6 +27,8 @@ interface Handle {
 
 export class ReadHandles {
   private readonly handles = new Map<string, Handle>();
+  /** The latest read-ahead windows, newest last. */
+  private windows: Window[] = [];
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
@@ -46,8 +61,28 @@ export class ReadHandles {
     }
   }
 
+  /** Reads `length` bytes of `file` at `offset`, like read(), through a window read ahead from there. */
+  async readNear(file: string, offset: number, length: number): Promise<Buffer> {
+    const window = [...this.windows]
+      .reverse()
+      .find((w) => w.file === file && w.offset <= offset && offset + length <= w.offset + readAheadBytes);
+    if (window) {
+      const bytes = await window.bytes;
+      const start = offset - window.offset;
+      if (start + length <= bytes.length) return bytes.subarray(start, start + length);
+    }
+    if (length >= readAheadBytes) return this.read(file, offset, length);
+    const opened: Window = { file, offset, bytes: this.read(file, offset, readAheadBytes) };
+    this.windows.push(opened);
+    if (this.windows.length > maxWindows) this.windows.shift();
+    opened.bytes.catch(() => (this.windows = this.windows.filter((w) => w !== opened)));
+    const bytes = await opened.bytes;
+    return bytes.subarray(0, Math.min(length, bytes.length));
+  }
+
   /** Closes every handle not in use now; those in use close after their read. */
   close(): void {
+    this.windows = [];
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     for (const [file, handle] of [...this.handles]) {

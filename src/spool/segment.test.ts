@@ -104,6 +104,24 @@ describe("SegmentWriter group commit", () => {
     expect(listSegments(dir)).toEqual([1]);
   });
 
+  it("lets a lingering append wait for company, and ends the wait at an append that does not linger", async () => {
+    const writer = new SegmentWriter(dir, 1, 0, { maxBytes: 1 << 20, log });
+    // lingerers arriving together: one commit
+    await Promise.all([
+      writer.append(line(1), 20),
+      writer.append(line(2), 20),
+      writer.appendAll([Buffer.from(line(3))], 20),
+    ]);
+    expect(writer.stats).toEqual({ batches: 1, lines: 3 });
+    // a linger far longer than the test's timeout: the non-lingering append (intake's) ends it at once, in the same commit
+    const started = performance.now();
+    await Promise.all([writer.append(line(4), 60_000), writer.append(line(5))]);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(writer.stats).toEqual({ batches: 2, lines: 5 });
+    await writer.close();
+    expect(readSegment(1)).toBe([1, 2, 3, 4, 5].map((n) => line(n)).join(""));
+  });
+
   it("commits the lines of appendAll together, first on an idle writer or queued behind a commit", async () => {
     const writer = new SegmentWriter(dir, 1, 0, { maxBytes: 1 << 20, log });
     const lines = (from: number) => Array.from({ length: 5 }, (_, i) => Buffer.from(line(from + i)));

@@ -2,6 +2,9 @@
 // appends share one write and one fdatasync (group commit). A failed write or fdatasync
 // truncates back to the last good offset, fails that batch, and abandons the file: its
 // fd's later fsync cannot be trusted (fsyncgate), so the next batch opens a new segment.
+// An append may ask to linger: when no commit is under way, its commit waits at most that
+// long for company (more lines, one fdatasync). An append that does not linger ends the
+// wait at once, so it is never delayed by another's linger.
 import fs from "node:fs";
 import path from "node:path";
 import { spoolIoError } from "../errors.js";
@@ -43,6 +46,8 @@ export class SegmentWriter {
   private fd = -1;
   private pending: PendingLine[] = [];
   private flushing: Promise<void> | null = null;
+  /** Ends a linger early; set only while a flush waits out its linger. */
+  private endLinger: (() => void) | null = null;
   readonly stats: CommitStats = { batches: 0, lines: 0 };
 
   constructor(
@@ -61,10 +66,13 @@ export class SegmentWriter {
     return this.number;
   }
 
-  /** Resolves once the line (text or its UTF-8 bytes) is on disk (fdatasync'd), with where it landed. */
-  append(line: string | Buffer): Promise<Location> {
+  /**
+   * Resolves once the line (text or its UTF-8 bytes) is on disk (fdatasync'd), with where it
+   * landed. `lingerMs`: how long its commit may wait for other lines when none is under way.
+   */
+  append(line: string | Buffer, lingerMs = 0): Promise<Location> {
     const landed = this.queue(typeof line === "string" ? Buffer.from(line) : line);
-    this.flushing ??= this.flush();
+    this.startFlush(lingerMs);
     return landed;
   }
 
@@ -73,10 +81,15 @@ export class SegmentWriter {
    * fdatasync) or all failed together: they are queued before a flush can take the queue, and
    * a commit takes the whole queue.
    */
-  appendAll(lines: Buffer[]): Promise<Location[]> {
+  appendAll(lines: Buffer[], lingerMs = 0): Promise<Location[]> {
     const landed = lines.map((line) => this.queue(line));
-    this.flushing ??= this.flush();
+    this.startFlush(lingerMs);
     return Promise.all(landed);
+  }
+
+  private startFlush(lingerMs: number): void {
+    if (!this.flushing) this.flushing = this.flush(lingerMs);
+    else if (lingerMs <= 0) this.endLinger?.();
   }
 
   private queue(data: Buffer): Promise<Location> {
@@ -100,8 +113,9 @@ export class SegmentWriter {
     this.fd = -1;
   }
 
-  private async flush(): Promise<void> {
+  private async flush(lingerMs: number): Promise<void> {
     try {
+      if (lingerMs > 0) await this.linger(lingerMs);
       while (this.pending.length > 0) {
         const batch = this.pending;
         this.pending = [];
@@ -110,6 +124,17 @@ export class SegmentWriter {
     } finally {
       this.flushing = null;
     }
+  }
+
+  private linger(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endLinger?.(), ms);
+      this.endLinger = () => {
+        clearTimeout(timer);
+        this.endLinger = null;
+        resolve();
+      };
+    });
   }
 
   private async commit(batch: PendingLine[]): Promise<void> {

@@ -83,6 +83,20 @@ export function spoolPaths(dataDir: string): SpoolPaths {
 
 const freeSpaceCheckMs = 250;
 
+/**
+ * How long a commit holding only lingering records waits for more before its fdatasync
+ * (segment.ts). Delivery asks for it while every upstream connection is busy: other
+ * outcomes are then due within a moment and one fdatasync carries them all. Intake never
+ * lingers, and an append that does not linger ends a linger at once, so the ack of an
+ * accepted mail waits for no linger.
+ */
+export const recordLingerMs = 1;
+
+export interface AppendOptions {
+  /** May wait up to recordLingerMs for company in its commit (still durable before it resolves). */
+  linger?: boolean;
+}
+
 /** One mail of a batch, as Spool.acceptMany takes it. */
 export interface AcceptedMail {
   id: MailId;
@@ -299,8 +313,8 @@ export class Spool {
   }
 
   /** Appends a record and folds it into the index once it is durable. */
-  async append(record: NewRecord): Promise<SpoolRecord> {
-    const [appended] = await this.appendAll([record]);
+  async append(record: NewRecord, options?: AppendOptions): Promise<SpoolRecord> {
+    const [appended] = await this.appendAll([record], options);
     return appended!;
   }
 
@@ -308,13 +322,16 @@ export class Spool {
    * Appends records as one write (a kill never keeps some of them without the others) and
    * folds them, in order, once they are durable.
    */
-  async appendAll(records: NewRecord[]): Promise<SpoolRecord[]> {
+  async appendAll(records: NewRecord[], options?: AppendOptions): Promise<SpoolRecord[]> {
     if (!this.writer) throw new Error("spool is read-only");
     const ordered = records.map(({ type, id, ts, ...rest }) => {
       return { v: recordVersion, type, id, ts: ts ?? this.now().toISOString(), ...rest } as SpoolRecord;
     });
     const lines = ordered.map(encodeRecordBytes);
-    const at = await this.writer.append(lines.length === 1 ? lines[0]! : Buffer.concat(lines));
+    const at = await this.writer.append(
+      lines.length === 1 ? lines[0]! : Buffer.concat(lines),
+      options?.linger ? recordLingerMs : 0,
+    );
     let offset = at.offset;
     const locations = ordered.map((record, i) => {
       const location = { ...at, offset, length: lines[i]!.length };
@@ -366,7 +383,7 @@ export async function readAcceptedRecord(
   if (!entry) throw new MailspoolError("not_found", `no mail ${id}`);
   const { segment, offset, length } = entry.location;
   const file = path.join(entry.location.archived ? paths.archive : paths.spool, segmentName(segment));
-  const buffer = await handles.read(file, offset, length);
+  const buffer = await handles.readNear(file, offset, length);
   const decoded = decodeRecord(buffer.toString("utf8", 0, buffer.length - 1));
   if (!decoded.ok || decoded.record.type !== "accepted")
     throw new MailspoolError(

@@ -72,6 +72,11 @@ export class SmtpPool {
     }
   }
 
+  /** Every connection is lent out, or mails wait for one. */
+  get saturated(): boolean {
+    return this.waiting.length > 0 || (this.idle.length === 0 && this.open >= this.options.maxConnections);
+  }
+
   close(): void {
     this.closed = true;
     for (const pooled of this.idle.splice(0)) this.discard(pooled);

@@ -48,6 +48,8 @@ interface Upstream {
 
 type Envelope = { from: string; to: string[] };
 type Settled = { address: string; state: RecipientState; error?: string };
+/** What one transaction on a lent connection came to: a reply, a failure, or nothing offered. */
+type Reply = { envelope: Envelope; needUtf8: string[]; result?: SendResult; failure?: { error: unknown } };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const noSmtpUtf8 =
@@ -79,7 +81,9 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
 
   /**
    * One transaction on one upstream. Returns the recipients it settled (sent or failed for
-   * good) and those it could not offer because the connection lacks SMTPUTF8.
+   * good) and those it could not offer because the connection lacks SMTPUTF8. The connection
+   * goes back to the pool before the transaction is recorded (another mail's send overlaps
+   * the record); this mail sends nothing more until it is recorded.
    */
   async function sendVia(
     upstream: Upstream,
@@ -88,22 +92,27 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
     record: RecordTransaction,
   ): Promise<{ settled: string[]; needUtf8: string[] }> {
     const name = upstream.config.name;
+    let reply: Reply;
     try {
-      return await upstream.pool.use(async (lease) => {
+      reply = await upstream.pool.use(async (lease): Promise<Reply> => {
         const senderNeedsUtf8 = needsSmtpUtf8(message.envelope.from);
         const needUtf8 = lease.smtpUtf8 ? [] : senderNeedsUtf8 ? to : to.filter(needsSmtpUtf8);
         const envelope = { from: message.envelope.from, to: to.filter((a) => !needUtf8.includes(a)) };
-        if (envelope.to.length === 0) return { settled: [], needUtf8 };
+        if (envelope.to.length === 0) return { envelope, needUtf8 };
         try {
-          return { settled: await settle(name, envelope, await lease.send(envelope, message.raw), record), needUtf8 };
+          return { envelope, needUtf8, result: await lease.send(envelope, message.raw) };
         } catch (error) {
-          return { settled: await recordFailure(name, envelope, error, record), needUtf8 };
+          return { envelope, needUtf8, failure: { error } };
         }
       });
     } catch (error) {
       // connecting or logging in failed: an upstream-level failure for the whole envelope
       return { settled: await recordFailure(name, { from: message.envelope.from, to }, error, record), needUtf8: [] };
     }
+    const { envelope, needUtf8, result, failure } = reply;
+    if (result) return { settled: await settle(name, envelope, result, record), needUtf8 };
+    if (failure) return { settled: await recordFailure(name, envelope, failure.error, record), needUtf8 };
+    return { settled: [], needUtf8 };
   }
 
   async function recordFailure(
@@ -217,6 +226,9 @@ export function smtpTransport(options: SmtpTransportOptions): Transport {
         });
       }
       if (!tried && limitedUntil !== null) throw new RateLimited(limitedUntil);
+    },
+    saturated() {
+      return upstreams.some((u) => u.pool.saturated);
     },
     buckets() {
       return upstreams.map(({ config, bucket }) => ({

@@ -1,6 +1,8 @@
 // The transport contract (after nodemailer's): deliver one message to one envelope,
 // reporting each SMTP transaction as soon as its reply arrives so the caller can record
-// it before doing anything else (the duplicate window stays one append wide).
+// it before doing anything else (the duplicate window stays one append wide). Once a
+// transaction has settled every recipient of the envelope, send() returns without another:
+// the caller may then write that outcome together with what ends the attempt.
 import type { MailId, RecipientState, Transaction } from "../../types.js";
 
 export interface OutgoingMessage {
@@ -36,6 +38,11 @@ export interface Transport {
    * limits (daily caps) kept it from trying at all.
    */
   send(message: OutgoingMessage, record: RecordTransaction): Promise<void>;
+  /**
+   * Every connection of an upstream is in use or waited for: more transactions end within a
+   * moment, so a record may linger for their company in one commit (SMTP only).
+   */
+  saturated?(): boolean;
   /** Each upstream's token bucket now (SMTP only). */
   buckets?(): UpstreamBucket[];
   /** Cluster mode: this host's share of every upstream's rate and burst. */
