@@ -2,7 +2,7 @@
 import { createProgram, defaultCommand } from "./cli/program.js";
 import { runProgram } from "./cli/usage-errors.js";
 
-/** Exits once stdout and stderr are flushed: a piped listing must not lose its tail. */
+/** Exits once what was written through the streams (stderr, commander's help) is handed on; listings use printOut (cli/stdout.ts). */
 async function exitWith(code: number): Promise<never> {
   await Promise.all(
     [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))),

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { dnsRecord } from "../config-dkim.js";
 import { formatIssue, maskSecrets, type LoadedConfig } from "../config.js";
 import { loadForCommand, type ConfigOption } from "./context.js";
+import { printOut } from "./stdout.js";
 
 function notes(loaded: LoadedConfig): string[] {
   const lines: string[] = [];
@@ -35,6 +36,6 @@ export function registerCheckConfig(program: Command): void {
     .action((options: ConfigOption) => {
       const loaded = loadForCommand(options, { checkFiles: true });
       for (const line of notes(loaded)) process.stderr.write(`mailspool: ${line}\n`);
-      process.stdout.write(`${JSON.stringify(maskSecrets(loaded.config), null, 2)}\n`);
+      printOut(`${JSON.stringify(maskSecrets(loaded.config), null, 2)}\n`);
     });
 }

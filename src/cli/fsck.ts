@@ -16,6 +16,7 @@ import { acquireLock, lockHolder } from "../spool/lock.js";
 import { spoolPaths } from "../spool/spool.js";
 import { locateSpool, type ConfigOption } from "./context.js";
 import { startProgress } from "./progress.js";
+import { printOut } from "./stdout.js";
 
 interface FsckOptions extends ConfigOption {
   repair?: boolean;
@@ -71,7 +72,7 @@ export function registerFsck(program: Command): void {
     .action((options: FsckOptions) => {
       const paths = spoolPaths(locateSpool(options).dataDir);
       const json = options.json === true;
-      const out = (line: string) => process.stdout.write(`${line}\n`);
+      const out = (line: string) => printOut(`${line}\n`);
       const holder = lockHolder(paths.lock);
 
       if (!options.repair) {

@@ -9,6 +9,7 @@ import https from "node:https";
 import { InvalidArgumentError, type Command } from "commander";
 import { loadConfig, parseListen } from "../config.js";
 import type { ConfigOption } from "./context.js";
+import { printOut } from "./stdout.js";
 
 interface HealthcheckOptions extends ConfigOption {
   url?: URL;
@@ -114,6 +115,6 @@ export function registerHealthcheck(program: Command): void {
         const { config } = loadConfig({ explicitPath: options.config });
         url = healthUrlFor(config.server.listen, config.server.tls.cert !== "");
       }
-      process.stdout.write(`mailspool: ${await healthcheck(url, options.timeout * 1000)}\n`);
+      printOut(`mailspool: ${await healthcheck(url, options.timeout * 1000)}\n`);
     });
 }

@@ -5,6 +5,7 @@
 import type { BatchOutcome } from "../pickup/batch-results.js";
 import type { Plan, Planned } from "./operator-plan.js";
 import type { WaitOutcome } from "./pickup-verdicts.js";
+import { printOut } from "./stdout.js";
 
 export const perMailLines = 20;
 
@@ -14,7 +15,7 @@ export interface Out {
 }
 
 export const stdio: Out = {
-  out: (line) => process.stdout.write(`${line}\n`),
+  out: (line) => printOut(`${line}\n`),
   err: (line) => process.stderr.write(`mailspool: ${line}\n`),
 };
 

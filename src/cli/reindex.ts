@@ -8,6 +8,7 @@ import { lockHolder } from "../spool/lock.js";
 import { spoolCounters } from "../spool-counters.js";
 import { indexFile, Spool, spoolPaths } from "../spool/spool.js";
 import { locateSpool, type ConfigOption } from "./context.js";
+import { printOut } from "./stdout.js";
 
 export function registerReindex(program: Command): void {
   program
@@ -29,6 +30,6 @@ export function registerReindex(program: Command): void {
       const records = spool.recovery?.records ?? 0;
       await spool.close();
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
-      process.stdout.write(`reindexed ${mails} mail(s) from ${records} record(s) in ${seconds} s\n`);
+      printOut(`reindexed ${mails} mail(s) from ${records} record(s) in ${seconds} s\n`);
     });
 }

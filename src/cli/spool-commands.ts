@@ -4,6 +4,7 @@ import { mailStatus } from "../http/routes/status.js";
 import { readCommandSpool, type ConfigOption } from "./context.js";
 import { registerSpoolLs } from "./spool-ls.js";
 import { registerSpoolStat } from "./spool-stat.js";
+import { printOut } from "./stdout.js";
 
 export class NotFoundError extends Error {}
 
@@ -24,7 +25,7 @@ export function registerSpoolCommands(program: Command): void {
       if (!found) throw new NotFoundError(`no mail ${id}`);
       const { entry, mail } = found;
       const attachments = mail.attachments.map(({ inline: _inline, ...a }) => a);
-      process.stdout.write(
+      printOut(
         `${JSON.stringify({ ...mailStatus(entry, mail), client: entry.client, mail: { ...mail, attachments } }, null, 2)}\n`,
       );
     });

@@ -8,6 +8,7 @@ import { mailStates, type MailState } from "../types.js";
 import { unsafeText } from "../unsafe-text.js";
 import { readCommandSpool, type ConfigOption } from "./context.js";
 import { addressArg, sinceArg, stateArg } from "./option-values.js";
+import { printOut } from "./stdout.js";
 
 interface LsOptions extends ConfigOption {
   state?: MailState;
@@ -72,8 +73,8 @@ export function registerSpoolLs(spool: Command): void {
       });
       const json = options.json === true;
       const terminal = process.stdout.isTTY === true && !json;
-      if (terminal && shown.length) process.stdout.write(`${header}\n`);
-      for (const e of shown) process.stdout.write(`${line(e, json)}\n`);
+      if (terminal && shown.length) printOut(`${header}\n`);
+      for (const e of shown) printOut(`${line(e, json)}\n`);
       if (shown.length < total)
         process.stderr.write(
           `mailspool: showing ${shown.length} of ${total} mails (newest first; --limit ${total} shows all)\n`,

@@ -10,6 +10,7 @@ import { diskUsage, type DiskUsage } from "../spool/disk-usage.js";
 import type { MailReader } from "../spool/mail-reader.js";
 import { locateSpool, readSpoolOf, type ConfigOption } from "./context.js";
 import { statTable } from "./spool-stat-table.js";
+import { printOut } from "./stdout.js";
 
 /** States a reader can see: `sending` lives in the server's memory only (a reader counts those mails as queued). */
 export const statStates = ["scheduled", "queued", "deferred", "sent", "partial", "failed", "cancelled"] as const;
@@ -123,6 +124,6 @@ export function registerSpoolStat(spool: Command): void {
     .option("--json", "one JSON object")
     .action(async (options: ConfigOption & { json?: boolean }) => {
       const stat = await collectStat(locateSpool(options), Date.now());
-      process.stdout.write(options.json ? `${JSON.stringify(stat, null, 2)}\n` : statTable(stat));
+      printOut(options.json ? `${JSON.stringify(stat, null, 2)}\n` : statTable(stat));
     });
 }

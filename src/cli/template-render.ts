@@ -10,6 +10,7 @@ import { MailspoolError } from "../errors.js";
 import { applyTemplate } from "../intake/template-fields.js";
 import { templateNamePattern } from "../templates/template-set.js";
 import { loadForCommand, type ConfigOption } from "./context.js";
+import { printOut } from "./stdout.js";
 
 function templateName(value: string): string {
   if (!templateNamePattern.test(value))
@@ -56,7 +57,7 @@ export function registerTemplateCommands(program: Command): void {
         fields.title === undefined ? `(none: no ${name}.subject, the request's title is used)` : fields.title;
       const text = fields.text === undefined ? htmlToText(html) : (fields.text as string);
       const textLabel = fields.text === undefined ? `text (derived from the HTML: no ${name}.txt)` : "text";
-      process.stdout.write(
+      printOut(
         `subject: ${subject as string}\n\n--- ${textLabel} ---\n${text.trimEnd()}\n\n--- html ---\n${html.trimEnd()}\n`,
       );
     });

@@ -2,10 +2,11 @@
 // nothing), `spool ls` (header only on a terminal, "showing N of M" when --limit cuts,
 // --to / --subject with canonical spellings, filters before the limit) and the same
 // recipient filter over HTTP on the running relay.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeRecord } from "../../src/spool/record.js";
 import { runCli } from "../helpers/cli.js";
 import { get, post } from "../helpers/http.js";
 import { binaryPath, startRelay, writeConfig, type RelayProcess } from "../helpers/server-process.js";
@@ -158,5 +159,41 @@ describe("spool ls and GET /api/email?recipient= on a relay's spool", () => {
 
   it("leaves a clean data directory behind (fsck)", () => {
     expect(runCli(["fsck"], dir).code).toBe(0);
+  });
+});
+
+describe("output into a pipe", () => {
+  it("a slow reader gets every line of a long listing, and one that leaves early ends it quietly", async () => {
+    const dir = tmpDir();
+    const spoolDir = path.join(dir, "data/spool");
+    fs.mkdirSync(spoolDir, { recursive: true });
+    const count = 3000; // ~500 KiB of JSON lines: many times a pipe's buffer
+    const lines = Array.from({ length: count }, (_, i) => {
+      const id = `01ARZ3NDEKTSV4RRFF${String(i).padStart(8, "0")}`;
+      const mail = {
+        subject: `mail ${i}`,
+        html: "<p>x</p>",
+        to: [{ address: `r${i}@example.com` }],
+        cc: [],
+        bcc: [],
+        attachments: [],
+        messageId: `<${id}@example.com>`,
+      };
+      return encodeRecord({ v: 1, type: "accepted", id, ts: "2026-12-01T00:00:00.000Z", client: "test", mail });
+    });
+    fs.writeFileSync(path.join(spoolDir, "000001.jsonl"), lines.join(""));
+    const child = spawn(binaryPath, ["spool", "ls", "--json", "--limit", "100000"], { cwd: dir });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the reader is slow: the pipe fills meanwhile
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    expect(code).toBe(0);
+    expect(out.trim().split("\n")).toHaveLength(count);
+    const early = spawnSync("sh", ["-c", `'${binaryPath}' spool ls --json --limit 100000 | head -1`], {
+      cwd: dir,
+      encoding: "utf8",
+    });
+    expect(early.stdout.trim().split("\n")).toHaveLength(1);
+    expect(early.stderr).not.toMatch(/EPIPE|Error/);
   });
 });
