@@ -212,10 +212,11 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
       );
     const cancel = await fetch(`${hosts[2]!.relay.url}/admin/cancel/${cancelled}`, { method: "POST" });
     expect(cancel.status).toBe(200);
+    // the host that replays must have copied the failure first
     await waitFor(
-      async () => (await get(hosts[0]!.relay.url, `/api/email/${bounced}`)).body.data?.state === "failed",
+      async () => (await get(hosts[2]!.relay.url, `/api/email/${bounced}`)).body.data?.state === "failed",
       10_000,
-      "the bounce failed",
+      "the bounce failed, seen from the third host",
     );
     sink.behaviour = {};
     const replay = await fetch(`${hosts[2]!.relay.url}/admin/retry-failed`, {
@@ -224,6 +225,7 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
       body: JSON.stringify({ includePermanent: true }),
     });
     expect(replay.status).toBe(200);
+    expect((await replay.json()).data.ids).toEqual([bounced]);
     await waitFor(() => deliveries(sink).has(bounced), 10_000, "the replayed mail delivered");
     await waitFor(() => deliveries(sink).has(kept), 15_000, "the scheduled mail delivered");
     const keptAt = sink.messages.find((m) => messageIdOf(m.raw) === kept)!.at;
