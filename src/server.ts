@@ -177,7 +177,11 @@ export async function startServer(
       log: child("rescan"),
       runsHere: cluster ? () => cluster!.leadership.leader : undefined,
     });
-    const compactor = startCompactor(spool, { retentionDays: config.spool.retentionDays, log: child("compact") });
+    const compactor = startCompactor(spool, {
+      retentionDays: config.spool.retentionDays,
+      log: child("compact"),
+      keep: cluster ? (segment) => cluster!.keepsSegment(segment) : undefined,
+    });
     const smtp = config.smtpIntake.enabled
       ? await startSmtpIntake({ config: () => app.config, intake, log: child("smtp-intake"), clock: overrides.clock })
       : null;

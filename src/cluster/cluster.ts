@@ -128,6 +128,11 @@ export class Cluster {
     }
   }
 
+  /** The compactor leaves a segment live while it holds records of this host the broker has not confirmed. */
+  keepsSegment(segment: number): boolean {
+    return segment >= this.publisher.unconfirmedSegment;
+  }
+
   /** What /metrics shows of the cluster. */
   status(): { connected: boolean; hosts: number; leader: boolean } {
     return { connected: this.broker.connected, hosts: this.limits.hosts, leader: this.leadership.leader };

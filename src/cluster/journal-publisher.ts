@@ -13,7 +13,7 @@ import type { Broker } from "./broker.js";
 import type { ClusterState } from "./cluster-state.js";
 import { blobsOf } from "./journal-message.js";
 import { readLines, type StoredLine } from "./own-records.js";
-import { positionAfter } from "./positions.js";
+import { positionAfter, splitPosition } from "./positions.js";
 
 interface Waiter {
   pos: number;
@@ -58,6 +58,11 @@ export class JournalPublisher {
     spool.onAppend((record, location) => this.appended(record, location));
     broker.onConnect((model) => this.attach(model));
     broker.onDisconnect(() => this.detach());
+  }
+
+  /** The first segment holding own records the broker has not confirmed (the compactor keeps it and later ones live). */
+  get unconfirmedSegment(): number {
+    return splitPosition(this.confirmedAt).segment;
   }
 
   /** Resolves once every own record up to `pos` is confirmed by the broker; rejects after timeoutMs. */

@@ -1,6 +1,7 @@
 // Reads back the spool's lines from a position up to another (the journal publisher's
 // catch-up): through the one segment line reader, moving on to the next segment when a
-// segment ends, looking in archive/ for one the compactor moved meanwhile.
+// segment ends. Only live segments: the compactor keeps every segment the publisher has
+// not passed (an archived copy would have other offsets, its attachment bytes dropped).
 import fs from "node:fs";
 import path from "node:path";
 import { decodeRecord, type SpoolRecord } from "../spool/record.js";
@@ -51,8 +52,7 @@ export function readLines(paths: SpoolPaths, from: number, to: number): { lines:
 }
 
 function fileOf(paths: SpoolPaths, segment: number): string {
-  const live = path.join(paths.spool, segmentName(segment));
-  return fs.existsSync(live) ? live : path.join(paths.archive, segmentName(segment));
+  return path.join(paths.spool, segmentName(segment));
 }
 
 function sizeOf(paths: SpoolPaths, segment: number): number {

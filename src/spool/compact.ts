@@ -21,6 +21,8 @@ export interface CompactOptions {
   retentionDays: number;
   log: Logger;
   now?: () => number;
+  /** Cluster mode: a segment whose records the broker has not all confirmed yet stays live (it is read again to publish them). */
+  keep?: (segment: number) => boolean;
 }
 
 export interface CompactResult {
@@ -45,7 +47,7 @@ export async function compactSpool(spool: Spool, options: CompactOptions): Promi
   if (current && current < dayAgo && allFinished(spool.currentSegment)) await spool.closeCurrentSegment();
   for (const segment of spool.segments.segments()) {
     if (segment >= spool.currentSegment || spool.segments.newestRecord(segment) >= dayAgo) continue;
-    if (!allFinished(segment)) continue;
+    if (!allFinished(segment) || options.keep?.(segment)) continue;
     const moved = await writeArchiveCopy(spool, segment, new Set(splitBy(spool, segment)));
     // a mail replayed while the copy was written keeps its segment live
     if (!allFinished(segment)) {

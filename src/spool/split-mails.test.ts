@@ -41,6 +41,26 @@ async function stateOf(spool: Spool, mailId: string): Promise<MailState | undefi
   return spool.index.get(mailId)?.state;
 }
 
+describe("segments the cluster's publisher has not passed", () => {
+  it("stay live however old and finished, and are archived once it has", async () => {
+    const spool = open();
+    await spool.accept(id(1), mail(1), "t");
+    await spool.append({ type: "attempt", id: id(1), attempt: 1, state: "sent" });
+    await spool.closeCurrentSegment();
+    clock += 2 * day;
+    let unconfirmed = 1;
+    const keep = (segment: number) => segment >= unconfirmed;
+    expect(await compactSpool(spool, { retentionDays, log, now: () => clock, keep })).toMatchObject({
+      archivedSegments: 0,
+    });
+    unconfirmed = 2;
+    expect(await compactSpool(spool, { retentionDays, log, now: () => clock, keep })).toMatchObject({
+      archivedSegments: 1,
+    });
+    await spool.close();
+  });
+});
+
 describe("mails split between archive/ and spool/", () => {
   it("a sent mail whose attempt was archived while its accepted record stayed live is not queued again", async () => {
     const spool = open();
