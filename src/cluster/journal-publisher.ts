@@ -156,7 +156,7 @@ export class JournalPublisher {
       body,
       {
         persistent: true,
-        headers: { "x-host": this.state.host, "x-pos": line.next, "x-blobs": blobs.map((b) => b.sha256).join(",") },
+        headers: { "x-host": this.state.host, "x-pos": line.next },
       },
       (error) => {
         if (channel !== this.channel || epoch !== this.epoch) return;
