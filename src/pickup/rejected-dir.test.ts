@@ -1,6 +1,7 @@
 // moveToRejected on a real directory with names at and around the 255-byte limit, in ASCII
 // and multi-byte UTF-8: every entry can be rejected (twice under one name too), its entry
 // and reason file names fit, and the reason file names the original.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
@@ -86,5 +87,42 @@ describe("moveToRejected", () => {
         if (twin !== name) expect(a).not.toBe(b);
       }),
     );
+  });
+
+  it("shows a reason file whole or not at all to a reader polling rejected/, and leaves no temporary file", async () => {
+    const pickup = path.join(root, `p${(dirs += 1)}`);
+    const rejected = path.join(pickup, "rejected");
+    fs.mkdirSync(rejected, { recursive: true });
+    const reason = "why\n";
+    // another process reads every reason file as soon as it is listed, the way an operator's script would
+    const reader = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("fs"), path = require("path"), dir = process.argv[1], whole = new Set(); let torn = 0;
+        const read = () => { for (const n of fs.readdirSync(dir)) if (n.endsWith(".reason.txt") && !whole.has(n)) {
+          let t; try { t = fs.readFileSync(path.join(dir, n), "utf8"); } catch { continue; }
+          if (t.endsWith("\\n")) whole.add(n); else torn += 1; } };
+        const loop = () => { read(); if (fs.existsSync(path.join(dir, "..", "stop"))) { read();
+          console.log(JSON.stringify({ torn, seen: whole.size })); } else setImmediate(loop); };
+        loop();`,
+        rejected,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let output = "";
+    reader.stdout.on("data", (chunk) => (output += chunk));
+    const exited = new Promise((resolve) => reader.on("exit", resolve));
+    for (let i = 0; i < 1000; i += 1) {
+      fs.writeFileSync(path.join(pickup, `m${i}.json`), "{");
+      await moveToRejected(pickup, `m${i}.json`, reason);
+    }
+    fs.writeFileSync(path.join(pickup, "stop"), "");
+    await exited;
+    const { torn, seen } = JSON.parse(output) as { torn: number; seen: number };
+    expect(seen).toBe(1000);
+    expect(torn).toBe(0);
+    expect(fs.readdirSync(rejected).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    expect(fs.readdirSync(rejected)).toHaveLength(2000);
   });
 });

@@ -5,8 +5,9 @@
 // for those suffixes is stored under a shortened name (a prefix, "~" and a hash of the whole
 // name); the reason file always ends with the original name. rejected/ itself must be a real
 // directory (not a symlink), and the reason file is created exclusively, so nothing planted
-// there is followed or overwritten.
-import { createHash } from "node:crypto";
+// there is followed or overwritten. It appears whole: written under a hidden temporary name,
+// then hard-linked to its own (link, unlike rename, refuses a name that exists).
+import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -68,6 +69,17 @@ async function freeName(rejected: string, name: string, now: number): Promise<st
   throw new Error(`rejected/${candidates[0]} and rejected/${candidates[1]} are both taken`);
 }
 
+/** Creates `file` (never over an existing one) with `text`, so that a reader sees it whole or not at all. */
+async function writeWhole(dir: string, file: string, text: string): Promise<void> {
+  const temp = path.join(dir, `.reason-${randomUUID()}.tmp`);
+  await fs.promises.writeFile(temp, text, { flag: "wx" });
+  try {
+    await fs.promises.link(temp, file);
+  } finally {
+    await fs.promises.rm(temp, { force: true });
+  }
+}
+
 /**
  * Moves pickup/<name> into rejected/, its reason written first (so an entry gone from pickup/
  * has its reason beside it, ending with the entry's name in pickup/ as a JSON string), and
@@ -84,7 +96,7 @@ export async function moveToRejected(
   await ensureDirectory(rejected);
   const target = await freeName(rejected, name, Date.now());
   const reasonPath = reasonFile(rejected, target);
-  await fs.promises.writeFile(reasonPath, `${reason}file: ${JSON.stringify(name)}\n`, { flag: "wx" });
+  await writeWhole(rejected, reasonPath, `${reason}file: ${JSON.stringify(name)}\n`);
   const source = rawName
     ? Buffer.concat([Buffer.from(`${pickupDir}${path.sep}`), rawName])
     : path.join(pickupDir, name);
