@@ -182,7 +182,7 @@ describe("many mails", () => {
     cleanup.pop();
     const fsck = runCli(["fsck"], dir);
     expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
-  });
+  }, 180_000);
 
   it("shows progress on a terminal and none when piped", async () => {
     const dir = tmpDir();
@@ -211,5 +211,5 @@ describe("many mails", () => {
     expect(fsckPiped.code).toBe(0);
     expect(fsckPiped.stderr).not.toContain("\r");
     expect(fsckPiped.stderr).not.toContain("files checked");
-  });
+  }, 120_000);
 });

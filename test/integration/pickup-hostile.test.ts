@@ -109,11 +109,11 @@ it("refuses every bad entry once with its reason, reads nothing through a link, 
   const bad = entryKinds.filter((k) => k !== "valid");
   for (let n = 0; n < 120; n += 1) table.push([`m-${String(n).padStart(3, "0")}.json`, bad[n % bad.length]!]);
   for (const [name, kind] of table) await makeEntry(context, name, kind, `never-${name}`);
-  await dropGoodAndWait(sink, context, "z-good-1", 2 * scanMs + 1000);
+  await dropGoodAndWait(sink, context, "z-good-1", 2 * scanMs + 5000);
   await waitFor(() => fs.readdirSync(context.pickup).every((n) => n === "rejected"), 5_000, "every entry handled");
   // two more scans at least, so a bad entry logged on every scan would show
-  await dropGoodAndWait(sink, context, "z-good-2", 2 * scanMs + 1000);
-  await dropGoodAndWait(sink, context, "z-good-3", 2 * scanMs + 1000);
+  await dropGoodAndWait(sink, context, "z-good-2", 2 * scanMs + 5000);
+  await dropGoodAndWait(sink, context, "z-good-3", 2 * scanMs + 5000);
 
   const rejected = path.join(context.pickup, "rejected");
   for (const [name, kind] of table) {
@@ -149,7 +149,7 @@ it("refuses every bad entry once with its reason, reads nothing through a link, 
   expect(relay.output()).toContain('"msg":"shutdown complete"');
   const fsck = runCli(["fsck", "-c", "app.yaml"], dir);
   expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
-});
+}, 90_000);
 
 it("an entry that cannot even be moved to rejected/ is left in place and logged once; good files still flow", async () => {
   const { sink, dir, relay, context } = await setup({}, (dir) => {
@@ -162,7 +162,7 @@ it("an entry that cannot even be moved to rejected/ is left in place and logged 
     ["broken.json", "invalid-json"],
   ];
   for (const [name, kind] of table) await makeEntry(context, name, kind, `never-${name}`);
-  for (const n of [1, 2, 3]) await dropGoodAndWait(sink, context, `good-${n}`, 2 * scanMs + 1000);
+  for (const n of [1, 2, 3]) await dropGoodAndWait(sink, context, `good-${n}`, 2 * scanMs + 5000);
   for (const [name] of table) {
     expect(fs.lstatSync(path.join(context.pickup, name)), name).toBeTruthy();
     const lines = logLines(relay, name);

@@ -34,7 +34,8 @@ it("sends a scheduled mail neither early nor twice nor never across a kill -9", 
     const first = await startRelay({ cwd: dir });
     running.push(first);
     const overdue = await schedule(first.url, "overdue", Date.now() + 2_000);
-    const ahead = await schedule(first.url, "ahead", Date.now() + 6_000);
+    // far enough ahead for a restarted binary, under load, to be up before it is due
+    const ahead = await schedule(first.url, "ahead", Date.now() + 10_000);
     expect((await get(first.url, `/api/email/${ahead.id}`)).body.data.state).toBe("scheduled");
     await first.kill();
     // the first mail's time passes while the relay is down
@@ -61,4 +62,4 @@ it("sends a scheduled mail neither early nor twice nor never across a kill -9", 
   } finally {
     await sink.close();
   }
-});
+}, 60_000);

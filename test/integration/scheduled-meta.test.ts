@@ -9,7 +9,7 @@ import { simpleParser } from "mailparser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replayRecipients } from "../../src/delivery/action-rules.js";
 import { writePickupFile } from "../../src/pickup/pickup-file.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, runCliAsync } from "../helpers/cli.js";
 import { get, post, sendForm } from "../helpers/http.js";
 import { deliveryYaml, startInProcess, type InProcessRelay } from "../helpers/relay-in-process.js";
 import { startSmtpSink, type SinkMessage, type SmtpSink } from "../helpers/smtp-sink.js";
@@ -215,7 +215,9 @@ describe("scheduled send", () => {
   });
 
   it("holds the mail as scheduled until its time, shows it everywhere, then sends it within a second", async () => {
-    const at = Date.now() + 2_500;
+    // far enough ahead that the checks below end before it is due (the CLI runs are separate processes: under
+    // load they take seconds)
+    const at = Date.now() + 6_000;
     const sendAt = rfc3339(at, 60);
     const answer = await sendWith("json", { send_at: sendAt, tags: ["later"] });
     expect(answer.status).toBe(200);
@@ -227,9 +229,9 @@ describe("scheduled send", () => {
     expect(listed.map((i: { id: string }) => i.id)).toContain(id);
     expect((await get(relay.url, "/health")).body).toMatchObject({ details: { scheduled_emails: 1 } });
     expect(await (await fetch(`${relay.url}/metrics`)).text()).toMatch(/^mailspool_scheduled_mails 1$/m);
-    const ls = runCli(["spool", "ls", "--state", "scheduled", "--json"], relay.dir);
+    const ls = await runCliAsync(["spool", "ls", "--state", "scheduled", "--json"], relay.dir);
     expect(ls.stdout).toContain(id);
-    expect(JSON.parse(runCli(["spool", "stat", "--json"], relay.dir).stdout).mails.scheduled).toBe(1);
+    expect(JSON.parse((await runCliAsync(["spool", "stat", "--json"], relay.dir)).stdout).mails.scheduled).toBe(1);
     expect(() => replayRecipients(relay.spool.index.get(id), id)).toThrow(/scheduled/);
     const message = await messageOf(id);
     const due = Date.parse(status.sendAt);
@@ -239,7 +241,7 @@ describe("scheduled send", () => {
   });
 
   it("a cancelled scheduled mail is never sent; a time just past is sent at once", async () => {
-    const sendAt = rfc3339(Date.now() + 1_500, 0);
+    const sendAt = rfc3339(Date.now() + 5_000, 0); // time for two sends and a cancel before it is due, under load
     const kept = (await sendWith("urlencoded", { send_at: sendAt, title: "kept" })).body.data.id;
     const dropped = (await sendWith("multipart", { send_at: sendAt, title: "dropped" })).body.data.id;
     const cancel = await fetch(`${relay.url}/admin/cancel/${dropped}`, { method: "POST" });

@@ -43,7 +43,9 @@ describe("SMTP intake under hostile input", () => {
     let goneWhileStreaming = false;
     for (let sent = 0; sent < 20; sent++) {
       await client.write(megabyte);
-      const sizes = fs.readdirSync(blobsDir(r)).map((f) => fs.statSync(`${blobsDir(r)}/${f}`).size);
+      const sizes = fs
+        .readdirSync(blobsDir(r))
+        .map((f) => fs.statSync(`${blobsDir(r)}/${f}`, { throwIfNoEntry: false })?.size ?? 0);
       largest = Math.max(largest, ...sizes);
       sawTemp ||= sizes.length > 0;
       if (sent >= 2 && sizes.length === 0) goneWhileStreaming = true;
@@ -111,9 +113,10 @@ describe("SMTP intake under hostile input", () => {
     await client.write(attempt.repeat(300));
     const answers = [await client.reply(), await client.reply(), await client.reply()];
     expect(answers.map((a) => a.code)).toEqual([535, 535, 421]);
+    // 0.5 s, then 1 s, then 2 s: counted from the send, since a reply read late would shorten the gap after it
     expect(answers[0]!.at - sentAt).toBeGreaterThanOrEqual(450);
-    expect(answers[1]!.at - answers[0]!.at).toBeGreaterThanOrEqual(950);
-    expect(answers[2]!.at - answers[1]!.at).toBeGreaterThanOrEqual(1950);
+    expect(answers[1]!.at - sentAt).toBeGreaterThanOrEqual(1450);
+    expect(answers[2]!.at - sentAt).toBeGreaterThanOrEqual(3400);
     await client.closed;
     await expect(client.reply(100)).rejects.toThrow(/closed/);
     const failures = r.relay
