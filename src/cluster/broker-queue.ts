@@ -51,6 +51,8 @@ export class BrokerQueue implements WorkQueue {
   private recheckTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private consumerTag: string | null = null;
+  /** A consume() is waiting for the broker's answer. */
+  private starting = false;
   private paused = false;
 
   constructor(
@@ -94,10 +96,17 @@ export class BrokerQueue implements WorkQueue {
   }
 
   private async consume(consumer: Channel): Promise<void> {
-    const { consumerTag } = await consumer.consume(this.deps.broker.names.work, (message) => {
-      if (message && consumer === this.consumer) this.arrived(consumer, message);
-    });
-    this.consumerTag = consumerTag;
+    this.starting = true;
+    try {
+      const { consumerTag } = await consumer.consume(this.deps.broker.names.work, (message) => {
+        if (message && consumer === this.consumer) this.arrived(consumer, message);
+      });
+      this.consumerTag = consumerTag;
+    } finally {
+      this.starting = false;
+    }
+    // paused or closed while the broker was answering
+    if (this.paused || this.closed) this.stopConsuming();
   }
 
   /**
@@ -111,7 +120,7 @@ export class BrokerQueue implements WorkQueue {
 
   resume(): void {
     this.paused = false;
-    if (this.consumer && !this.consumerTag && !this.closed)
+    if (this.consumer && !this.consumerTag && !this.starting && !this.closed)
       void this.consume(this.consumer).catch((error) =>
         this.deps.log.warn({ err: error }, "could not resume consuming"),
       );
@@ -129,13 +138,19 @@ export class BrokerQueue implements WorkQueue {
     this.consumer = null;
     this.consumerTag = null;
     this.publisher = null;
-    // the broker gives unacknowledged messages to other consumers: none of these is ours now
+    // the broker gives unacknowledged messages to other consumers: none of these is ours now.
+    // What workers hold stays in `taken` until done(): their next time is left to the message
+    // given again (a second chain of work for the same mail would send it twice).
     this.waiting = [];
     this.ready = [];
-    this.taken.clear();
   }
 
   private arrived(channel: Channel, message: ConsumeMessage): void {
+    // on the wire when this host stopped consuming: back to the others at once
+    if (this.paused || this.closed) {
+      channel.nack(message, false, true);
+      return;
+    }
     const headers = message.properties.headers ?? {};
     const id = headers["x-id"];
     if (typeof id !== "string") {
