@@ -140,6 +140,7 @@ export async function startServer(
       }),
       quotas,
       refusal: cluster ? () => cluster!.refusal() : undefined,
+      maxMailBytes: cluster ? () => cluster!.maxMessageBytes : undefined,
       onAccepted: cluster
         ? (ids) => cluster!.accepted(ids)
         : (ids) => {

@@ -12,6 +12,8 @@ export class Broker {
   private connection: RecoveringChannelModel | null = null;
   private model: ChannelModel | null = null;
   private closing = false;
+  /** A part whose channel closed while the parts were being attached (setup then fails and recovery retries). */
+  private brokenInSetup: string | null = null;
   private readonly attachers: Attach[] = [];
   private readonly detachers: (() => void)[] = [];
   connected = false;
@@ -45,11 +47,18 @@ export class Broker {
           let closed = false;
           model.once("close", () => (closed = true));
           this.model = model;
+          this.brokenInSetup = null;
           const channel = await model.createChannel();
           await declareTopology(channel, this.names);
           await channel.close();
           for (const attach of this.attachers) await attach(model);
+          // a channel closed by the broker during setup is reported on the next turn
+          await new Promise((resolve) => setImmediate(resolve));
           if (closed) throw new Error("the broker connection closed while it was being set up");
+          if (this.brokenInSetup) {
+            void model.close().catch(() => undefined);
+            throw new Error(`the broker closed the ${this.brokenInSetup} channel while it was being set up`);
+          }
         },
       },
     });
@@ -72,7 +81,11 @@ export class Broker {
   channelLost(model: ChannelModel, part: string): void {
     // the channels of a lost connection close too: that is a disconnect, handled as one
     setImmediate(() => {
-      if (this.closing || !this.connected || model !== this.model) return;
+      if (this.closing || model !== this.model) return;
+      if (!this.connected) {
+        this.brokenInSetup = part;
+        return;
+      }
       this.log.warn({ part }, "the broker closed a channel; reconnecting");
       this.model = null;
       void model.close().catch(() => undefined);

@@ -68,9 +68,10 @@ export class Cluster {
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const { log, spool } = options;
-    const state = await ClusterState.open(path.join(options.dataDir, "cluster.json"));
+    const joinedBefore = Object.keys(options.marks.state() as object).length > 0;
+    const state = await ClusterState.open(path.join(options.dataDir, "cluster.json"), joinedBefore);
     const broker = new Broker(options.broker.url, topology(options.broker.prefix, state.host), log);
-    const publisher = new JournalPublisher(spool, broker, state, log);
+    const publisher = new JournalPublisher(spool, broker, state, log, options.broker.maxMessageBytes);
     const consumer = new JournalConsumer(spool, broker, options.marks, state.host, log, options.onCopied);
     const unconfirmed = unconfirmedWork(spool, state.published, publisher.lastOwn);
     const queue = new BrokerQueue({
@@ -136,6 +137,11 @@ export class Cluster {
   /** What /metrics shows of the cluster. */
   status(): { connected: boolean; hosts: number; leader: boolean } {
     return { connected: this.broker.connected, hosts: this.limits.hosts, leader: this.leadership.leader };
+  }
+
+  /** The largest journal message (a mail's record and its attachments) the broker takes. */
+  get maxMessageBytes(): number {
+    return this.publisher.maxMessageBytes;
   }
 
   /** Why intake must refuse (the broker is gone), or null. */

@@ -4,6 +4,9 @@
 // publishes again from there — receivers drop what they already have by position. Records
 // copied from other hosts (`via`) and webhook records (their POSTs are this host's) are not
 // published. `confirmedThrough(pos)` resolves once every own record up to pos is confirmed.
+// A record that cannot go (larger than the broker takes, a blob gone from disk) is logged and
+// left out, with every later record about that mail, rather than holding every later record
+// back: the other hosts never learn that mail; this host still delivers it and answers for it.
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Logger } from "../log.js";
 import type { SpoolRecord } from "../spool/record.js";
@@ -41,6 +44,8 @@ export class JournalPublisher {
   /** Bumped when publishing starts over from the confirmed position (a new channel, a nack). */
   private epoch = 0;
   private saveTimer: NodeJS.Timeout | null = null;
+  /** Mails whose accepted record could not go: their later records stay out too (since this start). */
+  private readonly leftOut = new Set<string>();
   /** Position just past this host's last own record (what a work message tells consumers to wait for). */
   lastOwn = 0;
 
@@ -49,6 +54,8 @@ export class JournalPublisher {
     private readonly broker: Broker,
     private readonly state: ClusterState,
     private readonly log: Logger,
+    /** The largest message the broker takes: broker.maxMessageBytes, lowered to what the broker says when it refuses one. */
+    public maxMessageBytes: number,
   ) {
     this.readAt = state.published;
     this.confirmedAt = state.published;
@@ -87,7 +94,11 @@ export class JournalPublisher {
 
   private async attach(model: ChannelModel): Promise<void> {
     const channel = await model.createConfirmChannel();
-    channel.on("error", (error: Error) => this.log.warn({ err: error }, "journal channel error"));
+    channel.on("error", (error: Error) => {
+      this.log.warn({ err: error }, "journal channel error");
+      const brokerMax = /larger than configured max size (\d+)/.exec(error.message)?.[1];
+      if (brokerMax) this.maxMessageBytes = Math.min(this.maxMessageBytes, Number(brokerMax));
+    });
     channel.on("close", () => this.broker.channelLost(model, "journal publisher"));
     this.channel = channel;
     this.startOver();
@@ -131,7 +142,7 @@ export class JournalPublisher {
       const { lines, reached } = readLines(this.spool.paths, this.readAt, this.durableEnd);
       for (const line of lines) {
         if (!this.channel || this.epoch !== epoch) return;
-        if (published(line.record)) await this.publish(this.channel, line, epoch);
+        if (published(line.record) && !this.leftOut.has(line.record.id)) await this.publish(this.channel, line, epoch);
         if (this.epoch !== epoch) return;
         this.readAt = line.next;
       }
@@ -142,14 +153,39 @@ export class JournalPublisher {
     }
   }
 
-  private async publish(channel: ConfirmChannel, line: StoredLine, epoch: number): Promise<void> {
+  /** The line and its blobs, or null (logged) when they cannot go. */
+  private async messageOf(line: StoredLine): Promise<Buffer | null> {
     const blobs = blobsOf(line.record);
-    const body = blobs.length
-      ? Buffer.concat([line.bytes, ...(await Promise.all(blobs.map((b) => this.spool.blobs.read(b.sha256))))])
-      : line.bytes;
+    const size = blobs.reduce((sum, b) => sum + b.size, line.bytes.length);
+    const skip = (why: string, error?: unknown) => {
+      this.leftOut.add(line.record.id);
+      this.log.error(
+        { mailId: line.record.id, type: line.record.type, bytes: size, err: error },
+        `a record left out of the journal: ${why}; the other hosts do not learn of this mail, this host delivers it`,
+      );
+      return null;
+    };
+    if (size > this.maxMessageBytes)
+      return skip(`larger than the broker takes (${this.maxMessageBytes} bytes, broker.maxMessageBytes)`);
+    if (!blobs.length) return line.bytes;
+    try {
+      return Buffer.concat([line.bytes, ...(await Promise.all(blobs.map((b) => this.spool.blobs.read(b.sha256))))]);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      return skip("a blob it names is missing", error);
+    }
+  }
+
+  private async publish(channel: ConfirmChannel, line: StoredLine, epoch: number): Promise<void> {
+    const body = await this.messageOf(line);
     if (this.inFlight.length >= maxInFlight) await channel.waitForConfirms();
     if (channel !== this.channel || epoch !== this.epoch) return;
-    const slot = { next: line.next, confirmed: false };
+    const slot = { next: line.next, confirmed: body === null };
+    if (body === null) {
+      this.inFlight.push(slot);
+      this.settleConfirmed();
+      return;
+    }
     const fits = channel.publish(
       this.broker.names.journal,
       "",

@@ -6,12 +6,12 @@ import { MailspoolError, type FieldError } from "../errors.js";
 import { newUlid as ulid } from "../ids.js";
 import type { AcceptedMail, Spool } from "../spool/spool.js";
 import type { BlobStore, BlobWriter } from "../spool/blobs.js";
-import type { AttachmentRef, MailId } from "../types.js";
+import type { AttachmentRef, Mail, MailId } from "../types.js";
 import { validateEnvelope } from "./addresses.js";
 import { elementErrors, type BatchElement } from "./batch-request.js";
 import { buildMail, messageIdFor, validateSendFields, type MailPolicy } from "./build-mail.js";
 import type { FormLimits } from "./form-parser.js";
-import { discardFiles, storeFiles } from "./incoming-file.js";
+import { discardFiles, storeFiles, type IncomingFile } from "./incoming-file.js";
 import { attachmentErrors } from "./mail-schema.js";
 import type { SendInput } from "./send-request.js";
 import { applyTemplate } from "./template-fields.js";
@@ -29,6 +29,8 @@ export interface IntakeOptions {
   quotas: { check(client: string, count?: number): void };
   /** Cluster mode: why no mail can be taken now (the broker is gone), or null; checked before anything is written. */
   refusal?: () => string | null;
+  /** Cluster mode: the most a mail may weigh as one journal message (its record and attachments), the broker's limit. */
+  maxMailBytes?: () => number;
   /** The mails (one, or a batch's) are durable here; in cluster mode the answer also waits for the broker's confirms (a rejection → 503 for all). */
   onAccepted(ids: MailId[]): void | Promise<void>;
 }
@@ -76,8 +78,35 @@ function mailOf(
   return mail;
 }
 
+/**
+ * About what a mail weighs as one journal message: its record (a margin for the envelope) and
+ * the blobs beside it. `mail` without its attachments yet: they are weighed from the uploads,
+ * before anything is stored (inline ones as base64 in the record, the others as blobs).
+ */
+function journalBytes(mail: Mail, files: IncomingFile[], raw = 0): number {
+  let bytes = Buffer.byteLength(JSON.stringify(mail)) + 4096 + raw;
+  for (const file of files)
+    bytes +=
+      256 +
+      Buffer.byteLength(file.filename + file.contentType) +
+      (file.blob ? file.size : 4 * Math.ceil(file.size / 3));
+  return bytes;
+}
+
 export class Intake {
   constructor(private readonly options: IntakeOptions) {}
+
+  /** Throws 413 when the mail could not travel to the other hosts in one broker message (nothing is written yet). */
+  private checkJournalSize(mail: Mail, files: IncomingFile[], raw = 0, at = ""): void {
+    const limit = this.options.maxMailBytes?.();
+    if (limit === undefined) return;
+    const bytes = journalBytes(mail, files, raw);
+    if (bytes <= limit) return;
+    const message = `the mail with its attachments is about ${bytes} bytes; the broker takes at most ${limit} (broker.maxMessageBytes)`;
+    throw new MailspoolError("too_large", `${at}Mail too large for the cluster: ${message}`, {
+      errors: [{ field: `${at}${raw ? "message" : files.length ? "attachment" : "content"}`, message }],
+    });
+  }
 
   get limits(): FormLimits {
     return this.options.settings().limits;
@@ -115,9 +144,11 @@ export class Intake {
       const valid = validateInput(input, settings);
       if (!options.exemptFromQuota) this.checkQuota(client);
       spool.checkCapacity();
-      const attachments = await storeFiles(input.files, spool.blobs);
       id = ulid();
-      await spool.accept(id, mailOf(id, valid, attachments, settings), client, options.idempotency);
+      const mail = mailOf(id, valid, [], settings);
+      this.checkJournalSize(mail, input.files);
+      mail.attachments = await storeFiles(input.files, spool.blobs);
+      await spool.accept(id, mail, client, options.idempotency);
     } catch (error) {
       await discardFiles(input.files);
       throw error;
@@ -155,17 +186,20 @@ export class Intake {
     this.checkOpen();
     this.options.quotas.check(client, mails.length);
     spool.checkCapacity();
+    const records: AcceptedMail[] = mails.map(({ mail, idempotency }, at) => {
+      const id = ulid();
+      const built = mailOf(id, mail, [], settings);
+      this.checkJournalSize(built, mail.input.files, 0, `[${at}].`);
+      return { id, mail: built, idempotency };
+    });
     // every blob of the batch made durable with one directory fsync
     const refs = await storeFiles(
       mails.flatMap(({ mail }) => mail.input.files),
       spool.blobs,
     );
     let next = 0;
-    const records: AcceptedMail[] = mails.map(({ mail, idempotency }) => {
-      const attachments = refs.slice(next, (next += mail.input.files.length));
-      const id = ulid();
-      return { id, mail: mailOf(id, mail, attachments, settings), idempotency };
-    });
+    for (const [at, { mail }] of mails.entries())
+      records[at]!.mail.attachments = refs.slice(next, (next += mail.input.files.length));
     await spool.acceptMany(records, client);
     await this.options.onAccepted(records.map(({ id }) => id));
     return records.map(({ id }) => id);
@@ -179,9 +213,7 @@ export class Intake {
       const { to, from } = validateEnvelope(envelope, this.options.settings().maxRecipients);
       this.checkQuota(client);
       spool.checkCapacity();
-      const raw = await message.blob.commit();
-      await spool.blobs.syncDir();
-      const mail = {
+      const mail: Mail = {
         subject: message.subject,
         html: "",
         to,
@@ -189,8 +221,10 @@ export class Intake {
         bcc: [],
         attachments: [],
         messageId: message.messageId,
-        raw,
       };
+      this.checkJournalSize(mail, [], message.blob.end().size);
+      mail.raw = await message.blob.commit();
+      await spool.blobs.syncDir();
       await spool.accept(message.id, from ? { ...mail, envelopeFrom: from } : mail, client);
     } catch (error) {
       await message.blob.discard();
