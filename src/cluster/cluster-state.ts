@@ -1,8 +1,11 @@
-// data/cluster.json through lowdb: this host's id in the cluster (made once, kept) and how
-// far its own records are confirmed by the broker's journal.
+// data/cluster.json through lowdb, written durably: this host's id in the cluster (made once,
+// kept) and how far its own records are confirmed by the broker's journal. A host whose
+// spool holds records copied from others was in the cluster under an id: without that file
+// (lost, or not JSON) it refuses to start rather than join again as a stranger, which would
+// publish its whole history a second time and its queued mails' work twice.
 import { Low } from "lowdb";
-import { JSONFile } from "lowdb/node";
 import { newUlid } from "../ids.js";
+import { DurableJSONFile } from "../spool/durable-json-file.js";
 
 interface ClusterFile {
   host: string;
@@ -12,10 +15,22 @@ interface ClusterFile {
 export class ClusterState {
   private constructor(private readonly db: Low<ClusterFile>) {}
 
-  static async open(file: string): Promise<ClusterState> {
-    const db = new Low<ClusterFile>(new JSONFile(file), { host: "", published: 0 });
-    await db.read();
-    if (typeof db.data.host !== "string" || !/^[0-9A-Z]{26}$/.test(db.data.host)) {
+  /** `joinedBefore`: the spool holds records copied from other hosts. */
+  static async open(file: string, joinedBefore: boolean): Promise<ClusterState> {
+    const db = new Low<ClusterFile>(new DurableJSONFile(file), { host: "", published: 0 });
+    const lost = (why: string) =>
+      new Error(
+        `${file} ${why}, but this spool holds records copied from other hosts: this host was in the cluster ` +
+          `under the id kept there. Restore the file from a backup (a new id would publish every mail of ` +
+          `this spool to the others again and send its queued mails twice).`,
+      );
+    try {
+      await db.read();
+    } catch (error) {
+      throw lost(`is unreadable (${(error as Error).message})`);
+    }
+    if (typeof db.data?.host !== "string" || !/^[0-9A-Z]{26}$/.test(db.data.host)) {
+      if (joinedBefore) throw lost("is missing or holds no host id");
       db.data = { host: newUlid(), published: 0 };
       await db.write();
     }

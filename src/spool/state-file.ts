@@ -2,8 +2,8 @@
 // not a spool record. An unreadable file means "not paused", with a warning; the next
 // write replaces it.
 import { Low } from "lowdb";
-import { JSONFile } from "lowdb/node";
 import type { Logger } from "../log.js";
+import { DurableJSONFile } from "./durable-json-file.js";
 
 export interface RelayState {
   paused: boolean;
@@ -13,7 +13,7 @@ export class StateFile {
   private constructor(private readonly db: Low<RelayState>) {}
 
   static async open(file: string, log: Logger): Promise<StateFile> {
-    const db = new Low<RelayState>(new JSONFile(file), { paused: false });
+    const db = new Low<RelayState>(new DurableJSONFile(file), { paused: false });
     try {
       await db.read();
       if (typeof db.data?.paused !== "boolean") db.data = { paused: false };
