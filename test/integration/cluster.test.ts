@@ -9,7 +9,9 @@ import path from "node:path";
 import nodemailer from "nodemailer";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { brokerReachable, deleteTopology, newPrefix, spoolLines, startHost, type Host } from "../helpers/cluster.js";
+import { runCliAsync } from "../helpers/cli.js";
 import { get, post, sendForm } from "../helpers/http.js";
+import { startRelay } from "../helpers/server-process.js";
 import { startSmtpSink, type SmtpSink } from "../helpers/smtp-sink.js";
 import { waitFor } from "../helpers/tmp-dir.js";
 
@@ -45,7 +47,7 @@ async function send(host: Host, n: number): Promise<{ status: number; id?: strin
   return { status: answer.status, id: answer.body.data?.id };
 }
 
-describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
+describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", { timeout: 120_000 }, () => {
   let sink: SmtpSink;
   let prefix: string;
   let hosts: Host[] = [];
@@ -320,6 +322,95 @@ describe.skipIf(!haveBroker)("cluster mode on RabbitMQ", () => {
         20_000,
         `the long mail seen from ${host.name}`,
       );
+  });
+
+  it("leaves out of the journal a mail larger than the broker takes, then refuses such mails with a 413; the journal goes on", async () => {
+    const maxSize = () =>
+      execFileSync("rabbitmqctl", ["eval", "application:get_env(rabbit, max_message_size)."]).toString();
+    const before = /\{ok,(\d+)\}/.exec(maxSize())?.[1] ?? "134217728";
+    // channels opened from now on take at most 2 MiB (the hosts' broker.maxMessageBytes says 128 MiB)
+    execFileSync("rabbitmqctl", ["eval", "application:set_env(rabbit, max_message_size, 2097152)."], {
+      stdio: "ignore",
+    });
+    try {
+      const [first, second] = await startHosts(2);
+      expect((await fetch(`${second!.relay.url}/admin/pause`, { method: "POST" })).status).toBe(200);
+      const big = (title: string) =>
+        json({
+          receiver: `${title}@example.com`,
+          title,
+          content: "<p>big</p>",
+          attachment: [{ filename: "big.bin", content: Buffer.alloc(3_000_000, 7).toString("base64") }],
+        });
+      // the broker refuses its journal message, closing the channel (the host reconnects): the host learns the
+      // broker's limit and leaves that record out. The mail is then either answered 200 (and delivered by this
+      // host) or, when its work met the reconnect, 503 and cancelled — never a 200 for a mail then dropped
+      const left = await post(first!.relay.url, ...big("left-out"));
+      expect([200, 503], JSON.stringify(left.body)).toContain(left.status);
+      await waitFor(() => first!.relay.output().includes("a record left out of the journal"), 10_000, "the log line");
+      await waitFor(
+        () => (first!.relay.output().match(/"connected to the broker"/g) ?? []).length >= 2,
+        10_000,
+        "reconnected",
+      );
+      const refused = await post(first!.relay.url, ...big("refused"));
+      expect(refused.status).toBe(413);
+      expect(refused.body.data.errors.map((e: { field: string }) => e.field)).toEqual(["attachment"]);
+      expect(refused.body.message).toContain("broker.maxMessageBytes");
+      const small = await post(first!.relay.url, ...json({ receiver: "s@example.com", title: "small", content: "x" }));
+      expect(small.status).toBe(200);
+      await waitFor(
+        async () => (await get(second!.relay.url, `/api/email/${small.body.data.id}`)).status === 200,
+        15_000,
+        "the next mail copied to the other host",
+      );
+      const leftId = left.status === 200 ? left.body.data.id : null;
+      const expected = leftId ? [leftId, small.body.data.id] : [small.body.data.id];
+      await waitFor(() => sink.messages.length === expected.length, 30_000, "the acknowledged mails delivered");
+      expect([...deliveries(sink).keys()].sort(), "each acknowledged mail once, the refused one never").toEqual(
+        expected.sort(),
+      );
+      expect(sink.messages.some((m) => m.raw.toString().includes("Subject: refused"))).toBe(false);
+      // the left-out mail's blob; nothing of the refused one (no blob, no temp file)
+      expect(fs.readdirSync(path.join(first!.dir, "data/blobs"))).toHaveLength(1);
+    } finally {
+      execFileSync("rabbitmqctl", ["eval", `application:set_env(rabbit, max_message_size, ${before}).`], {
+        stdio: "ignore",
+      });
+    }
+  });
+
+  it("a host that lost or broke data/cluster.json refuses to start rather than join again under a new id", async () => {
+    const [first, second] = await startHosts(2);
+    const sent = await send(first!, 1);
+    await waitFor(
+      async () => (await get(second!.relay.url, `/api/email/${sent.id}`)).status === 200,
+      15_000,
+      "the mail copied",
+    );
+    expect(await second!.relay.stop()).toBe(0);
+    const file = path.join(second!.dir, "data/cluster.json");
+    const kept = fs.readFileSync(file, "utf8");
+    expect(JSON.parse(kept).host).toMatch(/^[0-9A-Z]{26}$/);
+    for (const damage of [() => fs.rmSync(file), () => fs.writeFileSync(file, kept.slice(0, 20))]) {
+      damage();
+      const start = await runCliAsync(["serve", "-c", "app.yaml"], second!.dir, {}, 20_000);
+      expect(start.code).not.toBe(0);
+      expect(start.code).not.toBeNull(); // it exited by itself
+      expect(start.stdout + start.stderr).toContain("cluster.json");
+      expect(start.stdout + start.stderr).toContain("Restore the file from a backup");
+    }
+    fs.writeFileSync(file, kept);
+    hosts[1] = {
+      ...second!,
+      relay: await startRelay({
+        cwd: second!.dir,
+        args: ["serve", "-c", "app.yaml"],
+        env: { MAILSPOOL_LOG_LEVEL: "info" },
+      }),
+    };
+    await waitFor(() => hosts[1]!.relay.output().includes("connected to the broker"), 15_000, "restarted");
+    expect((await get(hosts[1]!.relay.url, `/api/email/${sent.id}`)).status).toBe(200);
   });
 
   it("answers 503 when the broker does not confirm (memory alarm), cancels the mail and frees its Idempotency-Key", async () => {
