@@ -81,10 +81,21 @@ export function createLogger(level: string, destination: pino.DestinationStream 
   return root;
 }
 
-export function flushLogger(log: Logger): void {
-  try {
-    log.flush();
-  } catch {
-    // the destination may already be closed at exit
-  }
+/**
+ * Before the process exits: waits (at most 2 s) for the log line being written in the
+ * background to reach fd 1, so the last lines (say, "shutdown complete") are not lost with
+ * the process. A destination that stays blocked longer (a reader that stopped reading) is
+ * left as it is rather than holding the exit.
+ */
+export async function flushLogger(log: Logger): Promise<void> {
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    { _writing?: unknown; once(event: "drain", listener: () => void): void } | undefined;
+  if (stream?._writing !== true) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    stream.once("drain", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

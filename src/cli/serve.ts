@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
         server = await startServer(loaded, log);
       } catch (error) {
         log.fatal({ err: error }, "start-up failed");
-        flushLogger(log);
+        await flushLogger(log);
         throw error;
       }
       const reload = () => {
@@ -49,7 +49,7 @@ export function registerServe(program: Command): void {
       });
       process.off("SIGHUP", reload);
       const report = await server.stop();
-      flushLogger(log);
+      await flushLogger(log);
       if (!report.spoolClosed)
         throw new Error("shutdown: the spool writer did not close in time; the next start repairs its tail");
     });
