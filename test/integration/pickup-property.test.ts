@@ -78,7 +78,7 @@ it("every valid file is ingested exactly once, every other entry rejected once, 
     }),
     { numRuns: 40 },
   );
-});
+}, 180_000);
 
 it("a read that never returns holds up neither the entries after it nor shutdown, and is not retried meanwhile", async () => {
   await relay.pickup.stop();
@@ -105,18 +105,18 @@ it("a read that never returns holds up neither the entries after it nor shutdown
   await makeEntry(context, "b-next.json", "valid", "next");
   watcher.start();
   try {
-    await waitFor(() => gone(path.join(context.pickup, "b-next.json")), 2_000, "the entry after the stuck one");
-    await waitFor(() => lines.length > 0, 1_000, "the warning");
+    await waitFor(() => gone(path.join(context.pickup, "b-next.json")), 5_000, "the entry after the stuck one");
+    await waitFor(() => lines.length > 0, 3_000, "the warning");
     for (const later of ["c-later.json", "d-later.json"]) {
       await makeEntry(context, later, "valid", later);
-      await waitFor(() => gone(path.join(context.pickup, later)), 2_000, later);
+      await waitFor(() => gone(path.join(context.pickup, later)), 5_000, later);
     }
     expect(reads.filter((n) => n === "a-stuck.json")).toHaveLength(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("taking long");
     const stopping = Date.now();
     await watcher.stop();
-    expect(Date.now() - stopping).toBeLessThan(1_000);
+    expect(Date.now() - stopping).toBeLessThan(3_000); // not the stuck read's (it never returns)
     expect(relay.spool.index.byIdempotencyKey("pickup:a-stuck.json", new Date(0))).toBeUndefined();
   } finally {
     release();
