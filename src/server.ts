@@ -153,7 +153,15 @@ export async function startServer(
       log: child("http"),
       gate,
       admin: { delivery, setPaused },
-      intake: { accept: intake, idempotency: new Idempotency(spool.index, overrides.clock?.now) },
+      intake: {
+        accept: intake,
+        // cluster mode: a key on another host's mail counts once that host can no longer cancel it
+        idempotency: new Idempotency(
+          spool.index,
+          overrides.clock?.now,
+          cluster ? (config.broker.confirmTimeoutSeconds * 2 + 2) * 1000 : 0,
+        ),
+      },
       observe: { metrics, alerts, daily },
     };
     listening = await listen(createApp(app), {

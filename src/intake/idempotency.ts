@@ -2,8 +2,11 @@
 // key and a hash of the request live in the accepted record, so they survive restarts),
 // for 24 h. A repeat with the same request gets the first answer and queues nothing; a
 // different request under the same key gets 409; a repeat while the first is still in
-// flight waits for it.
+// flight waits for it. In cluster mode a key may be found on a mail another host accepted a
+// moment ago and may still cancel (its broker did not confirm the work: that host answers 503
+// and frees the key); such a repeat first waits until that host has settled it.
 import { createHash } from "node:crypto";
+import { decodeTime } from "ulid";
 import { z } from "zod";
 import { MailspoolError, invalidField } from "../errors.js";
 import type { MailIndex } from "../spool/mail-index.js";
@@ -68,22 +71,49 @@ export const batchItemKey = (key: string, at: number): string => (at === 0 ? key
 
 export class Idempotency {
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** Mails accepted here within settleMs (settled once their request ended), by acceptance time. */
+  private readonly ownRecent = new Map<MailId, number>();
 
   constructor(
     private readonly index: MailIndex,
     private readonly now: () => number = Date.now,
+    /** Cluster mode: how long another host may take to settle a mail it accepted (its confirm timeouts and a margin); 0 alone. */
+    private readonly settleMs = 0,
   ) {}
 
   /** Runs `accept` unless the key already answered; returns the mail id and whether it is a repeat. */
   async run(key: string, hash: string, accept: () => Promise<MailId>): Promise<{ id: MailId; repeated: boolean }> {
     return this.exclusive(key, async () => {
-      const earlier = this.index.byIdempotencyKey(key, this.windowStart());
+      const earlier = await this.settled(() => this.index.byIdempotencyKey(key, this.windowStart()));
       if (earlier) {
         if (this.index.get(earlier)?.requestHash !== hash) throw conflict();
         return { id: earlier, repeated: true };
       }
-      return { id: await accept(), repeated: false };
+      return { id: this.own(await accept()), repeated: false };
     });
+  }
+
+  private own(id: MailId): MailId {
+    if (!this.settleMs) return id;
+    const now = this.now();
+    for (const [old, at] of this.ownRecent) if (now - at >= this.settleMs) this.ownRecent.delete(old);
+    this.ownRecent.set(id, now);
+    return id;
+  }
+
+  /**
+   * `lookup()`'s mail, once no other host can still cancel it: a queued mail another host
+   * accepted less than settleMs ago is waited for, then looked up again (its key may be freed).
+   */
+  private async settled(lookup: () => MailId | undefined): Promise<MailId | undefined> {
+    for (;;) {
+      const id = lookup();
+      if (!id || !this.settleMs || this.ownRecent.has(id)) return id;
+      const state = this.index.get(id)?.state;
+      const wait = decodeTime(id) + this.settleMs - this.now();
+      if ((state !== "queued" && state !== "scheduled") || wait <= 0) return id;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 500)));
+    }
   }
 
   /**
@@ -99,14 +129,15 @@ export class Idempotency {
   ): Promise<{ ids: MailId[]; earlier: number }> {
     return this.exclusive(key, async () => {
       const since = this.windowStart();
-      const ids = Array.from({ length: count }, (_, at) => {
-        const used = this.index.keyUse(batchItemKey(key, at), since);
-        if (used && used.requestHash !== hash) throw conflict();
-        return used?.id;
-      });
+      const ids: (MailId | undefined)[] = [];
+      for (let at = 0; at < count; at += 1) {
+        const id = await this.settled(() => this.index.keyUse(batchItemKey(key, at), since)?.id);
+        if (id && this.index.keyUse(batchItemKey(key, at), since)?.requestHash !== hash) throw conflict();
+        ids.push(id);
+      }
       const missing = ids.flatMap((id, at) => (id === undefined ? [at] : []));
       const earlier = count - missing.length;
-      if (missing.length) (await accept(missing)).forEach((id, i) => (ids[missing[i]!] = id));
+      if (missing.length) (await accept(missing)).forEach((id, i) => (ids[missing[i]!] = this.own(id)));
       return { ids: ids as MailId[], earlier };
     });
   }
