@@ -36,6 +36,8 @@ function unconfirmedWork(spool: Spool, from: number, to: number): { ids: MailId[
   return { ids: [...ids], through: to };
 }
 
+/** At start, how long the last stop's work waits for the journal to bring what the others did meanwhile. */
+const catchUpMs = 30_000;
 /** At shutdown, how long the last records may take to be confirmed. */
 const stopPublishMs = 2000;
 
@@ -106,12 +108,16 @@ export class Cluster {
   /**
    * Mails accepted or replayed here just before the last stop whose records the broker had
    * not confirmed (so their work may never have been published): once the journal has them,
-   * work is published for those still waiting. If the work had gone out after all, the mail
-   * may be sent twice — the price of never leaving an accepted mail behind.
+   * and the journal has brought what the other hosts did meanwhile, work is published for
+   * those still waiting. If the work had gone out after all and no host has finished the mail
+   * yet, it may be sent twice — the price of never leaving an accepted mail behind.
    */
   private async resumeWork(ids: MailId[], through: number, log: Logger): Promise<void> {
     try {
       await this.publisher.confirmedThrough(through, 2 ** 31 - 1);
+      // what the others did with these mails meanwhile (sent them, say) is read first
+      if (!(await this.consumer.caughtUp(catchUpMs)))
+        log.warn({ waitedMs: catchUpMs }, "the journal has not caught up; publishing the last stop's work anyway");
       let published = 0;
       for (const id of ids) {
         const entry = this.spool.index.get(id);

@@ -198,6 +198,25 @@ export class JournalConsumer {
     }
   }
 
+  /**
+   * Resolves once this host's journal queue is empty and everything taken from it is written
+   * (what the others recorded while this host was away is in its index), or after timeoutMs.
+   */
+  async caughtUp(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const channel = this.channel;
+      if (channel && !this.draining && !this.pending.length && !this.held.size) {
+        const { messageCount } = await channel.checkQueue(this.broker.names.journalQueue).catch(() => ({
+          messageCount: -1,
+        }));
+        if (messageCount === 0 && !this.draining && !this.pending.length) return true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
+  }
+
   stop(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
