@@ -103,7 +103,8 @@ export class Intake {
     const bytes = journalBytes(mail, files, raw);
     if (bytes <= limit) return;
     const message = `the mail with its attachments is about ${bytes} bytes; the broker takes at most ${limit} (broker.maxMessageBytes)`;
-    throw new MailspoolError("too_large", `${at}Mail too large for the cluster: ${message}`, {
+    const which = at ? ` ${at.slice(0, -1)}` : "";
+    throw new MailspoolError("too_large", `Mail${which} too large for the cluster: ${message}`, {
       errors: [{ field: `${at}${raw ? "message" : files.length ? "attachment" : "content"}`, message }],
     });
   }
