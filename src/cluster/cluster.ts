@@ -75,7 +75,7 @@ export class Cluster {
     const broker = new Broker(options.broker.url, topology(options.broker.prefix, state.host), log);
     const publisher = new JournalPublisher(spool, broker, state, log, options.broker.maxMessageBytes);
     const consumer = new JournalConsumer(spool, broker, options.marks, state.host, log, options.onCopied);
-    const unconfirmed = unconfirmedWork(spool, state.published, publisher.lastOwn);
+    const unconfirmed = unconfirmedWork(spool, state.published, publisher.end);
     const queue = new BrokerQueue({
       broker,
       index: spool.index,

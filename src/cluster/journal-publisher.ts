@@ -46,7 +46,11 @@ export class JournalPublisher {
   private saveTimer: NodeJS.Timeout | null = null;
   /** Mails whose accepted record could not go: their later records stay out too (since this start). */
   private readonly leftOut = new Set<string>();
-  /** Position just past this host's last own record (what a work message tells consumers to wait for). */
+  /**
+   * Position just past this host's last own record (what a work message tells consumers to wait
+   * for): learnt from what is appended and what is published, never the spool's end, which may
+   * lie past copied records no other host's marks reach.
+   */
   lastOwn = 0;
 
   constructor(
@@ -61,10 +65,14 @@ export class JournalPublisher {
     this.confirmedAt = state.published;
     const position = spool.index.position;
     this.durableEnd = position ? position.segment * 2 ** 32 + position.offset : 0;
-    this.lastOwn = this.durableEnd;
     spool.onAppend((record, location) => this.appended(record, location));
     broker.onConnect((model) => this.attach(model));
     broker.onDisconnect(() => this.detach());
+  }
+
+  /** The spool's durable end when this host started, then as it grows. */
+  get end(): number {
+    return this.durableEnd;
   }
 
   /** The first segment holding own records the broker has not confirmed (the compactor keeps it and later ones live). */
@@ -186,6 +194,7 @@ export class JournalPublisher {
       this.settleConfirmed();
       return;
     }
+    this.lastOwn = Math.max(this.lastOwn, line.next);
     const fits = channel.publish(
       this.broker.names.journal,
       "",
