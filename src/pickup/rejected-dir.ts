@@ -69,12 +69,19 @@ async function freeName(rejected: string, name: string, now: number): Promise<st
   throw new Error(`rejected/${candidates[0]} and rejected/${candidates[1]} are both taken`);
 }
 
-/** Creates `file` (never over an existing one) with `text`, so that a reader sees it whole or not at all. */
+/**
+ * Creates `file` (never over an existing one) with `text`, so that a reader sees it whole or
+ * not at all; on a file system without hard links, created exclusively and then written.
+ */
 async function writeWhole(dir: string, file: string, text: string): Promise<void> {
   const temp = path.join(dir, `.reason-${randomUUID()}.tmp`);
-  await fs.promises.writeFile(temp, text, { flag: "wx" });
   try {
+    await fs.promises.writeFile(temp, text, { flag: "wx" });
     await fs.promises.link(temp, file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw error;
+    await fs.promises.writeFile(file, text, { flag: "wx" });
   } finally {
     await fs.promises.rm(temp, { force: true });
   }
