@@ -96,7 +96,11 @@ export class Idempotency {
   private own(id: MailId): MailId {
     if (!this.settleMs) return id;
     const now = this.now();
-    for (const [old, at] of this.ownRecent) if (now - at >= this.settleMs) this.ownRecent.delete(old);
+    // in time order: the old ones are at the front
+    for (const [old, at] of this.ownRecent) {
+      if (now - at < this.settleMs) break;
+      this.ownRecent.delete(old);
+    }
     this.ownRecent.set(id, now);
     return id;
   }
@@ -106,11 +110,13 @@ export class Idempotency {
    * accepted less than settleMs ago is waited for, then looked up again (its key may be freed).
    */
   private async settled(lookup: () => MailId | undefined): Promise<MailId | undefined> {
+    const started = this.now();
     for (;;) {
       const id = lookup();
       if (!id || !this.settleMs || this.ownRecent.has(id)) return id;
       const state = this.index.get(id)?.state;
-      const wait = decodeTime(id) + this.settleMs - this.now();
+      // from the id's time, or from now if the other host's clock runs ahead: settleMs at most
+      const wait = Math.min(decodeTime(id), started) + this.settleMs - this.now();
       if ((state !== "queued" && state !== "scheduled") || wait <= 0) return id;
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 500)));
     }
