@@ -55,6 +55,8 @@ export interface ClusterOptions {
 }
 
 export class Cluster {
+  private stopped = false;
+
   private constructor(
     readonly host: string,
     readonly broker: Broker,
@@ -116,8 +118,9 @@ export class Cluster {
     try {
       await this.publisher.confirmedThrough(through, 2 ** 31 - 1);
       // what the others did with these mails meanwhile (sent them, say) is read first
-      if (!(await this.consumer.caughtUp(catchUpMs)))
+      if (!(await this.consumer.caughtUp(catchUpMs)) && !this.stopped)
         log.warn({ waitedMs: catchUpMs }, "the journal has not caught up; publishing the last stop's work anyway");
+      if (this.stopped) return;
       let published = 0;
       for (const id of ids) {
         const entry = this.spool.index.get(id);
@@ -199,6 +202,7 @@ export class Cluster {
 
   /** After delivery has stopped: the publishing position is saved, the connection closed. */
   async stop(): Promise<void> {
+    this.stopped = true;
     // what this host recorded last (outcomes of the final deliveries) reaches the others first
     await rejectAfter(this.publisher.confirmedThrough(this.publisher.lastOwn, stopPublishMs), stopPublishMs, "").catch(
       () => this.log.warn("stopping before the broker confirmed this host's last records; they go at the next start"),

@@ -44,8 +44,8 @@ export class JournalPublisher {
   /** Bumped when publishing starts over from the confirmed position (a new channel, a nack). */
   private epoch = 0;
   private saveTimer: NodeJS.Timeout | null = null;
-  /** Mails whose accepted record could not go: their later records stay out too (since this start). */
-  private readonly leftOut = new Set<string>();
+  /** Mails whose accepted record could not go: their later records stay out too (kept in cluster.json). */
+  private readonly leftOut: Set<string>;
   /**
    * Position just past this host's last own record (what a work message tells consumers to wait
    * for): learnt from what is appended and what is published, never the spool's end, which may
@@ -63,6 +63,7 @@ export class JournalPublisher {
   ) {
     this.readAt = state.published;
     this.confirmedAt = state.published;
+    this.leftOut = new Set(state.leftOut);
     const position = spool.index.position;
     this.durableEnd = position ? position.segment * 2 ** 32 + position.offset : 0;
     spool.onAppend((record, location) => this.appended(record, location));
@@ -150,7 +151,7 @@ export class JournalPublisher {
       const { lines, reached } = readLines(this.spool.paths, this.readAt, this.durableEnd);
       for (const line of lines) {
         if (!this.channel || this.epoch !== epoch) return;
-        if (published(line.record) && !this.leftOut.has(line.record.id)) await this.publish(this.channel, line, epoch);
+        if (published(line.record)) await this.publish(this.channel, line, epoch);
         if (this.epoch !== epoch) return;
         this.readAt = line.next;
       }
@@ -163,10 +164,12 @@ export class JournalPublisher {
 
   /** The line and its blobs, or null (logged) when they cannot go. */
   private async messageOf(line: StoredLine): Promise<Buffer | null> {
+    if (this.leftOut.has(line.record.id)) return null;
     const blobs = blobsOf(line.record);
     const size = blobs.reduce((sum, b) => sum + b.size, line.bytes.length);
     const skip = (why: string, error?: unknown) => {
       this.leftOut.add(line.record.id);
+      void this.state.addLeftOut(line.record.id).catch((failure) => this.log.warn({ err: failure }, "cluster.json"));
       this.log.error(
         { mailId: line.record.id, type: line.record.type, bytes: size, err: error },
         `a record left out of the journal: ${why}; the other hosts do not learn of this mail, this host delivers it`,
