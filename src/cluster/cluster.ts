@@ -72,8 +72,7 @@ export class Cluster {
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const { log, spool } = options;
-    const joinedBefore = Object.keys(options.marks.state() as object).length > 0;
-    const state = await ClusterState.open(path.join(options.dataDir, "cluster.json"), joinedBefore);
+    const state = await ClusterState.open(path.join(options.dataDir, "cluster.json"), options.marks.any);
     const broker = new Broker(options.broker.url, topology(options.broker.prefix, state.host), log);
     const publisher = new JournalPublisher(spool, broker, state, log, options.broker.maxMessageBytes);
     const consumer = new JournalConsumer(spool, broker, options.marks, state.host, log, options.onCopied);

@@ -102,7 +102,17 @@ export class JournalConsumer {
     const done: ConsumeMessage[] = [];
     const now = Date.now();
     for (const message of batch) {
-      const outcome = this.takeOrDrop(message, now, copies);
+      let outcome: "copy" | "drop" | "hold";
+      try {
+        outcome = this.take(message, now, copies);
+      } catch (error) {
+        // a record without the fields its type has
+        this.log.error(
+          { err: error, headers: message.properties.headers },
+          "dropping a journal message it cannot read",
+        );
+        outcome = "drop";
+      }
       if (outcome === "hold") this.hold(message, now);
       else done.push(message);
     }
@@ -127,16 +137,6 @@ export class JournalConsumer {
     const origin = journalHeaders(message.properties.headers)!;
     if (!this.heldSince.has(message)) this.heldSince.set(message, now);
     this.held.set(origin.host, [...(this.held.get(origin.host) ?? []), message]);
-  }
-
-  /** take(), a message it cannot make sense of (a record without the fields its type has) dropped with a log line. */
-  private takeOrDrop(message: ConsumeMessage, now: number, copies: Copy[]): "copy" | "drop" | "hold" {
-    try {
-      return this.take(message, now, copies);
-    } catch (error) {
-      this.log.error({ err: error, headers: message.properties.headers }, "dropping a journal message it cannot read");
-      return "drop";
-    }
   }
 
   /** Adds the message's record to `copies`, or says it is dropped (already had, unreadable) or must wait. */

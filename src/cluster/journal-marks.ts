@@ -21,6 +21,11 @@ export class JournalMarks implements CountingObserver {
     return (this.marks.get(host) ?? 0) >= pos;
   }
 
+  /** This host has copied records of others (it has been in a cluster). */
+  get any(): boolean {
+    return this.marks.size > 0;
+  }
+
   of(host: string): number {
     return this.marks.get(host) ?? 0;
   }

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { decodeTime } from "ulid";
 import { z } from "zod";
 import { MailspoolError, invalidField } from "../errors.js";
-import type { MailIndex } from "../spool/mail-index.js";
+import type { KeyUse, MailIndex } from "../spool/mail-index.js";
 import type { MailId } from "../types.js";
 import type { SendInput } from "./send-request.js";
 
@@ -84,7 +84,7 @@ export class Idempotency {
   /** Runs `accept` unless the key already answered; returns the mail id and whether it is a repeat. */
   async run(key: string, hash: string, accept: () => Promise<MailId>): Promise<{ id: MailId; repeated: boolean }> {
     return this.exclusive(key, async () => {
-      const earlier = await this.settled(() => this.index.byIdempotencyKey(key, this.windowStart()));
+      const earlier = (await this.settled(() => this.index.keyUse(key, this.windowStart())))?.id;
       if (earlier) {
         if (this.index.get(earlier)?.requestHash !== hash) throw conflict();
         return { id: earlier, repeated: true };
@@ -109,15 +109,16 @@ export class Idempotency {
    * `lookup()`'s mail, once no other host can still cancel it: a queued mail another host
    * accepted less than settleMs ago is waited for, then looked up again (its key may be freed).
    */
-  private async settled(lookup: () => MailId | undefined): Promise<MailId | undefined> {
+  private async settled(lookup: () => KeyUse | undefined): Promise<KeyUse | undefined> {
     const started = this.now();
     for (;;) {
-      const id = lookup();
-      if (!id || !this.settleMs || this.ownRecent.has(id)) return id;
+      const use = lookup();
+      if (!use || !this.settleMs || this.ownRecent.has(use.id)) return use;
+      const { id } = use;
       const state = this.index.get(id)?.state;
       // from the id's time, or from now if the other host's clock runs ahead: settleMs at most
       const wait = Math.min(decodeTime(id), started) + this.settleMs - this.now();
-      if ((state !== "queued" && state !== "scheduled") || wait <= 0) return id;
+      if ((state !== "queued" && state !== "scheduled") || wait <= 0) return use;
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 500)));
     }
   }
@@ -137,9 +138,9 @@ export class Idempotency {
       const since = this.windowStart();
       const ids: (MailId | undefined)[] = [];
       for (let at = 0; at < count; at += 1) {
-        const id = await this.settled(() => this.index.keyUse(batchItemKey(key, at), since)?.id);
-        if (id && this.index.keyUse(batchItemKey(key, at), since)?.requestHash !== hash) throw conflict();
-        ids.push(id);
+        const used = await this.settled(() => this.index.keyUse(batchItemKey(key, at), since));
+        if (used && used.requestHash !== hash) throw conflict();
+        ids.push(used?.id);
       }
       const missing = ids.flatMap((id, at) => (id === undefined ? [at] : []));
       const earlier = count - missing.length;
