@@ -104,6 +104,22 @@ export interface AcceptedMail {
   idempotency?: { key: string; requestHash?: string };
 }
 
+/**
+ * The temp files of whole-file writes (writeFileDurably: an outbox message, the failed view)
+ * that a crash left behind. Only at start, under the lock: no such write is in flight then. In
+ * a cluster such a mail is written again by another host, so nothing here would replace it.
+ */
+function removeUnfinishedWrites(dirs: string[]): number {
+  let removed = 0;
+  for (const dir of dirs)
+    for (const name of fs.readdirSync(dir))
+      if (name.endsWith(".tmp")) {
+        fs.rmSync(path.join(dir, name), { force: true });
+        removed += 1;
+      }
+  return removed;
+}
+
 export class Spool {
   index: MailIndex;
   readonly paths: SpoolPaths;
@@ -140,6 +156,8 @@ export class Spool {
     try {
       const leftovers = spool.blobs.removeLeftoverTemps();
       if (leftovers) options.log.info({ leftovers }, "removed temp files of uploads unfinished at the last stop");
+      const writes = removeUnfinishedWrites([spool.paths.outbox, spool.paths.failed]);
+      if (writes) options.log.info({ leftovers: writes }, "removed temp files of writes unfinished at the last stop");
       settleInterruptedArchiving(spool.paths, spool.archived, options.log);
       spool.loadIndexed();
       const { lastSegment, lastSize } = spool.recovery!;
